@@ -1,0 +1,184 @@
+//! Connection configuration: limits, timers and receive mode.
+//!
+//! Defaults are safe for a server facing the internet: every buffer has a
+//! bound and the handshake has a deadline. [`Config::validate`] checks a
+//! configuration before a connection is built from it; construction never
+//! panics on a user value.
+
+use core::fmt;
+use core::time::Duration;
+
+/// How received messages are handed to the application.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReceiveMode {
+    /// One [`Event::Message`](crate::connection::Event::Message) per message,
+    /// reassembled from its fragments. Memory per message is bounded by
+    /// [`Config::max_message_size`].
+    #[default]
+    Whole,
+    /// Each message as [`MessageStart`](crate::connection::Event::MessageStart),
+    /// any number of [`MessageData`](crate::connection::Event::MessageData)
+    /// pieces, then [`MessageEnd`](crate::connection::Event::MessageEnd), as
+    /// bytes arrive. Memory does not grow with the message size; text is
+    /// still validated as it arrives.
+    Incremental,
+}
+
+/// Keepalive: ping the peer after a quiet interval and give up if it does
+/// not answer in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// How long the connection may receive nothing before a ping is sent.
+    pub interval: Duration,
+    /// How long to wait for anything from the peer after that ping.
+    pub timeout: Duration,
+}
+
+/// Settings for one connection, for either role.
+///
+/// ```
+/// use core::time::Duration;
+/// use wscore::config::{Config, Keepalive, ReceiveMode};
+///
+/// let config = Config::default()
+///     .max_message_size(1 << 20)
+///     .receive_mode(ReceiveMode::Incremental)
+///     .keepalive(Some(Keepalive {
+///         interval: Duration::from_secs(20),
+///         timeout: Duration::from_secs(10),
+///     }));
+/// assert!(config.validate().is_ok());
+/// assert!(Config::default().max_frame_size(0).validate().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest inbound frame payload; a larger one closes with 1009.
+    pub max_frame_size: u64,
+    /// The largest inbound message (all fragments together); a larger one
+    /// closes with 1009. In incremental mode it still bounds the total.
+    pub max_message_size: u64,
+    /// Outbound messages larger than this are split into fragments of this
+    /// size, so that control frames can be written between them.
+    pub fragment_size: usize,
+    /// The largest handshake header block accepted, in bytes.
+    pub max_handshake_bytes: usize,
+    /// The most header lines accepted in a handshake.
+    pub max_headers: usize,
+    /// A handshake not completed within this time fails.
+    pub handshake_timeout: Duration,
+    /// After sending a close frame, how long to wait for the peer's.
+    pub close_timeout: Duration,
+    /// Optional keepalive pings.
+    pub keepalive: Option<Keepalive>,
+    /// Close the connection after this long without a text or binary message
+    /// in either direction.
+    pub idle_timeout: Option<Duration>,
+    /// Whole messages or pieces.
+    pub receive_mode: ReceiveMode,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            fragment_size: 128 << 10,
+            max_handshake_bytes: 16 << 10,
+            max_headers: 64,
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            keepalive: None,
+            idle_timeout: None,
+            receive_mode: ReceiveMode::Whole,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$name = value;
+                self
+            }
+        )*
+    };
+}
+
+impl Config {
+    setters! {
+        /// Sets [`Config::max_frame_size`].
+        max_frame_size: u64,
+        /// Sets [`Config::max_message_size`].
+        max_message_size: u64,
+        /// Sets [`Config::fragment_size`].
+        fragment_size: usize,
+        /// Sets [`Config::max_handshake_bytes`].
+        max_handshake_bytes: usize,
+        /// Sets [`Config::max_headers`].
+        max_headers: usize,
+        /// Sets [`Config::handshake_timeout`].
+        handshake_timeout: Duration,
+        /// Sets [`Config::close_timeout`].
+        close_timeout: Duration,
+        /// Sets [`Config::keepalive`].
+        keepalive: Option<Keepalive>,
+        /// Sets [`Config::idle_timeout`].
+        idle_timeout: Option<Duration>,
+        /// Sets [`Config::receive_mode`].
+        receive_mode: ReceiveMode,
+    }
+
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_frame_size == 0 {
+            return Err(ConfigError::Zero("max_frame_size"));
+        }
+        if self.max_message_size == 0 {
+            return Err(ConfigError::Zero("max_message_size"));
+        }
+        if self.fragment_size == 0 {
+            return Err(ConfigError::Zero("fragment_size"));
+        }
+        if self.max_headers < 4 {
+            return Err(ConfigError::TooSmall("max_headers"));
+        }
+        if self.max_handshake_bytes < 128 {
+            return Err(ConfigError::TooSmall("max_handshake_bytes"));
+        }
+        if let Some(k) = self.keepalive {
+            if k.interval.is_zero() || k.timeout.is_zero() {
+                return Err(ConfigError::Zero("keepalive"));
+            }
+        }
+        if self.idle_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::Zero("idle_timeout"));
+        }
+        Ok(())
+    }
+}
+
+/// A configuration value that cannot work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The named setting is zero.
+    Zero(&'static str),
+    /// The named setting is too small to hold a valid handshake.
+    TooSmall(&'static str),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Zero(name) => write!(f, "`{name}` must not be zero"),
+            ConfigError::TooSmall(name) => write!(f, "`{name}` is too small"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,921 @@
+//! The connection state machine: one WebSocket connection, either role, from
+//! the first handshake byte to the end of the close handshake.
+//!
+//! [`Connection`] owns the lifecycle (handshake, open, closing, closed), the
+//! close handshake and its ordering rules, keepalive and idle timers, and
+//! auto-responses. It delegates the frame reader and the outbound queue to
+//! two private submodules and the HTTP upgrade to [`crate::handshake`].
+//!
+//! # The loop
+//!
+//! A connection is driven by four families of methods:
+//!
+//! - getters: [`Connection::role`], [`Connection::is_open`],
+//!   [`Connection::is_closed`], [`Connection::subprotocol`], …
+//! - inputs: [`Connection::handle_input`] (bytes read from the transport) and
+//!   [`Connection::handle_timeout`] (the deadline passed);
+//! - commands: [`Connection::send`], [`Connection::ping`],
+//!   [`Connection::close`], and for servers [`Connection::accept`] /
+//!   [`Connection::reject`];
+//! - outputs: [`Connection::poll_transmit`] (bytes to write),
+//!   [`Connection::poll_event`] (what happened) and
+//!   [`Connection::poll_timeout`] (when to call `handle_timeout`).
+//!
+//! After every input or command, drain `poll_transmit` until `None` and write
+//! the bytes, drain `poll_event` until `None`, then read `poll_timeout`.
+//! When [`Event::Closed`] has been seen, keep draining `poll_transmit` until
+//! it returns `None` ([`Connection::is_done`] turns true), then shut the
+//! transport down.
+//!
+//! # Ordering around a close
+//!
+//! - Every message received before the peer's close frame is surfaced before
+//!   [`Event::CloseReceived`].
+//! - The reply to the peer's close is queued only when the application takes
+//!   `CloseReceived` out of [`Connection::poll_event`]. Whatever the
+//!   application sent while handling earlier events is therefore written
+//!   first: an echo server that receives a burst of messages and a close
+//!   echoes every one of them before its close frame.
+//! - Messages accepted by [`Connection::send`] are always written before our
+//!   close frame, whoever started the close.
+//! - [`Event::Closed`] is always the last event.
+
+mod inbound;
+mod outbound;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::{Buf, Bytes, BytesMut};
+use core::fmt;
+
+use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::config::{Config, ConfigError};
+use crate::error::{ProtocolError, SendError, SetupError};
+use crate::frame::{mask_into, EncodedHeader, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
+use crate::handshake::{self, Accept, ClientRequest, HandshakeError, Reject, Request, Response};
+use crate::message::{Message, MessageKind};
+use crate::rng::KeyRng;
+use crate::timer::{Timer, Timers};
+use crate::Instant;
+
+use inbound::{Inbound, Item};
+use outbound::{Next, Outbound};
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Sends the upgrade request and masks its frames.
+    Client,
+    /// Answers the upgrade request; its frames are unmasked.
+    Server,
+}
+
+/// Something the application should know about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Server only: a client asks to upgrade. Answer with
+    /// [`Connection::accept`] or [`Connection::reject`].
+    Request(Request),
+    /// The handshake completed; messages may flow.
+    Connected(Connected),
+    /// A complete message ([`ReceiveMode::Whole`](crate::config::ReceiveMode::Whole)).
+    Message(Message),
+    /// The start of a message ([`ReceiveMode::Incremental`](crate::config::ReceiveMode::Incremental)).
+    MessageStart(MessageKind),
+    /// The next piece of the current message (incremental mode). For text,
+    /// a piece may end inside a multi-byte character; the whole message is
+    /// valid UTF-8.
+    MessageData(Bytes),
+    /// The current message is complete and valid (incremental mode).
+    MessageEnd,
+    /// The peer sent a ping; the pong is already queued.
+    Ping(Bytes),
+    /// The peer sent a pong.
+    Pong(Bytes),
+    /// The peer sent a close frame. Taking this event out of
+    /// [`Connection::poll_event`] queues our reply, after anything sent
+    /// before.
+    CloseReceived(CloseFrame),
+    /// The connection is over; no event follows. Keep draining
+    /// [`Connection::poll_transmit`], then shut the transport down.
+    Closed(Closed),
+}
+
+/// The outcome of a completed handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connected {
+    /// The subprotocol both sides agreed on, if any.
+    pub subprotocol: Option<String>,
+    /// Client only: the server's response, for its headers.
+    pub response: Option<Response>,
+}
+
+/// How a connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// The code the close handshake settled on, or an observed-only code
+    /// (1006 when the peer never completed it).
+    pub code: CloseCode,
+    /// The reason that came with the code.
+    pub reason: String,
+    /// Why the connection ended.
+    pub cause: CloseCause,
+}
+
+/// Why a connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseCause {
+    /// The peer started the close handshake and we answered.
+    Remote,
+    /// We started the close handshake and the peer answered.
+    Local,
+    /// The peer broke the protocol; we sent the matching close code.
+    Protocol(ProtocolError),
+    /// The handshake failed.
+    Handshake(HandshakeError),
+    /// The application rejected the handshake with this HTTP status.
+    Rejected(u16),
+    /// A deadline passed.
+    Timeout(TimeoutKind),
+}
+
+/// Which deadline ended a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// The handshake did not complete within [`Config::handshake_timeout`].
+    Handshake,
+    /// The peer did not answer a keepalive ping.
+    Keepalive,
+    /// The peer did not answer our close frame within [`Config::close_timeout`].
+    Close,
+}
+
+/// Bytes to write to the transport: a frame header and its payload.
+///
+/// Server payloads are the application's own [`Bytes`], unmasked and not
+/// copied; write [`Transmit::header`] then [`Transmit::payload`] (vectored
+/// writes fit well), or use it as a [`bytes::Buf`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    header: EncodedHeader,
+    payload: Bytes,
+    offset: usize,
+}
+
+impl Transmit {
+    fn raw(payload: Bytes) -> Self {
+        Transmit {
+            header: EncodedHeader::default(),
+            payload,
+            offset: 0,
+        }
+    }
+
+    /// The frame header (empty for handshake bytes).
+    pub fn header(&self) -> &[u8] {
+        self.header.as_slice()
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// Total bytes to write.
+    pub fn len(&self) -> usize {
+        self.header.as_slice().len() + self.payload.len()
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the bytes to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.header());
+        out.extend_from_slice(&self.payload);
+    }
+}
+
+impl Buf for Transmit {
+    fn remaining(&self) -> usize {
+        self.len() - self.offset
+    }
+
+    fn chunk(&self) -> &[u8] {
+        let header = self.header();
+        match header.get(self.offset..) {
+            Some(rest) if !rest.is_empty() => rest,
+            _ => self
+                .payload
+                .get(self.offset.saturating_sub(header.len())..)
+                .unwrap_or_default(),
+        }
+    }
+
+    fn advance(&mut self, cnt: usize) {
+        self.offset = (self.offset + cnt).min(self.len());
+    }
+}
+
+/// Where the connection is in its life.
+#[derive(Debug)]
+enum Lifecycle {
+    /// Server: reading the upgrade request.
+    AwaitingRequest,
+    /// Server: the application must accept or reject.
+    AwaitingDecision(Request),
+    /// Client: the request is queued; reading the response.
+    AwaitingResponse {
+        request: ClientRequest,
+        expected_accept: String,
+    },
+    Open,
+    /// We queued a close frame and wait for the peer's.
+    ClosingLocal,
+    /// The peer's close arrived; ours is queued when the application has
+    /// seen [`Event::CloseReceived`].
+    ClosingRemote(CloseFrame),
+    Closed,
+}
+
+/// A WebSocket connection as a pure state machine. See the
+/// [module documentation](self) for the loop that drives it.
+///
+/// ```
+/// use wscore::connection::{Connection, Event};
+/// use wscore::handshake::{Accept, ClientRequest};
+/// use wscore::{config::Config, message::Message, Instant};
+///
+/// let now = Instant::ZERO;
+/// let request = ClientRequest::new("example.com", "/chat");
+/// let mut client = Connection::client(Config::default(), request, [7; 32], now).unwrap();
+/// let mut server = Connection::server(Config::default(), now).unwrap();
+///
+/// // Move the client's bytes to the server, and back, until both are quiet.
+/// fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+///     while let Some(t) = from.poll_transmit() {
+///         let mut bytes = Vec::new();
+///         t.write_to(&mut bytes);
+///         to.handle_input(now, &bytes);
+///     }
+/// }
+/// pump(&mut client, &mut server, now);
+/// let Some(Event::Request(req)) = server.poll_event() else { panic!() };
+/// assert_eq!(req.path(), "/chat");
+/// server.accept(now, Accept::new()).unwrap();
+/// server.send(Message::text("hello")).unwrap();
+/// pump(&mut server, &mut client, now);
+///
+/// assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+/// assert_eq!(client.poll_event(), Some(Event::Message(Message::text("hello"))));
+/// ```
+pub struct Connection {
+    role: Role,
+    config: Config,
+    lifecycle: Lifecycle,
+    inbound: Inbound,
+    outbound: Outbound,
+    events: VecDeque<Event>,
+    timers: Timers,
+    rng: KeyRng,
+    subprotocol: Option<String>,
+    auto_responses: BTreeMap<(MessageKind, Bytes), Message>,
+    /// Where the handshake parser should resume its search for the end of
+    /// the header block, so a byte-at-a-time peer costs linear time.
+    header_scan: usize,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("lifecycle", &self.lifecycle)
+            .field("subprotocol", &self.subprotocol)
+            .field("queued_bytes", &self.outbound.queued_bytes())
+            .field("events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A server connection that starts by reading the upgrade request.
+    pub fn server(config: Config, now: Instant) -> Result<Connection, ConfigError> {
+        let rng = KeyRng::from_seed([0; 32]);
+        let mut conn = Connection::new(Role::Server, config, rng, Lifecycle::AwaitingRequest)?;
+        conn.timers
+            .set(Timer::Handshake, now + conn.config.handshake_timeout);
+        Ok(conn)
+    }
+
+    /// A client connection; its upgrade request is the first transmit.
+    ///
+    /// `seed` feeds the generator of the handshake nonce and the masking
+    /// keys: take it from the operating system's random source.
+    pub fn client(
+        config: Config,
+        request: ClientRequest,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Result<Connection, SetupError> {
+        config.validate()?;
+        let mut rng = KeyRng::from_seed(seed);
+        let (bytes, expected_accept) = handshake::client::build_request(&request, rng.nonce())?;
+        let lifecycle = Lifecycle::AwaitingResponse {
+            request,
+            expected_accept,
+        };
+        let mut conn = Connection::new(Role::Client, config, rng, lifecycle)?;
+        conn.outbound.push_raw(bytes);
+        conn.timers
+            .set(Timer::Handshake, now + conn.config.handshake_timeout);
+        Ok(conn)
+    }
+
+    /// A connection whose handshake was done elsewhere (for example by an
+    /// HTTP server that handed over the upgraded stream). It starts open.
+    pub fn upgraded(
+        role: Role,
+        config: Config,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Result<Connection, ConfigError> {
+        let mut conn = Connection::new(role, config, KeyRng::from_seed(seed), Lifecycle::Open)?;
+        conn.arm_open_timers(now);
+        Ok(conn)
+    }
+
+    fn new(
+        role: Role,
+        config: Config,
+        rng: KeyRng,
+        lifecycle: Lifecycle,
+    ) -> Result<Connection, ConfigError> {
+        config.validate()?;
+        Ok(Connection {
+            role,
+            config,
+            lifecycle,
+            inbound: Inbound::new(),
+            outbound: Outbound::default(),
+            events: VecDeque::new(),
+            timers: Timers::default(),
+            rng,
+            subprotocol: None,
+            auto_responses: BTreeMap::new(),
+            header_scan: 0,
+        })
+    }
+
+    // ---- getters ----
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether messages can be sent: the handshake is done and no close
+    /// frame has been queued.
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self.lifecycle,
+            Lifecycle::Open | Lifecycle::ClosingRemote(_)
+        )
+    }
+
+    /// Whether [`Event::Closed`] has been queued.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.lifecycle, Lifecycle::Closed)
+    }
+
+    /// Whether the connection is closed and every byte it had to write has
+    /// been taken by [`Connection::poll_transmit`]: the transport can go.
+    pub fn is_done(&self) -> bool {
+        self.is_closed() && self.outbound.is_empty()
+    }
+
+    /// The negotiated subprotocol.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// Payload bytes of data messages accepted but not yet handed to
+    /// [`Connection::poll_transmit`]. Adapters use it for back-pressure.
+    pub fn queued_bytes(&self) -> usize {
+        self.outbound.queued_bytes()
+    }
+
+    /// Input bytes held while waiting for the rest of a frame.
+    pub fn buffered_input(&self) -> usize {
+        self.inbound.buffered()
+    }
+
+    // ---- inputs ----
+
+    /// Feeds bytes read from the transport.
+    ///
+    /// Protocol violations are not returned: they queue the close frame with
+    /// the RFC's code and end in [`Event::Closed`] with
+    /// [`CloseCause::Protocol`].
+    pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        match self.lifecycle {
+            Lifecycle::ClosingRemote(_) | Lifecycle::Closed => return,
+            Lifecycle::AwaitingDecision(_) => {
+                // Frames may follow the request before the application has
+                // decided; hold them, within reason.
+                let limit = self.config.max_handshake_bytes as u64 + self.config.max_frame_size;
+                if (self.inbound.buffered() + bytes.len()) as u64 > limit {
+                    self.fail(ProtocolError::InputLimit);
+                    return;
+                }
+                self.inbound.buffer().extend_from_slice(bytes);
+                return;
+            }
+            _ => {}
+        }
+        self.inbound.buffer().extend_from_slice(bytes);
+        if !bytes.is_empty() {
+            self.note_activity(now);
+        }
+        self.process_input(now);
+    }
+
+    /// Fires every deadline that has passed at `now`. Calls before the
+    /// deadline are harmless no-ops.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.take_expired(now) {
+            match timer {
+                Timer::Handshake => self.time_out(TimeoutKind::Handshake),
+                Timer::Close => self.time_out(TimeoutKind::Close),
+                Timer::Pong => {
+                    self.outbound.abandon();
+                    self.outbound.queue_close(CloseFrame::new(
+                        CloseCode::INTERNAL_ERROR,
+                        "keepalive timeout",
+                    ));
+                    self.finish(
+                        CloseCode::ABNORMAL,
+                        String::new(),
+                        CloseCause::Timeout(TimeoutKind::Keepalive),
+                    );
+                }
+                Timer::Keepalive => {
+                    if let Some(keepalive) = self.config.keepalive {
+                        self.outbound.push_ping(Bytes::new());
+                        self.timers.set(Timer::Pong, now + keepalive.timeout);
+                    }
+                }
+                Timer::Idle => {
+                    let _ = self
+                        .start_close(now, CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout"));
+                }
+            }
+        }
+    }
+
+    // ---- commands ----
+
+    /// Server: accepts the pending upgrade request.
+    pub fn accept(&mut self, now: Instant, accept: Accept) -> Result<(), SendError> {
+        let Lifecycle::AwaitingDecision(request) = &self.lifecycle else {
+            return Err(SendError::NoPendingRequest);
+        };
+        let response =
+            handshake::server::accept_response(request, &accept).map_err(SendError::Handshake)?;
+        self.outbound.push_raw(response);
+        self.subprotocol = accept.chosen_subprotocol().map(String::from);
+        self.open(now, None);
+        self.process_input(now);
+        Ok(())
+    }
+
+    /// Server: rejects the pending upgrade request with an HTTP response.
+    pub fn reject(&mut self, reject: Reject) -> Result<(), SendError> {
+        if !matches!(self.lifecycle, Lifecycle::AwaitingDecision(_)) {
+            return Err(SendError::NoPendingRequest);
+        }
+        let response = handshake::server::reject_response(&reject).map_err(SendError::Handshake)?;
+        self.outbound.push_raw(response);
+        self.finish(
+            CloseCode::ABNORMAL,
+            String::new(),
+            CloseCause::Rejected(reject.status()),
+        );
+        Ok(())
+    }
+
+    /// Queues a message. It is written in order after every message sent
+    /// before it, cut into fragments of [`Config::fragment_size`].
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let message = message.into();
+        self.outbound
+            .push_message(message.kind(), message.into_payload());
+        Ok(())
+    }
+
+    /// Queues a ping. Pings go ahead of queued data.
+    pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        let payload = control_payload(payload.into())?;
+        self.check_can_send()?;
+        self.outbound.push_ping(payload);
+        Ok(())
+    }
+
+    /// Queues an unsolicited pong (a unidirectional heartbeat). It replaces
+    /// a pong not yet written.
+    pub fn pong(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        let payload = control_payload(payload.into())?;
+        self.check_can_send()?;
+        self.outbound.set_pong(payload);
+        Ok(())
+    }
+
+    /// Starts the close handshake, or answers the peer's close if it has
+    /// arrived. The close frame is written after every message already
+    /// queued; no data may be sent after it. Use [`CloseCode::NO_STATUS`]
+    /// for a close frame without a code.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if code != CloseCode::NO_STATUS && !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_REASON_LEN || (code == CloseCode::NO_STATUS && !reason.is_empty()) {
+            return Err(SendError::ControlPayloadTooLong(reason.len() + 2));
+        }
+        self.start_close(now, CloseFrame::new(code, reason))
+    }
+
+    /// Answers every future message equal to `request` (same kind, same
+    /// bytes) with `response`, without surfacing it as an event. An empty
+    /// `response` removes the entry for `request`; both empty clear the
+    /// table. Applies to messages received whole.
+    ///
+    /// ```
+    /// # use wscore::{config::Config, connection::{Connection, Role}, message::Message, Instant};
+    /// let mut conn = Connection::upgraded(Role::Server, Config::default(), [0; 32], Instant::ZERO).unwrap();
+    /// conn.set_auto_response(Message::text("heartbeat"), Message::text("alive"));
+    /// conn.handle_input(Instant::ZERO, &[0x81, 0x89, 0, 0, 0, 0, b'h', b'e', b'a', b'r', b't', b'b', b'e', b'a', b't']);
+    /// assert_eq!(conn.poll_event(), None); // answered, not surfaced
+    /// assert_eq!(conn.poll_transmit().unwrap().payload().as_ref(), b"alive");
+    /// ```
+    pub fn set_auto_response(&mut self, request: Message, response: Message) {
+        match (request.is_empty(), response.is_empty()) {
+            (true, true) => self.auto_responses.clear(),
+            (_, true) => {
+                self.auto_responses
+                    .remove(&(request.kind(), request.into_payload()));
+            }
+            _ => {
+                self.auto_responses
+                    .insert((request.kind(), request.into_payload()), response);
+            }
+        }
+    }
+
+    // ---- outputs ----
+
+    /// The next bytes to write, if any.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let next = self.outbound.next(self.config.fragment_size)?;
+        let frame = match next {
+            Next::Raw(bytes) => return Some(Transmit::raw(bytes)),
+            Next::Frame(frame) => frame,
+        };
+        let mut header = FrameHeader {
+            fin: frame.fin,
+            rsv: Rsv::NONE,
+            opcode: frame.opcode,
+            mask: None,
+            payload_len: frame.payload.len() as u64,
+        };
+        let payload = match self.role {
+            Role::Server => frame.payload,
+            Role::Client => {
+                let key = self.rng.mask_key();
+                header.mask = Some(key);
+                let mut masked = BytesMut::with_capacity(frame.payload.len());
+                mask_into(&mut masked, &frame.payload, key);
+                masked.freeze()
+            }
+        };
+        Some(Transmit {
+            header: header.encode(),
+            payload,
+            offset: 0,
+        })
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let event = self.events.pop_front()?;
+        if let Event::CloseReceived(_) = &event {
+            self.answer_remote_close();
+        }
+        Some(event)
+    }
+
+    /// When [`Connection::handle_timeout`] should next be called, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ---- internals ----
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        match self.lifecycle {
+            Lifecycle::Open | Lifecycle::ClosingRemote(_) => Ok(()),
+            Lifecycle::AwaitingRequest
+            | Lifecycle::AwaitingDecision(_)
+            | Lifecycle::AwaitingResponse { .. } => Err(SendError::NotOpen),
+            Lifecycle::ClosingLocal => Err(SendError::Closing),
+            Lifecycle::Closed => Err(if self.outbound.close_queued() {
+                SendError::Closing
+            } else {
+                SendError::Closed
+            }),
+        }
+    }
+
+    fn open(&mut self, now: Instant, response: Option<Response>) {
+        self.lifecycle = Lifecycle::Open;
+        self.timers.clear(Timer::Handshake);
+        self.arm_open_timers(now);
+        self.events.push_back(Event::Connected(Connected {
+            subprotocol: self.subprotocol.clone(),
+            response,
+        }));
+    }
+
+    fn arm_open_timers(&mut self, now: Instant) {
+        if let Some(keepalive) = self.config.keepalive {
+            self.timers.set(Timer::Keepalive, now + keepalive.interval);
+        }
+        if let Some(idle) = self.config.idle_timeout {
+            self.timers.set(Timer::Idle, now + idle);
+        }
+    }
+
+    /// Anything from the peer proves it alive.
+    fn note_activity(&mut self, now: Instant) {
+        if let Some(keepalive) = self.config.keepalive {
+            if self.timers.is_set(Timer::Keepalive) || self.timers.is_set(Timer::Pong) {
+                self.timers.clear(Timer::Pong);
+                self.timers.set(Timer::Keepalive, now + keepalive.interval);
+            }
+        }
+    }
+
+    fn process_input(&mut self, now: Instant) {
+        loop {
+            match self.lifecycle {
+                Lifecycle::AwaitingRequest => {
+                    if !self.read_request() {
+                        return;
+                    }
+                }
+                Lifecycle::AwaitingResponse { .. } => {
+                    if !self.read_response(now) {
+                        return;
+                    }
+                }
+                Lifecycle::Open | Lifecycle::ClosingLocal => return self.read_frames(now),
+                Lifecycle::AwaitingDecision(_)
+                | Lifecycle::ClosingRemote(_)
+                | Lifecycle::Closed => return,
+            }
+        }
+    }
+
+    /// Whether the buffer holds a complete header block, scanning only
+    /// bytes not scanned before.
+    fn header_block_complete(&mut self) -> bool {
+        let buf = self.inbound.buffer();
+        let start = self.header_scan.saturating_sub(3);
+        let found = buf
+            .get(start..)
+            .unwrap_or_default()
+            .windows(4)
+            .any(|w| w == b"\r\n\r\n");
+        self.header_scan = buf.len();
+        found || buf.len() > self.config.max_handshake_bytes
+    }
+
+    /// Returns whether the lifecycle moved on.
+    fn read_request(&mut self) -> bool {
+        if !self.header_block_complete() {
+            return false;
+        }
+        let parsed = handshake::server::parse_request(
+            self.inbound.buffer(),
+            self.config.max_handshake_bytes,
+            self.config.max_headers,
+        );
+        match parsed {
+            Ok(None) => false,
+            Ok(Some((request, consumed))) => {
+                self.inbound.buffer().advance(consumed);
+                self.events.push_back(Event::Request(request.clone()));
+                self.lifecycle = Lifecycle::AwaitingDecision(request);
+                true
+            }
+            Err(error) => {
+                self.outbound
+                    .push_raw(handshake::server::error_response(&error));
+                self.finish(
+                    CloseCode::ABNORMAL,
+                    String::new(),
+                    CloseCause::Handshake(error),
+                );
+                true
+            }
+        }
+    }
+
+    fn read_response(&mut self, now: Instant) -> bool {
+        if !self.header_block_complete() {
+            return false;
+        }
+        let Lifecycle::AwaitingResponse {
+            request,
+            expected_accept,
+        } = &self.lifecycle
+        else {
+            return false;
+        };
+        let parsed = handshake::client::parse_response(
+            self.inbound.buffer(),
+            expected_accept,
+            request,
+            self.config.max_handshake_bytes,
+            self.config.max_headers,
+        );
+        match parsed {
+            Ok(None) => false,
+            Ok(Some((response, consumed))) => {
+                self.inbound.buffer().advance(consumed);
+                self.subprotocol = response.subprotocol().map(String::from);
+                self.open(now, Some(response));
+                true
+            }
+            Err(error) => {
+                self.finish(
+                    CloseCode::ABNORMAL,
+                    String::new(),
+                    CloseCause::Handshake(error),
+                );
+                true
+            }
+        }
+    }
+
+    fn read_frames(&mut self, now: Instant) {
+        loop {
+            let item = match self.inbound.next_item(&self.config, self.role) {
+                Ok(Some(item)) => item,
+                Ok(None) => return,
+                Err(error) => return self.fail(error),
+            };
+            match item {
+                Item::Message(message) => {
+                    if let Some(idle) = self.config.idle_timeout {
+                        self.timers.set(Timer::Idle, now + idle);
+                    }
+                    if !self.auto_respond(&message) {
+                        self.events.push_back(Event::Message(message));
+                    }
+                }
+                Item::MessageStart(kind) => {
+                    if let Some(idle) = self.config.idle_timeout {
+                        self.timers.set(Timer::Idle, now + idle);
+                    }
+                    self.events.push_back(Event::MessageStart(kind));
+                }
+                Item::MessageData(piece) => self.events.push_back(Event::MessageData(piece)),
+                Item::MessageEnd => self.events.push_back(Event::MessageEnd),
+                Item::Ping(payload) => {
+                    self.outbound.set_pong(payload.clone());
+                    self.events.push_back(Event::Ping(payload));
+                }
+                Item::Pong(payload) => self.events.push_back(Event::Pong(payload)),
+                Item::Close(frame) => return self.close_received(frame),
+            }
+        }
+    }
+
+    fn auto_respond(&mut self, message: &Message) -> bool {
+        if self.auto_responses.is_empty() || !matches!(self.lifecycle, Lifecycle::Open) {
+            return false;
+        }
+        let key = (message.kind(), message.payload().clone());
+        let Some(response) = self.auto_responses.get(&key) else {
+            return false;
+        };
+        self.outbound
+            .push_message(response.kind(), response.payload().clone());
+        true
+    }
+
+    fn close_received(&mut self, frame: CloseFrame) {
+        self.inbound.clear();
+        self.events.push_back(Event::CloseReceived(frame.clone()));
+        match self.lifecycle {
+            Lifecycle::ClosingLocal => {
+                self.finish(frame.code, frame.reason, CloseCause::Local);
+            }
+            _ => {
+                self.timers.clear_all();
+                self.lifecycle = Lifecycle::ClosingRemote(frame);
+            }
+        }
+    }
+
+    /// Called when the application takes [`Event::CloseReceived`].
+    fn answer_remote_close(&mut self) {
+        let Lifecycle::ClosingRemote(frame) = &self.lifecycle else {
+            return;
+        };
+        let frame = frame.clone();
+        // Echo the code alone; an empty close is answered with an empty one.
+        self.outbound.queue_close(CloseFrame::new(frame.code, ""));
+        self.finish(frame.code, frame.reason, CloseCause::Remote);
+    }
+
+    fn start_close(&mut self, now: Instant, frame: CloseFrame) -> Result<(), SendError> {
+        match &self.lifecycle {
+            Lifecycle::Open => {
+                self.outbound.queue_close(frame);
+                self.timers.clear_all();
+                self.timers
+                    .set(Timer::Close, now + self.config.close_timeout);
+                self.lifecycle = Lifecycle::ClosingLocal;
+                Ok(())
+            }
+            Lifecycle::ClosingRemote(received) => {
+                let received = received.clone();
+                self.outbound.queue_close(frame);
+                self.finish(received.code, received.reason, CloseCause::Remote);
+                Ok(())
+            }
+            Lifecycle::AwaitingRequest
+            | Lifecycle::AwaitingDecision(_)
+            | Lifecycle::AwaitingResponse { .. } => Err(SendError::NotOpen),
+            Lifecycle::ClosingLocal => Err(SendError::Closing),
+            Lifecycle::Closed => Err(SendError::Closed),
+        }
+    }
+
+    /// The peer broke the protocol: send the matching close and stop.
+    fn fail(&mut self, error: ProtocolError) {
+        let code = error.close_code();
+        if matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal) {
+            self.outbound.queue_close(CloseFrame::new(code, ""));
+        }
+        self.finish(code, String::new(), CloseCause::Protocol(error));
+    }
+
+    fn time_out(&mut self, kind: TimeoutKind) {
+        self.outbound.abandon();
+        self.finish(
+            CloseCode::ABNORMAL,
+            String::new(),
+            CloseCause::Timeout(kind),
+        );
+    }
+
+    /// Enters the terminal state and queues the last event.
+    fn finish(&mut self, code: CloseCode, reason: String, cause: CloseCause) {
+        if matches!(self.lifecycle, Lifecycle::Closed) {
+            return;
+        }
+        self.lifecycle = Lifecycle::Closed;
+        self.timers.clear_all();
+        self.inbound.clear();
+        self.events.push_back(Event::Closed(Closed {
+            code,
+            reason,
+            cause,
+        }));
+    }
+}
+
+fn control_payload(payload: Bytes) -> Result<Bytes, SendError> {
+    if payload.len() > MAX_CONTROL_PAYLOAD {
+        return Err(SendError::ControlPayloadTooLong(payload.len()));
+    }
+    Ok(payload)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,167 @@
+//! Outbound scheduling: one queue decides what is written next.
+//!
+//! Order: handshake bytes first; then the pending pong and queued pings;
+//! then data messages in the order they were accepted, each cut into
+//! fragments of at most `fragment_size` so control frames can slip between
+//! them; the close frame last, after every data message accepted before it.
+//! Nothing is written after the close frame.
+
+use alloc::collections::VecDeque;
+use bytes::Bytes;
+
+use crate::close::CloseFrame;
+use crate::frame::OpCode;
+use crate::message::MessageKind;
+
+/// A frame ready to be given a mask (or not) and written.
+pub(super) struct OutFrame {
+    pub(super) fin: bool,
+    pub(super) opcode: OpCode,
+    pub(super) payload: Bytes,
+}
+
+pub(super) enum Next {
+    /// Bytes written as they are (the handshake).
+    Raw(Bytes),
+    /// A frame.
+    Frame(OutFrame),
+}
+
+#[derive(Debug)]
+struct Pending {
+    kind: MessageKind,
+    payload: Bytes,
+    sent: usize,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+enum CloseSlot {
+    #[default]
+    None,
+    Queued(CloseFrame),
+    Sent,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Outbound {
+    raw: VecDeque<Bytes>,
+    pong: Option<Bytes>,
+    pings: VecDeque<Bytes>,
+    data: VecDeque<Pending>,
+    close: CloseSlot,
+    queued_bytes: usize,
+}
+
+impl Outbound {
+    pub(super) fn push_raw(&mut self, bytes: Bytes) {
+        self.raw.push_back(bytes);
+    }
+
+    pub(super) fn push_message(&mut self, kind: MessageKind, payload: Bytes) {
+        self.queued_bytes += payload.len();
+        self.data.push_back(Pending {
+            kind,
+            payload,
+            sent: 0,
+        });
+    }
+
+    /// Only the newest pong matters: an answer to an older ping is stale.
+    pub(super) fn set_pong(&mut self, payload: Bytes) {
+        if self.close == CloseSlot::None {
+            self.pong = Some(payload);
+        }
+    }
+
+    pub(super) fn push_ping(&mut self, payload: Bytes) {
+        if self.close == CloseSlot::None {
+            self.pings.push_back(payload);
+        }
+    }
+
+    pub(super) fn queue_close(&mut self, frame: CloseFrame) {
+        if self.close == CloseSlot::None {
+            self.close = CloseSlot::Queued(frame);
+        }
+    }
+
+    pub(super) fn close_queued(&self) -> bool {
+        self.close != CloseSlot::None
+    }
+
+    /// Drops everything not yet written, for a peer that is gone.
+    pub(super) fn abandon(&mut self) {
+        self.data.clear();
+        self.pings.clear();
+        self.pong = None;
+        self.queued_bytes = 0;
+    }
+
+    pub(super) fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+            && self.pong.is_none()
+            && self.pings.is_empty()
+            && self.data.is_empty()
+            && !matches!(self.close, CloseSlot::Queued(_))
+    }
+
+    pub(super) fn next(&mut self, fragment_size: usize) -> Option<Next> {
+        if let Some(raw) = self.raw.pop_front() {
+            return Some(Next::Raw(raw));
+        }
+        if self.close == CloseSlot::Sent {
+            return None;
+        }
+        if let Some(payload) = self.pong.take() {
+            return Some(control(OpCode::Pong, payload));
+        }
+        if let Some(payload) = self.pings.pop_front() {
+            return Some(control(OpCode::Ping, payload));
+        }
+        if let Some(frame) = self.next_fragment(fragment_size) {
+            return Some(Next::Frame(frame));
+        }
+        match core::mem::replace(&mut self.close, CloseSlot::Sent) {
+            CloseSlot::Queued(frame) => Some(control(OpCode::Close, frame.encode())),
+            other => {
+                self.close = other;
+                None
+            }
+        }
+    }
+
+    fn next_fragment(&mut self, fragment_size: usize) -> Option<OutFrame> {
+        let front = self.data.front_mut()?;
+        let start = front.sent;
+        let end = front.payload.len().min(start.saturating_add(fragment_size));
+        let payload = front.payload.slice(start..end);
+        let opcode = if start == 0 {
+            front.kind.opcode()
+        } else {
+            OpCode::Continuation
+        };
+        front.sent = end;
+        let fin = end == front.payload.len();
+        self.queued_bytes -= payload.len();
+        if fin {
+            self.data.pop_front();
+        }
+        Some(OutFrame {
+            fin,
+            opcode,
+            payload,
+        })
+    }
+}
+
+fn control(opcode: OpCode, payload: Bytes) -> Next {
+    Next::Frame(OutFrame {
+        fin: true,
+        opcode,
+        payload,
+    })
+}

@@ -1,0 +1,639 @@
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::*;
+use crate::config::{Keepalive, ReceiveMode};
+use crate::frame::{apply_mask, OpCode};
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+const T0: Instant = Instant::ZERO;
+
+fn at(ms: u64) -> Instant {
+    Instant::from_elapsed(Duration::from_millis(ms))
+}
+
+/// A frame as a client would send it (masked).
+fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    encode(fin, opcode, payload, Some(KEY))
+}
+
+fn encode(fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let header = FrameHeader {
+        fin,
+        rsv: Rsv::NONE,
+        opcode,
+        mask,
+        payload_len: payload.len() as u64,
+    };
+    let mut out = header.encode().as_slice().to_vec();
+    let mut body = payload.to_vec();
+    if let Some(key) = mask {
+        apply_mask(&mut body, key, 0);
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+fn server(config: Config) -> Connection {
+    Connection::upgraded(Role::Server, config, [1; 32], T0).unwrap()
+}
+
+fn events(conn: &mut Connection) -> Vec<Event> {
+    core::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+fn written(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(t) = conn.poll_transmit() {
+        t.write_to(&mut out);
+    }
+    out
+}
+
+/// Decodes unmasked frames (what a server writes).
+fn frames(mut bytes: &[u8]) -> Vec<(bool, OpCode, Vec<u8>)> {
+    let mut out = Vec::new();
+    while let Some((h, n)) = FrameHeader::decode(bytes).unwrap() {
+        let end = n + h.payload_len as usize;
+        let mut payload = bytes[n..end].to_vec();
+        if let Some(key) = h.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        out.push((h.fin, h.opcode, payload));
+        bytes = &bytes[end..];
+    }
+    assert!(bytes.is_empty(), "trailing bytes");
+    out
+}
+
+fn closed_cause(events: &[Event]) -> Option<&Closed> {
+    match events.last() {
+        Some(Event::Closed(closed)) => Some(closed),
+        _ => None,
+    }
+}
+
+fn close_sent(conn: &mut Connection) -> Option<u16> {
+    frames(&written(conn))
+        .into_iter()
+        .find(|(_, op, _)| *op == OpCode::Close)
+        .map(|(_, _, p)| u16::from_be_bytes([p[0], p[1]]))
+}
+
+#[test]
+fn rfc_example_masked_text_is_delivered() {
+    let mut conn = server(Config::default());
+    conn.handle_input(
+        T0,
+        &[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ],
+    );
+    assert_eq!(
+        events(&mut conn),
+        vec![Event::Message(Message::text("Hello"))]
+    );
+}
+
+#[test]
+fn server_rejects_unmasked_and_client_rejects_masked() {
+    let mut conn = server(Config::default());
+    conn.handle_input(T0, &encode(true, OpCode::Text, b"hi", None));
+    let ev = events(&mut conn);
+    assert_eq!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Protocol(ProtocolError::UnmaskedFrame)
+    );
+    assert_eq!(close_sent(&mut conn), Some(1002));
+
+    let mut client = Connection::upgraded(Role::Client, Config::default(), [2; 32], T0).unwrap();
+    client.handle_input(T0, &client_frame(true, OpCode::Text, b"hi"));
+    let ev = events(&mut client);
+    assert_eq!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Protocol(ProtocolError::MaskedFrame)
+    );
+}
+
+#[test]
+fn fragments_reassemble_with_control_frames_between() {
+    let mut conn = server(Config::default());
+    let mut wire = client_frame(false, OpCode::Text, b"Hel");
+    wire.extend(client_frame(true, OpCode::Ping, b"p"));
+    wire.extend(client_frame(false, OpCode::Continuation, b""));
+    wire.extend(client_frame(true, OpCode::Continuation, b"lo"));
+    conn.handle_input(T0, &wire);
+    assert_eq!(
+        events(&mut conn),
+        vec![
+            Event::Ping(Bytes::from_static(b"p")),
+            Event::Message(Message::text("Hello"))
+        ]
+    );
+    assert_eq!(
+        frames(&written(&mut conn)),
+        vec![(true, OpCode::Pong, b"p".to_vec())]
+    );
+}
+
+#[test]
+fn fragmentation_violations_close_with_1002() {
+    let cases: [(Vec<u8>, ProtocolError); 3] = [
+        (
+            client_frame(true, OpCode::Continuation, b"x"),
+            ProtocolError::UnexpectedContinuation,
+        ),
+        (
+            [
+                client_frame(false, OpCode::Text, b"a"),
+                client_frame(true, OpCode::Binary, b"b"),
+            ]
+            .concat(),
+            ProtocolError::ExpectedContinuation,
+        ),
+        (
+            vec![0x09, 0x80, 0, 0, 0, 0],
+            ProtocolError::FragmentedControlFrame,
+        ),
+    ];
+    for (wire, error) in cases {
+        let mut conn = server(Config::default());
+        conn.handle_input(T0, &wire);
+        let ev = events(&mut conn);
+        assert_eq!(
+            closed_cause(&ev).unwrap().cause,
+            CloseCause::Protocol(error)
+        );
+        assert_eq!(close_sent(&mut conn), Some(1002));
+        assert!(conn.is_done());
+    }
+}
+
+#[test]
+fn reserved_bits_and_opcodes_close_with_1002() {
+    for first in [0xC1u8, 0xA1, 0x91, 0x83, 0x8B] {
+        let mut conn = server(Config::default());
+        conn.handle_input(T0, &[first, 0x80, 1, 2, 3, 4]);
+        let ev = events(&mut conn);
+        assert!(matches!(
+            closed_cause(&ev).unwrap().cause,
+            CloseCause::Protocol(_)
+        ));
+        assert_eq!(close_sent(&mut conn), Some(1002));
+    }
+}
+
+#[test]
+fn invalid_utf8_fails_before_the_message_ends() {
+    let mut conn = server(Config::default());
+    conn.handle_input(T0, &client_frame(false, OpCode::Text, "κόσμε".as_bytes()));
+    assert!(events(&mut conn).is_empty());
+    conn.handle_input(
+        T0,
+        &client_frame(false, OpCode::Continuation, b"\xf4\x90\x80\x80"),
+    );
+    let ev = events(&mut conn);
+    assert_eq!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Protocol(ProtocolError::InvalidUtf8)
+    );
+    assert_eq!(close_sent(&mut conn), Some(1007));
+}
+
+#[test]
+fn invalid_utf8_fails_inside_a_partially_received_frame() {
+    let mut conn = server(Config::default());
+    let wire = client_frame(true, OpCode::Text, b"ok\xc0\xafmore text follows");
+    conn.handle_input(T0, &wire[..10]); // header (6) + "ok" + 2 bad bytes
+    let ev = events(&mut conn);
+    assert_eq!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Protocol(ProtocolError::InvalidUtf8)
+    );
+}
+
+#[test]
+fn oversized_frame_is_refused_before_its_payload() {
+    let mut conn = server(Config::default().max_frame_size(100));
+    // Header of a 1000-byte binary frame only.
+    conn.handle_input(T0, &[0x82, 0xFE, 0x03, 0xE8, 1, 2, 3, 4]);
+    let ev = events(&mut conn);
+    assert_eq!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Protocol(ProtocolError::FrameTooLarge {
+            len: 1000,
+            max: 100
+        })
+    );
+    assert_eq!(close_sent(&mut conn), Some(1009));
+}
+
+#[test]
+fn message_limit_counts_every_fragment() {
+    let mut conn = server(Config::default().max_message_size(5));
+    conn.handle_input(T0, &client_frame(false, OpCode::Binary, b"abc"));
+    conn.handle_input(T0, &client_frame(true, OpCode::Continuation, b"def"));
+    let ev = events(&mut conn);
+    assert_eq!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Protocol(ProtocolError::MessageTooLarge { len: 6, max: 5 })
+    );
+    assert_eq!(close_sent(&mut conn), Some(1009));
+}
+
+#[test]
+fn large_outbound_messages_are_fragmented_and_pings_slip_between() {
+    let mut conn = server(Config::default().fragment_size(4));
+    conn.send(Message::binary(&b"0123456789"[..])).unwrap();
+    let first = conn.poll_transmit().unwrap();
+    assert_eq!(first.payload().as_ref(), b"0123");
+    conn.ping(&b"!"[..]).unwrap();
+    let rest = frames(&written(&mut conn));
+    assert_eq!(
+        rest,
+        vec![
+            (true, OpCode::Ping, b"!".to_vec()),
+            (false, OpCode::Continuation, b"4567".to_vec()),
+            (true, OpCode::Continuation, b"89".to_vec()),
+        ]
+    );
+}
+
+#[test]
+fn client_frames_are_masked_with_fresh_keys() {
+    let mut client = Connection::upgraded(Role::Client, Config::default(), [3; 32], T0).unwrap();
+    client.send(Message::text("same")).unwrap();
+    client.send(Message::text("same")).unwrap();
+    let a = client.poll_transmit().unwrap();
+    let b = client.poll_transmit().unwrap();
+    assert_ne!(a.header(), b.header(), "keys must differ");
+    let wire = [a.header(), a.payload(), b.header(), b.payload()].concat();
+    assert_eq!(
+        frames(&wire),
+        vec![
+            (true, OpCode::Text, b"same".to_vec()),
+            (true, OpCode::Text, b"same".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn peer_close_is_answered_after_replies_to_earlier_messages() {
+    let mut conn = server(Config::default());
+    let mut wire = Vec::new();
+    for text in ["a", "b", "c"] {
+        wire.extend(client_frame(true, OpCode::Text, text.as_bytes()));
+    }
+    wire.extend(client_frame(true, OpCode::Close, b"\x03\xe8bye"));
+    wire.extend(client_frame(true, OpCode::Text, b"after close is ignored"));
+    conn.handle_input(T0, &wire);
+    // An echo server: echo every message as it is seen.
+    let mut seen = Vec::new();
+    while let Some(event) = conn.poll_event() {
+        if let Event::Message(m) = &event {
+            conn.send(m.clone()).unwrap();
+        }
+        seen.push(event);
+    }
+    assert_eq!(seen.len(), 5);
+    assert_eq!(
+        seen[3],
+        Event::CloseReceived(CloseFrame::new(CloseCode::NORMAL, "bye"))
+    );
+    assert_eq!(
+        seen[4],
+        Event::Closed(Closed {
+            code: CloseCode::NORMAL,
+            reason: "bye".into(),
+            cause: CloseCause::Remote
+        })
+    );
+    let out = frames(&written(&mut conn));
+    let ops: Vec<_> = out.iter().map(|(_, op, p)| (*op, p.clone())).collect();
+    assert_eq!(
+        ops,
+        vec![
+            (OpCode::Text, b"a".to_vec()),
+            (OpCode::Text, b"b".to_vec()),
+            (OpCode::Text, b"c".to_vec()),
+            (OpCode::Close, b"\x03\xe8".to_vec()),
+        ]
+    );
+    assert!(conn.is_done());
+    assert_eq!(conn.send(Message::text("late")), Err(SendError::Closing));
+}
+
+#[test]
+fn local_close_follows_queued_messages_and_refuses_later_sends() {
+    let mut conn = server(Config::default());
+    conn.send(Message::text("first")).unwrap();
+    conn.close(T0, CloseCode::NORMAL, "done").unwrap();
+    assert_eq!(conn.send(Message::text("late")), Err(SendError::Closing));
+    assert_eq!(
+        conn.close(T0, CloseCode::NORMAL, ""),
+        Err(SendError::Closing)
+    );
+    let out = frames(&written(&mut conn));
+    assert_eq!(out[0], (true, OpCode::Text, b"first".to_vec()));
+    assert_eq!(out[1], (true, OpCode::Close, b"\x03\xe8done".to_vec()));
+    // Data the peer sent before answering is still delivered.
+    conn.handle_input(at(1), &client_frame(true, OpCode::Text, b"late reply"));
+    conn.handle_input(at(1), &client_frame(true, OpCode::Close, b"\x03\xe8"));
+    let ev = events(&mut conn);
+    assert_eq!(ev[0], Event::Message(Message::text("late reply")));
+    assert_eq!(closed_cause(&ev).unwrap().cause, CloseCause::Local);
+    assert!(conn.is_done());
+    assert_eq!(conn.poll_timeout(), None);
+}
+
+#[test]
+fn close_deadline_reports_1006() {
+    let mut conn = server(Config::default().close_timeout(Duration::from_secs(2)));
+    conn.close(T0, CloseCode::GOING_AWAY, "").unwrap();
+    let _ = written(&mut conn);
+    assert_eq!(conn.poll_timeout(), Some(at(2000)));
+    conn.handle_timeout(at(1999));
+    assert!(events(&mut conn).is_empty(), "spurious timeouts are no-ops");
+    conn.handle_timeout(at(2000));
+    let ev = events(&mut conn);
+    assert_eq!(
+        closed_cause(&ev),
+        Some(&Closed {
+            code: CloseCode::ABNORMAL,
+            reason: String::new(),
+            cause: CloseCause::Timeout(TimeoutKind::Close)
+        })
+    );
+    assert_eq!(conn.poll_timeout(), None);
+}
+
+#[test]
+fn close_codes_are_validated_both_ways() {
+    // 1005 stands for "no code": an empty close frame.
+    assert_eq!(
+        server(Config::default()).close(T0, CloseCode::NO_STATUS, ""),
+        Ok(())
+    );
+    assert_eq!(
+        server(Config::default()).close(T0, CloseCode(1006), ""),
+        Err(SendError::InvalidCloseCode(1006))
+    );
+    let long = "x".repeat(124);
+    assert!(matches!(
+        server(Config::default()).close(T0, CloseCode::NORMAL, &long),
+        Err(SendError::ControlPayloadTooLong(_))
+    ));
+    for (payload, error) in [
+        (&b"\x03"[..], ProtocolError::InvalidClosePayload),
+        (&b"\x03\xed"[..], ProtocolError::InvalidCloseCode(1005)),
+        (&b"\x03\xe8\xff"[..], ProtocolError::InvalidUtf8),
+    ] {
+        let mut conn = server(Config::default());
+        conn.handle_input(T0, &client_frame(true, OpCode::Close, payload));
+        let ev = events(&mut conn);
+        assert_eq!(
+            closed_cause(&ev).unwrap().cause,
+            CloseCause::Protocol(error)
+        );
+        assert_eq!(close_sent(&mut conn), Some(error.close_code().0));
+    }
+}
+
+#[test]
+fn empty_close_is_answered_with_empty_close() {
+    let mut conn = server(Config::default());
+    conn.handle_input(T0, &client_frame(true, OpCode::Close, b""));
+    let ev = events(&mut conn);
+    assert_eq!(
+        ev[0],
+        Event::CloseReceived(CloseFrame::new(CloseCode::NO_STATUS, ""))
+    );
+    assert_eq!(
+        frames(&written(&mut conn)),
+        vec![(true, OpCode::Close, Vec::new())]
+    );
+}
+
+#[test]
+fn ping_flood_coalesces_into_one_pong_with_the_newest_payload() {
+    let mut conn = server(Config::default());
+    let mut wire = Vec::new();
+    for i in 0..1000u16 {
+        wire.extend(client_frame(true, OpCode::Ping, &i.to_be_bytes()));
+    }
+    conn.handle_input(T0, &wire);
+    assert_eq!(events(&mut conn).len(), 1000);
+    assert_eq!(
+        frames(&written(&mut conn)),
+        vec![(true, OpCode::Pong, 999u16.to_be_bytes().to_vec())]
+    );
+}
+
+#[test]
+fn keepalive_pings_and_gives_up() {
+    let keepalive = Keepalive {
+        interval: Duration::from_secs(10),
+        timeout: Duration::from_secs(5),
+    };
+    let mut conn = server(Config::default().keepalive(Some(keepalive)));
+    assert_eq!(conn.poll_timeout(), Some(at(10_000)));
+    // Inbound traffic pushes the ping back.
+    conn.handle_input(at(4000), &client_frame(true, OpCode::Pong, b""));
+    assert_eq!(conn.poll_timeout(), Some(at(14_000)));
+    conn.handle_timeout(at(14_000));
+    assert_eq!(
+        frames(&written(&mut conn)),
+        vec![(true, OpCode::Ping, Vec::new())]
+    );
+    assert_eq!(conn.poll_timeout(), Some(at(19_000)));
+    conn.handle_timeout(at(19_000));
+    let ev = events(&mut conn);
+    assert_eq!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Timeout(TimeoutKind::Keepalive)
+    );
+    assert_eq!(close_sent(&mut conn), Some(1011));
+    assert!(conn.is_done());
+}
+
+#[test]
+fn idle_timeout_starts_a_close() {
+    let mut conn = server(Config::default().idle_timeout(Some(Duration::from_secs(30))));
+    conn.handle_input(at(10_000), &client_frame(true, OpCode::Text, b"x"));
+    assert_eq!(conn.poll_timeout(), Some(at(40_000)));
+    conn.handle_timeout(at(40_000));
+    assert_eq!(close_sent(&mut conn), Some(1001));
+    assert!(!conn.is_open());
+}
+
+#[test]
+fn auto_responses_answer_without_events() {
+    let mut conn = server(Config::default());
+    conn.set_auto_response(Message::text("heartbeat"), Message::text("alive"));
+    conn.handle_input(T0, &client_frame(true, OpCode::Text, b"heartbeat"));
+    conn.handle_input(T0, &client_frame(true, OpCode::Binary, b"heartbeat"));
+    conn.handle_input(T0, &client_frame(true, OpCode::Text, b"other"));
+    assert_eq!(
+        events(&mut conn),
+        vec![
+            Event::Message(Message::binary(&b"heartbeat"[..])),
+            Event::Message(Message::text("other"))
+        ]
+    );
+    assert_eq!(
+        frames(&written(&mut conn)),
+        vec![(true, OpCode::Text, b"alive".to_vec())]
+    );
+    // An empty response removes the pair.
+    conn.set_auto_response(Message::text("heartbeat"), Message::text(""));
+    conn.handle_input(T0, &client_frame(true, OpCode::Text, b"heartbeat"));
+    assert_eq!(
+        events(&mut conn),
+        vec![Event::Message(Message::text("heartbeat"))]
+    );
+}
+
+#[test]
+fn incremental_mode_delivers_pieces_with_bounded_buffering() {
+    let mut conn = server(Config::default().receive_mode(ReceiveMode::Incremental));
+    let payload: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+    let wire = [
+        client_frame(false, OpCode::Binary, &payload[..60_000]),
+        client_frame(true, OpCode::Continuation, &payload[60_000..]),
+    ]
+    .concat();
+    let mut received = Vec::new();
+    let mut seen = Vec::new();
+    for chunk in wire.chunks(4096) {
+        conn.handle_input(T0, chunk);
+        assert!(conn.buffered_input() <= 4096);
+        for event in events(&mut conn) {
+            match event {
+                Event::MessageData(piece) => received.extend_from_slice(&piece),
+                other => seen.push(other),
+            }
+        }
+    }
+    assert_eq!(received, payload);
+    assert_eq!(
+        seen,
+        vec![Event::MessageStart(MessageKind::Binary), Event::MessageEnd]
+    );
+}
+
+#[test]
+fn handshake_then_frames_in_the_same_read() {
+    let mut server = Connection::server(Config::default(), T0).unwrap();
+    let mut client = Connection::client(
+        Config::default(),
+        ClientRequest::new("h", "/p?q=1").subprotocol("chat"),
+        [4; 32],
+        T0,
+    )
+    .unwrap();
+    client.handle_input(T0, b""); // nothing happens before the response
+    let mut request_bytes = written(&mut client);
+    assert!(client.send(Message::text("early")).is_err());
+    request_bytes.extend(client_frame(true, OpCode::Text, b"right after"));
+    server.handle_input(T0, &request_bytes);
+    let ev = events(&mut server);
+    let [Event::Request(request)] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!((request.path(), request.query()), ("/p", Some("q=1")));
+    assert_eq!(request.subprotocols(), ["chat"]);
+    server
+        .accept(T0, Accept::new().subprotocol("chat"))
+        .unwrap();
+    assert_eq!(server.subprotocol(), Some("chat"));
+    let ev = events(&mut server);
+    assert!(matches!(&ev[0], Event::Connected(c) if c.subprotocol.as_deref() == Some("chat")));
+    assert_eq!(ev[1], Event::Message(Message::text("right after")));
+    client.handle_input(T0, &written(&mut server));
+    let ev = events(&mut client);
+    assert!(matches!(&ev[0], Event::Connected(c) if c.subprotocol.as_deref() == Some("chat")));
+}
+
+#[test]
+fn bad_requests_are_answered_with_http_errors() {
+    let cases: [(&[u8], &str); 3] = [
+        (b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 400"),
+        (
+            b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+            "HTTP/1.1 426",
+        ),
+        (b"\x00\x01garbage\r\n\r\n", "HTTP/1.1 400"),
+    ];
+    for (request, status) in cases {
+        let mut conn = Connection::server(Config::default(), T0).unwrap();
+        conn.handle_input(T0, request);
+        let ev = events(&mut conn);
+        assert!(
+            matches!(closed_cause(&ev).unwrap().cause, CloseCause::Handshake(_)),
+            "{ev:?}"
+        );
+        let out = written(&mut conn);
+        assert!(
+            out.starts_with(status.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        if status.ends_with("426") {
+            assert!(String::from_utf8_lossy(&out).contains("Sec-WebSocket-Version: 13"));
+        }
+    }
+}
+
+#[test]
+fn slow_handshake_is_cut_off_at_the_deadline() {
+    let mut conn = Connection::server(
+        Config::default().handshake_timeout(Duration::from_secs(3)),
+        T0,
+    )
+    .unwrap();
+    for (i, byte) in b"GET / HTTP/1.1\r\nHost: x\r\n".iter().enumerate() {
+        conn.handle_input(at(i as u64 * 100), &[*byte]);
+    }
+    assert_eq!(conn.poll_timeout(), Some(at(3000)));
+    conn.handle_timeout(at(3000));
+    let ev = events(&mut conn);
+    assert_eq!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Timeout(TimeoutKind::Handshake)
+    );
+    assert!(conn.is_done());
+}
+
+#[test]
+fn oversized_handshake_is_refused() {
+    let mut conn = Connection::server(Config::default().max_handshake_bytes(1024), T0).unwrap();
+    conn.handle_input(T0, b"GET / HTTP/1.1\r\n");
+    for _ in 0..100 {
+        conn.handle_input(T0, b"X-Filler: aaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    let ev = events(&mut conn);
+    assert!(matches!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Handshake(_)
+    ));
+    assert!(written(&mut conn).starts_with(b"HTTP/1.1 431"));
+}
+
+#[test]
+fn reject_answers_with_the_given_status() {
+    let mut server = Connection::server(Config::default(), T0).unwrap();
+    let mut client =
+        Connection::client(Config::default(), ClientRequest::new("h", "/"), [5; 32], T0).unwrap();
+    server.handle_input(T0, &written(&mut client));
+    let _ = events(&mut server);
+    server.reject(Reject::new(403).body("nope")).unwrap();
+    let ev = events(&mut server);
+    assert_eq!(closed_cause(&ev).unwrap().cause, CloseCause::Rejected(403));
+    client.handle_input(T0, &written(&mut server));
+    let ev = events(&mut client);
+    assert!(matches!(
+        closed_cause(&ev).unwrap().cause,
+        CloseCause::Handshake(HandshakeError::Status(403))
+    ));
+}

@@ -1,0 +1,266 @@
+//! UTF-8 for text messages: validation across fragment boundaries, and a
+//! [`Bytes`] that is known to hold UTF-8.
+//!
+//! Validation is incremental so that a connection fails as soon as an invalid
+//! sequence is certain, not when the message ends: a code point split between
+//! two fragments is carried over (at most three bytes), and a prefix that can
+//! never become valid is rejected at once.
+
+use bytes::Bytes;
+use core::{fmt, ops::Deref, str};
+
+/// Validates a byte stream chunk by chunk.
+///
+/// ```
+/// use wscore::utf8::Utf8Validator;
+///
+/// let mut v = Utf8Validator::default();
+/// // "€" is E2 82 AC, split across two chunks.
+/// assert!(v.feed(b"price: \xe2\x82").is_ok());
+/// assert!(v.feed(b"\xac").is_ok());
+/// assert!(v.finish().is_ok());
+///
+/// // F4 90 can never start a valid code point: rejected without waiting.
+/// let mut v = Utf8Validator::default();
+/// assert!(v.feed(b"\xf4\x90").is_err());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Utf8Validator {
+    pending: [u8; 4],
+    pending_len: u8,
+}
+
+/// The input is not, and can never become, valid UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidUtf8;
+
+impl Utf8Validator {
+    /// Validates the next chunk. An incomplete code point at its end is
+    /// remembered and completed by the next chunk.
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), InvalidUtf8> {
+        if self.pending_len > 0 {
+            chunk = self.complete_pending(chunk)?;
+            if self.pending_len > 0 {
+                return Ok(());
+            }
+        }
+        match simdutf8::compat::from_utf8(chunk) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
+            Err(e) => self.remember(chunk.get(e.valid_up_to()..).unwrap_or_default()),
+        }
+    }
+
+    /// Confirms that the stream did not end inside a code point.
+    pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
+        let complete = self.pending_len == 0;
+        self.pending_len = 0;
+        if complete {
+            Ok(())
+        } else {
+            Err(InvalidUtf8)
+        }
+    }
+
+    /// Feeds bytes into the carried-over prefix until it forms a whole code
+    /// point, returning the rest of `chunk`.
+    fn complete_pending<'a>(&mut self, chunk: &'a [u8]) -> Result<&'a [u8], InvalidUtf8> {
+        let mut rest = chunk;
+        while let Some((&byte, tail)) = rest.split_first() {
+            let len = usize::from(self.pending_len);
+            let Some(slot) = self.pending.get_mut(len) else {
+                return Err(InvalidUtf8);
+            };
+            *slot = byte;
+            self.pending_len += 1;
+            rest = tail;
+            let bytes = self.pending.get(..len + 1).unwrap_or_default();
+            match simdutf8::compat::from_utf8(bytes) {
+                Ok(_) => {
+                    self.pending_len = 0;
+                    return Ok(rest);
+                }
+                Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
+                Err(_) => {}
+            }
+        }
+        Ok(rest)
+    }
+
+    fn remember(&mut self, tail: &[u8]) -> Result<(), InvalidUtf8> {
+        let slot = self.pending.get_mut(..tail.len()).ok_or(InvalidUtf8)?;
+        slot.copy_from_slice(tail);
+        self.pending_len = tail.len() as u8;
+        Ok(())
+    }
+}
+
+/// A [`Bytes`] that holds valid UTF-8: a text message's payload, shared
+/// without copying.
+///
+/// ```
+/// use wscore::utf8::Utf8Bytes;
+///
+/// let text = Utf8Bytes::from("héllo");
+/// assert_eq!(text.as_str(), "héllo");
+/// assert!(Utf8Bytes::try_from(bytes::Bytes::from_static(b"\xff")).is_err());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// Wraps bytes the caller has already validated.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert!(str::from_utf8(&bytes).is_ok());
+        Utf8Bytes(bytes)
+    }
+
+    /// A `&'static str` as `Utf8Bytes`, without copying.
+    pub const fn from_static(s: &'static str) -> Self {
+        Utf8Bytes(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// The text.
+    #[allow(unsafe_code)]
+    pub fn as_str(&self) -> &str {
+        // SAFETY: every constructor either validates or takes a `str`; the
+        // inner `Bytes` is never exposed mutably, so it stays valid UTF-8.
+        unsafe { str::from_utf8_unchecked(&self.0) }
+    }
+
+    /// The underlying bytes.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// Unwraps into the underlying bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Utf8Bytes {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<[u8]> for Utf8Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = InvalidUtf8;
+    fn try_from(bytes: Bytes) -> Result<Self, InvalidUtf8> {
+        simdutf8::basic::from_utf8(&bytes).map_err(|_| InvalidUtf8)?;
+        Ok(Utf8Bytes(bytes))
+    }
+}
+
+impl From<&'static str> for Utf8Bytes {
+    fn from(s: &'static str) -> Self {
+        Utf8Bytes::from_static(s)
+    }
+}
+
+impl From<alloc::string::String> for Utf8Bytes {
+    fn from(s: alloc::string::String) -> Self {
+        Utf8Bytes(Bytes::from(s))
+    }
+}
+
+impl From<Utf8Bytes> for Bytes {
+    fn from(s: Utf8Bytes) -> Bytes {
+        s.0
+    }
+}
+
+impl PartialEq<str> for Utf8Bytes {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Utf8Bytes {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use quickcheck::quickcheck;
+
+    fn chunked(data: &[u8], cuts: &[usize]) -> Result<(), InvalidUtf8> {
+        let mut v = Utf8Validator::default();
+        let mut rest = data;
+        for &cut in cuts {
+            let at = if rest.is_empty() {
+                0
+            } else {
+                cut % (rest.len() + 1)
+            };
+            let (head, tail) = rest.split_at(at);
+            v.feed(head)?;
+            rest = tail;
+        }
+        v.feed(rest)?;
+        v.finish()
+    }
+
+    quickcheck! {
+        fn agrees_with_std_under_any_chunking(data: Vec<u8>, cuts: Vec<usize>) -> bool {
+            chunked(&data, &cuts).is_ok() == str::from_utf8(&data).is_ok()
+        }
+
+        fn valid_text_passes_any_chunking(text: alloc::string::String, cuts: Vec<usize>) -> bool {
+            chunked(text.as_bytes(), &cuts).is_ok()
+        }
+    }
+
+    #[test]
+    fn fails_fast_inside_a_code_point() {
+        // Autobahn 6.4.x: the invalid byte arrives before the message ends.
+        let mut v = Utf8Validator::default();
+        assert!(v.feed("κόσμε".as_bytes()).is_ok());
+        assert!(v.feed(b"\xf4").is_ok());
+        assert_eq!(v.feed(b"\x90"), Err(InvalidUtf8));
+    }
+
+    #[test]
+    fn byte_by_byte_rejects_surrogates() {
+        let mut v = Utf8Validator::default();
+        assert!(v.feed(b"\xed").is_ok());
+        assert_eq!(v.feed(b"\xa0"), Err(InvalidUtf8));
+    }
+
+    #[test]
+    fn truncated_end_is_invalid() {
+        let mut v = Utf8Validator::default();
+        assert!(v.feed(b"\xe2\x82").is_ok());
+        assert_eq!(v.finish(), Err(InvalidUtf8));
+    }
+}
