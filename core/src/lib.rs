@@ -1,6 +1,60 @@
 //! # wscore
 //!
-//! A sans-IO WebSocket protocol engine (RFC 6455).
+//! A sans-IO WebSocket protocol engine ([RFC 6455]) for both roles.
+//!
+//! [`Connection`] is a pure state machine: bytes read from a transport and
+//! the current time go in; bytes to write, events and the next deadline come
+//! out. It never reads a clock, opens a socket, spawns a task or draws
+//! entropy on its own, so it runs inside any IO runtime (the `wscore-tokio`
+//! and `wscore-async-std` crates are thin bindings), in simulations, in
+//! fuzzers and on `no_std` targets with `alloc`.
+//!
+//! ## The loop
+//!
+//! ```
+//! use wscore::{Config, Connection, Event, Instant, Message};
+//!
+//! // A server whose handshake happened elsewhere, fed one masked text frame.
+//! let now = Instant::ZERO;
+//! let mut conn = Connection::upgraded(wscore::Role::Server, Config::default(), [0; 32], now)?;
+//! conn.handle_input(now, &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+//!
+//! // 1. Drain transmits and write them to the transport.
+//! while let Some(transmit) = conn.poll_transmit() {
+//!     let _bytes = (transmit.header(), transmit.payload());
+//! }
+//! // 2. Drain events.
+//! while let Some(event) = conn.poll_event() {
+//!     if let Event::Message(message) = event {
+//!         assert_eq!(message, Message::text("Hello"));
+//!         conn.send(message)?; // echo
+//!     }
+//! }
+//! // 3. Sleep until the next deadline (if any), then call `handle_timeout`.
+//! if let Some(deadline) = conn.poll_timeout() {
+//!     conn.handle_timeout(deadline);
+//! }
+//! let echo = conn.poll_transmit().unwrap();
+//! assert_eq!(echo.header(), &[0x81, 0x05]);
+//! assert_eq!(echo.payload().as_ref(), b"Hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Modules
+//!
+//! - [`handshake`]: the HTTP/1.1 upgrade for both roles.
+//! - [`frame`]: the frame header codec and masking.
+//! - [`message`] and [`utf8`]: messages and incremental UTF-8 validation.
+//! - [`close`]: close codes and close payloads.
+//! - [`connection`]: the state machine that ties them together.
+//! - [`config`], [`error`], [`time`]: limits, errors, the clock-free instant.
+//!
+//! ## Features
+//!
+//! - `std` (default): `std::error::Error` impls and run-time SIMD detection
+//!   for UTF-8 validation. Without it the crate is `no_std` + `alloc`.
+//!
+//! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
 
@@ -20,4 +74,9 @@ pub mod time;
 mod timer;
 pub mod utf8;
 
+pub use close::{CloseCode, CloseFrame};
+pub use config::{Config, ReceiveMode};
+pub use connection::{CloseCause, Closed, Connection, Event, Role, Transmit};
+pub use message::{Message, MessageKind};
 pub use time::Instant;
+pub use utf8::Utf8Bytes;

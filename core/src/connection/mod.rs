@@ -427,23 +427,48 @@ impl Connection {
     /// the RFC's code and end in [`Event::Closed`] with
     /// [`CloseCause::Protocol`].
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
+        self.receive(now, bytes.len(), |buf| buf.extend_from_slice(bytes));
+    }
+
+    /// Feeds bytes read from the transport, taking the buffer they were read
+    /// into. When no partial frame is pending the buffer itself becomes the
+    /// input buffer, and received payloads are slices of it: no copy.
+    ///
+    /// ```
+    /// # use wscore::{Config, Connection, Event, Instant, Message, Role};
+    /// let mut conn = Connection::upgraded(Role::Client, Config::default(), [0; 32], Instant::ZERO).unwrap();
+    /// let read = bytes::BytesMut::from(&b"\x82\x03abc"[..]);
+    /// conn.handle_input_buf(Instant::ZERO, read);
+    /// assert_eq!(conn.poll_event(), Some(Event::Message(Message::binary(&b"abc"[..]))));
+    /// ```
+    pub fn handle_input_buf(&mut self, now: Instant, bytes: BytesMut) {
+        self.receive(now, bytes.len(), |buf| {
+            if buf.is_empty() {
+                *buf = bytes;
+            } else {
+                buf.extend_from_slice(&bytes);
+            }
+        });
+    }
+
+    fn receive(&mut self, now: Instant, len: usize, append: impl FnOnce(&mut BytesMut)) {
         match self.lifecycle {
             Lifecycle::ClosingRemote(_) | Lifecycle::Closed => return,
             Lifecycle::AwaitingDecision(_) => {
                 // Frames may follow the request before the application has
                 // decided; hold them, within reason.
                 let limit = self.config.max_handshake_bytes as u64 + self.config.max_frame_size;
-                if (self.inbound.buffered() + bytes.len()) as u64 > limit {
+                if (self.inbound.buffered() + len) as u64 > limit {
                     self.fail(ProtocolError::InputLimit);
-                    return;
+                } else {
+                    append(self.inbound.buffer());
                 }
-                self.inbound.buffer().extend_from_slice(bytes);
                 return;
             }
             _ => {}
         }
-        self.inbound.buffer().extend_from_slice(bytes);
-        if !bytes.is_empty() {
+        append(self.inbound.buffer());
+        if len > 0 {
             self.note_activity(now);
         }
         self.process_input(now);
