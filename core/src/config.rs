@@ -76,6 +76,10 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// Whole messages or pieces.
     pub receive_mode: ReceiveMode,
+    /// permessage-deflate (RFC 7692): offered by clients and accepted by
+    /// servers when set. Off by default.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::extension::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -91,6 +95,8 @@ impl Default for Config {
             keepalive: None,
             idle_timeout: None,
             receive_mode: ReceiveMode::Whole,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -132,6 +138,14 @@ impl Config {
         receive_mode: ReceiveMode,
     }
 
+    /// Sets [`Config::deflate`].
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate(mut self, value: Option<crate::extension::deflate::DeflateConfig>) -> Self {
+        self.deflate = value;
+        self
+    }
+
     /// Checks that every value is usable.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_frame_size == 0 {
@@ -157,6 +171,10 @@ impl Config {
         if self.idle_timeout.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::Zero("idle_timeout"));
         }
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &self.deflate {
+            deflate.validate().map_err(|_| ConfigError::OutOfRange("deflate"))?;
+        }
         Ok(())
     }
 }
@@ -169,6 +187,8 @@ pub enum ConfigError {
     Zero(&'static str),
     /// The named setting is too small to hold a valid handshake.
     TooSmall(&'static str),
+    /// The named setting is outside its valid range.
+    OutOfRange(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -176,6 +196,7 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::Zero(name) => write!(f, "`{name}` must not be zero"),
             ConfigError::TooSmall(name) => write!(f, "`{name}` is too small"),
+            ConfigError::OutOfRange(name) => write!(f, "`{name}` is out of range"),
         }
     }
 }

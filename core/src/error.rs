@@ -58,6 +58,8 @@ pub enum ProtocolError {
     InvalidClosePayload,
     /// More input arrived than the connection may buffer in its state.
     InputLimit,
+    /// A compressed message that does not inflate.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -75,7 +77,9 @@ impl ProtocolError {
     /// ```
     pub fn close_code(self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::TOO_BIG
             }
@@ -111,6 +115,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
             ProtocolError::InvalidClosePayload => f.write_str("close payload of one byte"),
             ProtocolError::InputLimit => f.write_str("input exceeds the buffer limit"),
+            ProtocolError::InvalidCompressedData => f.write_str("compressed data does not inflate"),
         }
     }
 }

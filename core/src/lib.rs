@@ -53,6 +53,10 @@
 //!
 //! - `std` (default): `std::error::Error` impls and run-time SIMD detection
 //!   for UTF-8 validation. Without it the crate is `no_std` + `alloc`.
+//! - `deflate` (default): permessage-deflate ([RFC 7692]) in [`extension`],
+//!   enabled per connection with [`Config::deflate`]. Needs `std`.
+//!
+//! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -66,6 +70,8 @@ pub mod close;
 pub mod config;
 pub mod connection;
 pub mod error;
+#[cfg(feature = "deflate")]
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod message;

@@ -6,6 +6,7 @@
 //! single-frame message is handed out as a slice of the input buffer without
 //! a copy; fragments are joined once.
 
+use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::CloseFrame;
@@ -15,6 +16,7 @@ use crate::frame::{apply_mask, FrameHeader, OpCode, Rsv};
 use crate::message::{Message, MessageKind};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
+use super::codec::{Codec, InflateError};
 use super::Role;
 
 /// One step of progress on the inbound stream.
@@ -45,9 +47,16 @@ struct CurrentFrame {
 #[derive(Debug)]
 struct PartialMessage {
     kind: MessageKind,
+    /// Payload bytes on the wire so far.
     len: u64,
     utf8: Option<Utf8Validator>,
     body: Body,
+    /// Whether the message is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// Whole mode, compressed: the inflated payload so far.
+    inflated: Vec<u8>,
+    /// Compressed: inflated bytes so far, for the message limit.
+    inflated_len: u64,
 }
 
 /// Fragments received so far, joined lazily: one fragment needs no copy.
@@ -90,8 +99,11 @@ pub(super) struct Inbound {
     buf: BytesMut,
     frame: Option<CurrentFrame>,
     message: Option<PartialMessage>,
-    /// RSV bits that negotiated extensions have claimed.
+    /// RSV bits that negotiated extensions have claimed, valid on the first
+    /// frame of a data message only.
     allowed_rsv: Rsv,
+    /// An item decoded together with the one just returned.
+    queued: Option<Item>,
 }
 
 impl Inbound {
@@ -101,7 +113,15 @@ impl Inbound {
             frame: None,
             message: None,
             allowed_rsv: Rsv::NONE,
+            queued: None,
         }
+    }
+
+    /// Lets the first frame of a data message carry `rsv` (a negotiated
+    /// extension's bits).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(super) fn allow_rsv(&mut self, rsv: Rsv) {
+        self.allowed_rsv = rsv;
     }
 
     pub(super) fn buffer(&mut self) -> &mut BytesMut {
@@ -117,6 +137,7 @@ impl Inbound {
         self.buf = BytesMut::new();
         self.frame = None;
         self.message = None;
+        self.queued = None;
     }
 
     /// Decodes the next item from the buffered bytes, or `None` when more
@@ -125,7 +146,11 @@ impl Inbound {
         &mut self,
         config: &Config,
         role: Role,
+        mut codec: Option<&mut Codec>,
     ) -> Result<Option<Item>, ProtocolError> {
+        if let Some(item) = self.queued.take() {
+            return Ok(Some(item));
+        }
         loop {
             let Some(frame) = self.frame.as_mut() else {
                 let Some((header, len)) = FrameHeader::decode(&self.buf)? else {
@@ -138,6 +163,8 @@ impl Inbound {
                 }
                 continue;
             };
+            let is_data = !frame.header.opcode.is_control();
+            let compressed = is_data && self.message.as_ref().is_some_and(|m| m.compressed);
 
             let available = usize::try_from(frame.remaining)
                 .unwrap_or(usize::MAX)
@@ -151,7 +178,8 @@ impl Inbound {
                     let offset = frame.taken as usize + frame.processed;
                     apply_mask(fresh, key, offset);
                 }
-                if !frame.header.opcode.is_control() {
+                // Compressed text is validated after inflating.
+                if is_data && !compressed {
                     if let Some(utf8) = self.message.as_mut().and_then(|m| m.utf8.as_mut()) {
                         utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
                     }
@@ -160,7 +188,28 @@ impl Inbound {
             }
 
             let incremental = config.receive_mode == ReceiveMode::Incremental;
-            if incremental && available > 0 && !frame.header.opcode.is_control() {
+            if compressed {
+                // Compressed bytes are consumed as they arrive: only the
+                // inflated output is kept, and it is bounded as it grows.
+                let raw = self.buf.split_to(available);
+                frame.remaining -= available as u64;
+                frame.taken += available as u64;
+                frame.processed = 0;
+                let frame_done = frame.remaining == 0;
+                let last = frame_done && frame.header.fin;
+                if frame_done {
+                    self.frame = None;
+                }
+                let codec = codec.as_deref_mut().ok_or(ProtocolError::ReservedBits)?;
+                if let Some(item) = self.inflate(&raw, last, config, codec)? {
+                    return Ok(Some(item));
+                }
+                if !frame_done {
+                    return Ok(None);
+                }
+                continue;
+            }
+            if incremental && available > 0 && is_data {
                 let piece = self.buf.split_to(available).freeze();
                 frame.remaining -= available as u64;
                 frame.taken += available as u64;
@@ -179,6 +228,67 @@ impl Inbound {
         }
     }
 
+    /// Inflates the next compressed bytes of the current message, validating
+    /// text as it appears and bounding the output by the message limit.
+    fn inflate(
+        &mut self,
+        raw: &[u8],
+        last: bool,
+        config: &Config,
+        codec: &mut Codec,
+    ) -> Result<Option<Item>, ProtocolError> {
+        let incremental = config.receive_mode == ReceiveMode::Incremental;
+        let Some(message) = self.message.as_mut() else {
+            return Ok(None);
+        };
+        let max = config.max_message_size;
+        let limit = usize::try_from(max.saturating_sub(message.inflated_len)).unwrap_or(usize::MAX);
+        let mut piece = Vec::new();
+        let out = if incremental {
+            &mut piece
+        } else {
+            &mut message.inflated
+        };
+        let start = out.len();
+        let limit = if incremental { limit } else { start.saturating_add(limit) };
+        codec.inflate(raw, last, out, limit).map_err(|e| match e {
+            InflateError::TooLarge => ProtocolError::MessageTooLarge {
+                len: max.saturating_add(1),
+                max,
+            },
+            InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+        })?;
+        let fresh = out.get(start..).unwrap_or_default();
+        message.inflated_len += fresh.len() as u64;
+        if let Some(utf8) = message.utf8.as_mut() {
+            utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        let piece = (!piece.is_empty()).then(|| Item::MessageData(Bytes::from(piece)));
+        if !last {
+            return Ok(piece);
+        }
+        let Some(mut message) = self.message.take() else {
+            return Ok(piece);
+        };
+        if let Some(utf8) = message.utf8.as_mut() {
+            utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        if incremental {
+            return Ok(match piece {
+                Some(piece) => {
+                    self.queued = Some(Item::MessageEnd);
+                    Some(piece)
+                }
+                None => Some(Item::MessageEnd),
+            });
+        }
+        let body = Bytes::from(message.inflated);
+        Ok(Some(Item::Message(match message.kind {
+            MessageKind::Text => Message::Text(Utf8Bytes::from_validated(body)),
+            MessageKind::Binary => Message::Binary(body),
+        })))
+    }
+
     /// The rules for a header that depend on the connection: who masks,
     /// which RSV bits are claimed, limits, and fragmentation state.
     fn check_header(
@@ -187,7 +297,11 @@ impl Inbound {
         config: &Config,
         role: Role,
     ) -> Result<(), ProtocolError> {
-        if !header.rsv.is_subset_of(self.allowed_rsv) {
+        let allowed = match header.opcode {
+            OpCode::Text | OpCode::Binary => self.allowed_rsv,
+            _ => Rsv::NONE,
+        };
+        if !header.rsv.is_subset_of(allowed) {
             return Err(ProtocolError::ReservedBits);
         }
         match (role, header.mask.is_some()) {
@@ -243,6 +357,9 @@ impl Inbound {
             len: header.payload_len,
             utf8: (kind == MessageKind::Text).then(Utf8Validator::default),
             body: Body::Empty,
+            compressed: header.rsv == Rsv::RSV1,
+            inflated: Vec::new(),
+            inflated_len: 0,
         });
         (config.receive_mode == ReceiveMode::Incremental).then_some(Item::MessageStart(kind))
     }

@@ -40,6 +40,7 @@
 //!   close frame, whoever started the close.
 //! - [`Event::Closed`] is always the last event.
 
+mod codec;
 mod inbound;
 mod outbound;
 
@@ -59,6 +60,7 @@ use crate::rng::KeyRng;
 use crate::timer::{Timer, Timers};
 use crate::Instant;
 
+use codec::Codec;
 use inbound::{Inbound, Item};
 use outbound::{Next, Outbound};
 
@@ -285,6 +287,10 @@ pub struct Connection {
     rng: KeyRng,
     subprotocol: Option<String>,
     auto_responses: BTreeMap<(MessageKind, Bytes), Message>,
+    /// The payload transform a negotiated extension applies, if any.
+    codec: Option<Codec>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::extension::deflate::DeflateParams>,
     /// Where the handshake parser should resume its search for the end of
     /// the header block, so a byte-at-a-time peer costs linear time.
     header_scan: usize,
@@ -323,6 +329,11 @@ impl Connection {
         now: Instant,
     ) -> Result<Connection, SetupError> {
         config.validate()?;
+        #[cfg(feature = "deflate")]
+        let request = match &config.deflate {
+            Some(deflate) => request.extension(crate::extension::deflate::client_offer(deflate)),
+            None => request,
+        };
         let mut rng = KeyRng::from_seed(seed);
         let (bytes, expected_accept) = handshake::client::build_request(&request, rng.nonce())?;
         let lifecycle = Lifecycle::AwaitingResponse {
@@ -367,6 +378,9 @@ impl Connection {
             rng,
             subprotocol: None,
             auto_responses: BTreeMap::new(),
+            codec: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
             header_scan: 0,
         })
     }
@@ -401,6 +415,12 @@ impl Connection {
     /// been taken by [`Connection::poll_transmit`]: the transport can go.
     pub fn is_done(&self) -> bool {
         self.is_closed() && self.outbound.is_empty()
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&crate::extension::deflate::DeflateParams> {
+        self.deflate.as_ref()
     }
 
     /// The negotiated subprotocol.
@@ -514,9 +534,20 @@ impl Connection {
         let Lifecycle::AwaitingDecision(request) = &self.lifecycle else {
             return Err(SendError::NoPendingRequest);
         };
+        #[cfg(feature = "deflate")]
+        let mut accept = accept;
+        #[cfg(feature = "deflate")]
+        let deflate = self.config.deflate.as_ref().and_then(|config| {
+            let params =
+                crate::extension::deflate::negotiate_server(request.extensions(), config)?;
+            accept.set_extensions(params.to_header_value());
+            Some(params)
+        });
         let response =
             handshake::server::accept_response(request, &accept).map_err(SendError::Handshake)?;
         self.outbound.push_raw(response);
+        #[cfg(feature = "deflate")]
+        self.enable_deflate(deflate);
         self.subprotocol = accept.chosen_subprotocol().map(String::from);
         self.open(now, None);
         self.process_input(now);
@@ -611,6 +642,10 @@ impl Connection {
     /// The next bytes to write, if any.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(codec) = self.codec.as_mut() {
+            self.outbound
+                .encode_front(|payload| Some((codec.compress(payload)?, Rsv::RSV1)));
+        }
         let next = self.outbound.next(self.config.fragment_size)?;
         let frame = match next {
             Next::Raw(bytes) => return Some(Transmit::raw(bytes)),
@@ -618,7 +653,7 @@ impl Connection {
         };
         let mut header = FrameHeader {
             fin: frame.fin,
-            rsv: Rsv::NONE,
+            rsv: frame.rsv,
             opcode: frame.opcode,
             mask: None,
             payload_len: frame.payload.len() as u64,
@@ -671,6 +706,20 @@ impl Connection {
                 SendError::Closed
             }),
         }
+    }
+
+    #[cfg(feature = "deflate")]
+    fn enable_deflate(&mut self, params: Option<crate::extension::deflate::DeflateParams>) {
+        let (Some(params), Some(config)) = (params, self.config.deflate.as_ref()) else {
+            return;
+        };
+        let side = match self.role {
+            Role::Client => crate::extension::deflate::Side::Client,
+            Role::Server => crate::extension::deflate::Side::Server,
+        };
+        self.codec = Some(Codec::new(&params, side, config));
+        self.inbound.allow_rsv(Rsv::RSV1);
+        self.deflate = Some(params);
     }
 
     fn open(&mut self, now: Instant, response: Option<Response>) {
@@ -790,6 +839,17 @@ impl Connection {
             Ok(None) => false,
             Ok(Some((response, consumed))) => {
                 self.inbound.buffer().advance(consumed);
+                #[cfg(feature = "deflate")]
+                if let Some(config) = &self.config.deflate {
+                    match crate::extension::deflate::negotiate_client(response.extensions(), config) {
+                        Ok(params) => self.enable_deflate(params),
+                        Err(error) => {
+                            let cause = CloseCause::Handshake(HandshakeError::Extension(error));
+                            self.finish(CloseCode::ABNORMAL, String::new(), cause);
+                            return true;
+                        }
+                    }
+                }
                 self.subprotocol = response.subprotocol().map(String::from);
                 self.open(now, Some(response));
                 true
@@ -807,7 +867,10 @@ impl Connection {
 
     fn read_frames(&mut self, now: Instant) {
         loop {
-            let item = match self.inbound.next_item(&self.config, self.role) {
+            let item = match self
+                .inbound
+                .next_item(&self.config, self.role, self.codec.as_mut())
+            {
                 Ok(Some(item)) => item,
                 Ok(None) => return,
                 Err(error) => return self.fail(error),

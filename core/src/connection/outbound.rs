@@ -10,12 +10,13 @@ use alloc::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::close::CloseFrame;
-use crate::frame::OpCode;
+use crate::frame::{OpCode, Rsv};
 use crate::message::MessageKind;
 
 /// A frame ready to be given a mask (or not) and written.
 pub(super) struct OutFrame {
     pub(super) fin: bool,
+    pub(super) rsv: Rsv,
     pub(super) opcode: OpCode,
     pub(super) payload: Bytes,
 }
@@ -32,6 +33,10 @@ struct Pending {
     kind: MessageKind,
     payload: Bytes,
     sent: usize,
+    /// Set on the first frame: an extension transformed the payload.
+    rsv: Rsv,
+    /// Whether the payload has been through the codec.
+    encoded: bool,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -63,6 +68,8 @@ impl Outbound {
             kind,
             payload,
             sent: 0,
+            rsv: Rsv::NONE,
+            encoded: false,
         });
     }
 
@@ -95,6 +102,24 @@ impl Outbound {
         self.pings.clear();
         self.pong = None;
         self.queued_bytes = 0;
+    }
+
+    /// Runs the next message about to be written through `encode` (for
+    /// example compression) exactly once, just before its first frame, so
+    /// the work is done lazily and in order.
+    pub(super) fn encode_front(&mut self, encode: impl FnOnce(&[u8]) -> Option<(Bytes, Rsv)>) {
+        let Some(front) = self.data.front_mut() else {
+            return;
+        };
+        if front.encoded {
+            return;
+        }
+        front.encoded = true;
+        if let Some((payload, rsv)) = encode(&front.payload) {
+            self.queued_bytes = self.queued_bytes - front.payload.len() + payload.len();
+            front.payload = payload;
+            front.rsv = rsv;
+        }
     }
 
     pub(super) fn queued_bytes(&self) -> usize {
@@ -139,10 +164,10 @@ impl Outbound {
         let start = front.sent;
         let end = front.payload.len().min(start.saturating_add(fragment_size));
         let payload = front.payload.slice(start..end);
-        let opcode = if start == 0 {
-            front.kind.opcode()
+        let (opcode, rsv) = if start == 0 {
+            (front.kind.opcode(), front.rsv)
         } else {
-            OpCode::Continuation
+            (OpCode::Continuation, Rsv::NONE)
         };
         front.sent = end;
         let fin = end == front.payload.len();
@@ -152,6 +177,7 @@ impl Outbound {
         }
         Some(OutFrame {
             fin,
+            rsv,
             opcode,
             payload,
         })
@@ -161,6 +187,7 @@ impl Outbound {
 fn control(opcode: OpCode, payload: Bytes) -> Next {
     Next::Frame(OutFrame {
         fin: true,
+        rsv: Rsv::NONE,
         opcode,
         payload,
     })

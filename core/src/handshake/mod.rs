@@ -93,6 +93,10 @@ pub enum HandshakeError {
     InvalidHeader(String),
     /// A rejection status outside `200..=599`.
     InvalidStatus(u16),
+    /// The server's permessage-deflate answer is not acceptable for what
+    /// the client offered.
+    #[cfg(feature = "deflate")]
+    Extension(crate::extension::deflate::NegotiationError),
 }
 
 impl HandshakeError {
@@ -146,6 +150,8 @@ impl fmt::Display for HandshakeError {
             Self::BadUrl => f.write_str("invalid WebSocket URL"),
             Self::InvalidHeader(n) => write!(f, "header {n:?} cannot be sent"),
             Self::InvalidStatus(s) => write!(f, "status {s} cannot reject a handshake"),
+            #[cfg(feature = "deflate")]
+            Self::Extension(e) => write!(f, "permessage-deflate answer: {e}"),
         }
     }
 }
