@@ -224,6 +224,13 @@ impl Buf for Transmit {
     }
 }
 
+/// Progress of the search for the end of a handshake header block.
+#[derive(Debug, Default)]
+struct HeaderScan {
+    scanned: usize,
+    terminator_seen: bool,
+}
+
 /// Where the connection is in its life.
 #[derive(Debug)]
 enum Lifecycle {
@@ -291,9 +298,9 @@ pub struct Connection {
     codec: Option<Codec>,
     #[cfg(feature = "deflate")]
     deflate: Option<crate::extension::deflate::DeflateParams>,
-    /// Where the handshake parser should resume its search for the end of
-    /// the header block, so a byte-at-a-time peer costs linear time.
-    header_scan: usize,
+    /// How far the search for the end of the handshake header block got,
+    /// so a byte-at-a-time peer costs linear time.
+    header_scan: HeaderScan,
 }
 
 impl fmt::Debug for Connection {
@@ -381,7 +388,7 @@ impl Connection {
             codec: None,
             #[cfg(feature = "deflate")]
             deflate: None,
-            header_scan: 0,
+            header_scan: HeaderScan::default(),
         })
     }
 
@@ -772,18 +779,23 @@ impl Connection {
         }
     }
 
-    /// Whether the buffer holds a complete header block, scanning only
-    /// bytes not scanned before.
+    /// Whether the header block may be complete: worth running the parser.
+    /// Only bytes not scanned before are searched. Once a terminator has
+    /// been seen the parser runs on every input, because it may still want
+    /// more (blank lines before a request line are allowed), and the outcome
+    /// must not depend on how the bytes were split.
     fn header_block_complete(&mut self) -> bool {
         let buf = self.inbound.buffer();
-        let start = self.header_scan.saturating_sub(3);
-        let found = buf
-            .get(start..)
-            .unwrap_or_default()
-            .windows(4)
-            .any(|w| w == b"\r\n\r\n");
-        self.header_scan = buf.len();
-        found || buf.len() > self.config.max_handshake_bytes
+        if !self.header_scan.terminator_seen {
+            let start = self.header_scan.scanned.saturating_sub(3);
+            self.header_scan.terminator_seen = buf
+                .get(start..)
+                .unwrap_or_default()
+                .windows(4)
+                .any(|w| w == b"\r\n\r\n");
+            self.header_scan.scanned = buf.len();
+        }
+        self.header_scan.terminator_seen || buf.len() > self.config.max_handshake_bytes
     }
 
     /// Returns whether the lifecycle moved on.

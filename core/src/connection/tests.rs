@@ -637,3 +637,23 @@ fn reject_answers_with_the_given_status() {
         CloseCause::Handshake(HandshakeError::Status(403))
     ));
 }
+
+#[test]
+fn handshake_outcome_does_not_depend_on_read_boundaries() {
+    // Blank lines may precede a request line, so a terminator at the very
+    // start does not end the header block.
+    let data = b"\r\n\r\n\na``\n\x0b/\x07\n\x01";
+    let run = |chunks: &[&[u8]]| {
+        let mut conn = Connection::server(Config::default(), T0).unwrap();
+        for chunk in chunks {
+            conn.handle_input(T0, chunk);
+        }
+        events(&mut conn)
+    };
+    let whole = run(&[data]);
+    assert!(matches!(closed_cause(&whole).unwrap().cause, CloseCause::Handshake(_)));
+    for at in 0..data.len() {
+        let (a, b) = data.split_at(at);
+        assert_eq!(run(&[a, b]), whole, "split at {at}");
+    }
+}
