@@ -71,8 +71,9 @@ pub struct Config {
     pub close_timeout: Duration,
     /// Optional keepalive pings.
     pub keepalive: Option<Keepalive>,
-    /// Close the connection after this long without a text or binary message
-    /// in either direction.
+    /// Close the connection (1001) after this long without a text or binary
+    /// message received. Sending does not count: whether a listening peer is
+    /// still there is what [`Config::keepalive`] finds out.
     pub idle_timeout: Option<Duration>,
     /// Whole messages or pieces.
     pub receive_mode: ReceiveMode,
@@ -173,7 +174,9 @@ impl Config {
         }
         #[cfg(feature = "deflate")]
         if let Some(deflate) = &self.deflate {
-            deflate.validate().map_err(|_| ConfigError::OutOfRange("deflate"))?;
+            deflate
+                .validate()
+                .map_err(|_| ConfigError::OutOfRange("deflate"))?;
         }
         Ok(())
     }

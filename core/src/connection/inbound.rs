@@ -250,7 +250,11 @@ impl Inbound {
             &mut message.inflated
         };
         let start = out.len();
-        let limit = if incremental { limit } else { start.saturating_add(limit) };
+        let limit = if incremental {
+            limit
+        } else {
+            start.saturating_add(limit)
+        };
         codec.inflate(raw, last, out, limit).map_err(|e| match e {
             InflateError::TooLarge => ProtocolError::MessageTooLarge {
                 len: max.saturating_add(1),

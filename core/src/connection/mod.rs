@@ -545,8 +545,7 @@ impl Connection {
         let mut accept = accept;
         #[cfg(feature = "deflate")]
         let deflate = self.config.deflate.as_ref().and_then(|config| {
-            let params =
-                crate::extension::deflate::negotiate_server(request.extensions(), config)?;
+            let params = crate::extension::deflate::negotiate_server(request.extensions(), config)?;
             accept.set_extensions(params.to_header_value());
             Some(params)
         });
@@ -720,11 +719,7 @@ impl Connection {
         let (Some(params), Some(config)) = (params, self.config.deflate.as_ref()) else {
             return;
         };
-        let side = match self.role {
-            Role::Client => crate::extension::deflate::Side::Client,
-            Role::Server => crate::extension::deflate::Side::Server,
-        };
-        self.codec = Some(Codec::new(&params, side, config));
+        self.codec = Some(Codec::new(&params, self.role, config));
         self.inbound.allow_rsv(Rsv::RSV1);
         self.deflate = Some(params);
     }
@@ -853,7 +848,8 @@ impl Connection {
                 self.inbound.buffer().advance(consumed);
                 #[cfg(feature = "deflate")]
                 if let Some(config) = &self.config.deflate {
-                    match crate::extension::deflate::negotiate_client(response.extensions(), config) {
+                    match crate::extension::deflate::negotiate_client(response.extensions(), config)
+                    {
                         Ok(params) => self.enable_deflate(params),
                         Err(error) => {
                             let cause = CloseCause::Handshake(HandshakeError::Extension(error));

@@ -1,6 +1,6 @@
 //! Outbound scheduling: one queue decides what is written next.
 //!
-//! Order: handshake bytes first; then the pending pong and queued pings;
+//! Order: handshake bytes first; then pending pongs and queued pings;
 //! then data messages in the order they were accepted, each cut into
 //! fragments of at most `fragment_size` so control frames can slip between
 //! them; the close frame last, after every data message accepted before it.
@@ -47,10 +47,13 @@ enum CloseSlot {
     Sent,
 }
 
+/// Pongs waiting to be written, at most.
+const MAX_PENDING_PONGS: usize = 16;
+
 #[derive(Debug, Default)]
 pub(super) struct Outbound {
     raw: VecDeque<Bytes>,
-    pong: Option<Bytes>,
+    pongs: VecDeque<Bytes>,
     pings: VecDeque<Bytes>,
     data: VecDeque<Pending>,
     close: CloseSlot,
@@ -73,10 +76,16 @@ impl Outbound {
         });
     }
 
-    /// Only the newest pong matters: an answer to an older ping is stale.
+    /// Every ping is answered, in order, while fewer than
+    /// [`MAX_PENDING_PONGS`] answers wait; past that the newest answer
+    /// replaces the last one queued, so a ping flood costs bounded memory
+    /// and the newest ping is always answered.
     pub(super) fn set_pong(&mut self, payload: Bytes) {
         if self.close == CloseSlot::None {
-            self.pong = Some(payload);
+            if self.pongs.len() >= MAX_PENDING_PONGS {
+                self.pongs.pop_back();
+            }
+            self.pongs.push_back(payload);
         }
     }
 
@@ -100,7 +109,7 @@ impl Outbound {
     pub(super) fn abandon(&mut self) {
         self.data.clear();
         self.pings.clear();
-        self.pong = None;
+        self.pongs.clear();
         self.queued_bytes = 0;
     }
 
@@ -128,7 +137,7 @@ impl Outbound {
 
     pub(super) fn is_empty(&self) -> bool {
         self.raw.is_empty()
-            && self.pong.is_none()
+            && self.pongs.is_empty()
             && self.pings.is_empty()
             && self.data.is_empty()
             && !matches!(self.close, CloseSlot::Queued(_))
@@ -141,7 +150,7 @@ impl Outbound {
         if self.close == CloseSlot::Sent {
             return None;
         }
-        if let Some(payload) = self.pong.take() {
+        if let Some(payload) = self.pongs.pop_front() {
             return Some(control(OpCode::Pong, payload));
         }
         if let Some(payload) = self.pings.pop_front() {

@@ -416,7 +416,7 @@ fn empty_close_is_answered_with_empty_close() {
 }
 
 #[test]
-fn ping_flood_coalesces_into_one_pong_with_the_newest_payload() {
+fn ping_flood_answers_in_order_with_bounded_pongs_and_the_newest_last() {
     let mut conn = server(Config::default());
     let mut wire = Vec::new();
     for i in 0..1000u16 {
@@ -424,9 +424,21 @@ fn ping_flood_coalesces_into_one_pong_with_the_newest_payload() {
     }
     conn.handle_input(T0, &wire);
     assert_eq!(events(&mut conn).len(), 1000);
+    let expected: Vec<_> = (0..15u16)
+        .chain([999])
+        .map(|i| (true, OpCode::Pong, i.to_be_bytes().to_vec()))
+        .collect();
+    assert_eq!(frames(&written(&mut conn)), expected);
+
+    // Pongs already written do not count against the bound.
+    conn.handle_input(T0, &client_frame(true, OpCode::Ping, b"a"));
+    conn.handle_input(T0, &client_frame(true, OpCode::Ping, b"b"));
     assert_eq!(
         frames(&written(&mut conn)),
-        vec![(true, OpCode::Pong, 999u16.to_be_bytes().to_vec())]
+        vec![
+            (true, OpCode::Pong, b"a".to_vec()),
+            (true, OpCode::Pong, b"b".to_vec())
+        ]
     );
 }
 
@@ -651,7 +663,10 @@ fn handshake_outcome_does_not_depend_on_read_boundaries() {
         events(&mut conn)
     };
     let whole = run(&[data]);
-    assert!(matches!(closed_cause(&whole).unwrap().cause, CloseCause::Handshake(_)));
+    assert!(matches!(
+        closed_cause(&whole).unwrap().cause,
+        CloseCause::Handshake(_)
+    ));
     for at in 0..data.len() {
         let (a, b) = data.split_at(at);
         assert_eq!(run(&[a, b]), whole, "split at {at}");
