@@ -1,0 +1,63 @@
+//! The client side of an Autobahn TestSuite run: asks a fuzzing server for
+//! its case count, runs every case as an echo client, then asks it to
+//! write its reports.
+//!
+//! ```text
+//! cargo run --release -p wscore-async-std --example async_std_autobahn_client -- --url ws://127.0.0.1:9001
+//! ```
+
+use futures::StreamExt;
+
+type BoxError = Box<dyn std::error::Error>;
+
+#[async_std::main]
+async fn main() -> Result<(), BoxError> {
+    let mut url = String::from("ws://127.0.0.1:9001");
+    let mut agent = String::from("wscore-async-std");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--url" => url = args.next().ok_or("--url needs a value")?,
+            "--agent" => agent = args.next().ok_or("--agent needs a value")?,
+            other => {
+                return Err(format!("unknown argument {other:?} (expected --url, --agent)").into())
+            }
+        }
+    }
+    let url = url.trim_end_matches('/');
+
+    let count = case_count(url).await?;
+    println!("{count} cases");
+    for case in 1..=count {
+        if let Err(e) = run_case(&format!("{url}/runCase?case={case}&agent={agent}")).await {
+            // Failing cases are the suite's to judge; keep going.
+            println!("case {case}: {e}");
+        }
+    }
+    let (mut ws, _) =
+        wscore_async_std::connect(&format!("{url}/updateReports?agent={agent}")).await?;
+    while ws.next().await.is_some() {}
+    println!("reports updated");
+    Ok(())
+}
+
+async fn case_count(url: &str) -> Result<u32, BoxError> {
+    let (mut ws, _) = wscore_async_std::connect(&format!("{url}/getCaseCount")).await?;
+    let message = ws.next().await.ok_or("no case count")??;
+    let count = message
+        .as_text()
+        .ok_or("case count is not text")?
+        .trim()
+        .parse()?;
+    while ws.next().await.is_some() {}
+    Ok(count)
+}
+
+/// Echoes every message until the server ends the case.
+async fn run_case(url: &str) -> Result<(), BoxError> {
+    let (mut ws, _) = wscore_async_std::connect(url).await?;
+    while let Some(message) = ws.next().await {
+        ws.send(message?).await?;
+    }
+    Ok(())
+}

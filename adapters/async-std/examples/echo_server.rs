@@ -1,0 +1,48 @@
+//! Echoes every text and binary message back to its sender.
+//!
+//! ```text
+//! cargo run --release -p wscore-async-std --example async_std_echo_server -- --addr 127.0.0.1:9001
+//! ```
+
+use async_std::net::{TcpListener, TcpStream};
+use futures::StreamExt;
+use wscore_async_std::{Accept, Config};
+
+#[async_std::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut addr = String::from("127.0.0.1:9001");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => addr = args.next().ok_or("--addr needs a value")?,
+            other => {
+                return Err(
+                    format!("unknown argument {other:?} (expected --addr HOST:PORT)").into(),
+                )
+            }
+        }
+    }
+    let listener = TcpListener::bind(&addr).await?;
+    println!("listening on ws://{}", listener.local_addr()?);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        async_std::task::spawn(echo(stream));
+    }
+}
+
+/// One connection: echo until the peer closes or fails.
+async fn echo(stream: TcpStream) {
+    // Frames are written whole; Nagle would only delay the echo.
+    let _ = stream.set_nodelay(true);
+    let accept = |_: &_| Ok(Accept::new().header("Server", "wscore-async-std"));
+    let Ok(mut ws) = wscore_async_std::accept_with(stream, Config::default(), accept).await else {
+        return;
+    };
+    // The stream ends after the close handshake, with the transport shut
+    // down; an error item is the last one too.
+    while let Some(Ok(message)) = ws.next().await {
+        if ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Socket settings: the protocol configuration handed to the core, plus the
+//! two knobs that only exist where there is IO (the write-buffer limit that
+//! drives back-pressure, and the size of the read buffer).
+
+use wscore::config::{Config as ProtocolConfig, ReceiveMode};
+
+/// Settings for one WebSocket socket.
+///
+/// Everything about the protocol (message limits, timeouts, keepalive) is
+/// in [`Config::protocol`] and enforced by the core; this type adds the IO
+/// side.
+///
+/// ```
+/// use std::time::Duration;
+/// use wscore::config::{Config as ProtocolConfig, Keepalive};
+/// use wscore_async_std::Config;
+///
+/// let config = Config::default()
+///     .protocol(ProtocolConfig::default().keepalive(Some(Keepalive {
+///         interval: Duration::from_secs(20),
+///         timeout: Duration::from_secs(10),
+///     })))
+///     .write_buffer_limit(1 << 20);
+/// assert_eq!(config.write_buffer_limit, 1 << 20);
+///
+/// // A protocol configuration converts on its own.
+/// let config: Config = ProtocolConfig::default().max_message_size(1 << 20).into();
+/// assert_eq!(config.protocol.max_message_size, 1 << 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Limits, timers and keepalive for the protocol engine.
+    ///
+    /// The socket yields whole messages, so its
+    /// [`receive_mode`](ProtocolConfig::receive_mode) is always
+    /// [`ReceiveMode::Whole`]; an incremental setting is replaced.
+    pub protocol: ProtocolConfig,
+    /// Outbound bytes (accepted by `send` but not yet written) above which
+    /// sending waits for the transport: the back-pressure threshold. Memory
+    /// held for outbound data stays below this plus one message.
+    pub write_buffer_limit: usize,
+    /// Bytes read from the transport at a time. Received payloads are
+    /// slices of these read windows (no copy), so a window is released when
+    /// the last message read from it is dropped.
+    pub read_buffer_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            protocol: ProtocolConfig::default(),
+            write_buffer_limit: 128 << 10,
+            read_buffer_size: 64 << 10,
+        }
+    }
+}
+
+impl From<ProtocolConfig> for Config {
+    fn from(protocol: ProtocolConfig) -> Self {
+        Config {
+            protocol,
+            ..Config::default()
+        }
+    }
+}
+
+impl Config {
+    /// Sets [`Config::protocol`].
+    #[must_use]
+    pub fn protocol(mut self, protocol: ProtocolConfig) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Sets [`Config::write_buffer_limit`].
+    #[must_use]
+    pub fn write_buffer_limit(mut self, bytes: usize) -> Self {
+        self.write_buffer_limit = bytes;
+        self
+    }
+
+    /// Sets [`Config::read_buffer_size`]; zero is taken as one byte.
+    #[must_use]
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = bytes;
+        self
+    }
+
+    /// The protocol configuration the core is built with.
+    pub(crate) fn core(&self) -> ProtocolConfig {
+        self.protocol.clone().receive_mode(ReceiveMode::Whole)
+    }
+}

@@ -1,0 +1,789 @@
+//! The poll loop that binds one [`Connection`] to one transport and one
+//! timer: reading into a reusable buffer, writing ready transmits in
+//! vectored batches, firing the core's deadlines, and the end of the
+//! connection (draining, shutting the transport down).
+//!
+//! Every method takes the [`Context`] of whoever polls; nothing here knows
+//! about tasks, halves or runtimes.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, BytesMut};
+use futures_io::{AsyncRead, AsyncWrite};
+use wscore::close::CloseCode;
+use wscore::connection::{Closed, Connection, Event, Transmit};
+use wscore::handshake::{Accept, Reject, Request, Response};
+use wscore::message::Message;
+use wscore::Instant;
+
+use super::Timer;
+use crate::{Config, Error};
+
+/// At most this many slices go into one vectored write (well under every
+/// platform's `IOV_MAX`).
+const MAX_SLICES: usize = 64;
+/// Transmits are taken from the core until this many are waiting…
+const MAX_PENDING_TRANSMITS: usize = MAX_SLICES / 2;
+/// …or this many bytes, so a late pong waits behind little data.
+const MAX_PENDING_BYTES: usize = 512 << 10;
+/// Reads in one poll before yielding to the executor, so a peer that only
+/// sends control frames cannot monopolise a worker thread.
+const READ_BUDGET: usize = 32;
+/// Deadlines fired in one poll: a guard against a timer that keeps
+/// reporting ready before the clock reaches its deadline.
+const TIMER_BUDGET: usize = 16;
+
+/// The connection's clock: a per-connection epoch on the timer's clock,
+/// and one timer object re-armed to whatever deadline the core asks for.
+struct Clock<T> {
+    base: std::time::Instant,
+    timer: Option<T>,
+    armed: Option<Instant>,
+}
+
+impl<T: Timer> Clock<T> {
+    fn new() -> Self {
+        Clock {
+            base: T::now(),
+            timer: None,
+            armed: None,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_elapsed(T::now().saturating_duration_since(self.base))
+    }
+
+    /// Arms the timer for `deadline` and polls it; `Ready` once it passed.
+    fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        if deadline <= self.now() {
+            self.armed = None;
+            return Poll::Ready(());
+        }
+        // A deadline too far to represent never comes.
+        let Some(at) = self.base.checked_add(deadline.elapsed_since_epoch()) else {
+            return Poll::Pending;
+        };
+        if self.armed != Some(deadline) {
+            match &mut self.timer {
+                Some(timer) => timer.reset(at),
+                None => self.timer = Some(T::new(at)),
+            }
+            self.armed = Some(deadline);
+        }
+        match &mut self.timer {
+            Some(timer) => match timer.poll_expired(cx) {
+                Poll::Ready(()) => {
+                    self.armed = None;
+                    Poll::Ready(())
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            None => Poll::Pending,
+        }
+    }
+
+    /// Fires every deadline of `conn` that has passed and leaves the timer
+    /// armed for the next one. Returns whether anything fired.
+    fn poll_connection(&mut self, conn: &mut Connection, cx: &mut Context<'_>) -> bool {
+        let mut fired = false;
+        for _ in 0..TIMER_BUDGET {
+            let Some(deadline) = conn.poll_timeout() else {
+                self.armed = None;
+                return fired;
+            };
+            match self.poll_deadline(deadline, cx) {
+                Poll::Ready(()) => {
+                    // The timer may round; the core compares exactly.
+                    conn.handle_timeout(self.now().max(deadline));
+                    fired = true;
+                }
+                Poll::Pending => return fired,
+            }
+        }
+        // Still firing: come back through the executor rather than spin.
+        cx.waker().wake_by_ref();
+        fired
+    }
+}
+
+/// Where the socket is in its life, as far as IO is concerned.
+#[derive(Debug)]
+enum Phase {
+    /// Reading and writing.
+    Running,
+    /// The connection is over (the core's `Closed` event, a transport
+    /// failure, or the transport's end). Transmits still queued are written
+    /// before the transport is shut down.
+    Ending {
+        /// The error not yet reported to a reader.
+        error: Option<Error>,
+        /// Whether the transport still accepts writes.
+        writable: bool,
+        /// Give up writing what is left at this instant.
+        drain_deadline: Instant,
+    },
+    /// The transport has been shut down.
+    Done {
+        /// The error not yet reported to a reader.
+        error: Option<Error>,
+    },
+}
+
+/// One connection bound to its transport and timer.
+pub(crate) struct Engine<S, T> {
+    conn: Connection,
+    io: S,
+    clock: Clock<T>,
+    /// The read window: initialized bytes that reads fill from the front.
+    /// What was read is split off and handed to the core, which keeps
+    /// received payloads as slices of it.
+    read_buf: BytesMut,
+    read_size: usize,
+    /// Transmits taken from the core and not yet completely written; each
+    /// keeps its own progress (it is a [`Buf`]).
+    out: VecDeque<Transmit>,
+    /// Bytes left to write in `out`.
+    out_bytes: usize,
+    needs_flush: bool,
+    write_limit: usize,
+    close_timeout: std::time::Duration,
+    phase: Phase,
+    closed: Option<Closed>,
+    /// The stream has reported its end.
+    finished: bool,
+    /// The transport's `poll_close` completed.
+    transport_closed: bool,
+    closure_announced: bool,
+    /// Another party (a read half) pulls the events; a writer waiting for
+    /// the close handshake leaves them to it.
+    pub(crate) reader_elsewhere: bool,
+}
+
+impl<S, T> Engine<S, T> {
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(crate) fn io(&self) -> &S {
+        &self.io
+    }
+
+    pub(crate) fn io_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    pub(crate) fn closed(&self) -> Option<&Closed> {
+        self.closed.as_ref()
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// True once, when the connection is first seen closed: a half that
+    /// notices wakes the other, which may be waiting on it.
+    pub(crate) fn take_closure_news(&mut self) -> bool {
+        let ended = !self.is_running() || self.conn.is_closed();
+        let news = ended && !self.closure_announced;
+        self.closure_announced |= ended;
+        news
+    }
+
+    /// Outbound bytes accepted and not yet written.
+    pub(crate) fn buffered(&self) -> usize {
+        self.conn.queued_bytes() + self.out_bytes
+    }
+
+    fn is_running(&self) -> bool {
+        matches!(self.phase, Phase::Running)
+    }
+}
+
+impl<S, T> Engine<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    /// Builds the engine; `make` receives the connection's `now`.
+    pub(crate) fn new<E>(
+        io: S,
+        config: &Config,
+        make: impl FnOnce(Instant) -> Result<Connection, E>,
+    ) -> Result<Self, E> {
+        let clock = Clock::new();
+        let conn = make(clock.now())?;
+        Ok(Engine {
+            conn,
+            io,
+            clock,
+            read_buf: BytesMut::new(),
+            read_size: config.read_buffer_size.max(1),
+            out: VecDeque::with_capacity(MAX_PENDING_TRANSMITS),
+            out_bytes: 0,
+            needs_flush: false,
+            write_limit: config.write_buffer_limit,
+            close_timeout: config.protocol.close_timeout,
+            phase: Phase::Running,
+            closed: None,
+            finished: false,
+            transport_closed: false,
+            closure_announced: false,
+            reader_elsewhere: false,
+        })
+    }
+
+    /// Fires the core's deadlines while the connection runs; after the
+    /// end the timer belongs to the drain deadline.
+    fn poll_timers(&mut self, cx: &mut Context<'_>) -> bool {
+        self.is_running() && self.clock.poll_connection(&mut self.conn, cx)
+    }
+
+    // ---- the end of the connection ----
+
+    /// Shuts the transport down once; a failure is as good as done.
+    fn poll_close_transport(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.transport_closed {
+            let _ = ready!(Pin::new(&mut self.io).poll_close(cx));
+            self.transport_closed = true;
+        }
+        Poll::Ready(())
+    }
+
+    /// Leaves `Running`, keeping `error` for the reader. Writes continue
+    /// only if the transport still takes them.
+    fn end(&mut self, error: Option<Error>, writable: bool) {
+        if self.is_running() {
+            self.phase = Phase::Ending {
+                error,
+                writable,
+                drain_deadline: self.clock.now() + self.close_timeout,
+            };
+        }
+    }
+
+    fn fail_io(&mut self, error: io::Error) {
+        self.end(Some(Error::Io(error)), false);
+    }
+
+    fn on_closed(&mut self, closed: Closed) {
+        let error = Error::from_cause(&closed.cause);
+        self.closed = Some(closed);
+        self.end(error, true);
+    }
+
+    /// Writes what is left (bounded by the close timeout), then shuts the
+    /// transport down. Errors are dropped: the connection is already over.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Phase::Ending {
+            writable,
+            drain_deadline,
+            ..
+        } = &mut self.phase
+        {
+            let deadline = *drain_deadline;
+            if *writable {
+                match self.poll_write(cx) {
+                    Poll::Ready(_) => {}
+                    Poll::Pending => {
+                        if self.clock.poll_deadline(deadline, cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                    }
+                }
+                if let Phase::Ending { writable, .. } = &mut self.phase {
+                    *writable = false;
+                }
+            }
+            // Closing may wait for the transport (a TLS close_notify to
+            // write); it is bounded by the same deadline.
+            match self.poll_close_transport(cx) {
+                Poll::Ready(_) => {}
+                Poll::Pending => {
+                    if self.clock.poll_deadline(deadline, cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+            }
+            let error = match &mut self.phase {
+                Phase::Ending { error, .. } => error.take(),
+                _ => None,
+            };
+            self.phase = Phase::Done { error };
+            self.out.clear();
+            self.out_bytes = 0;
+        }
+        Poll::Ready(())
+    }
+
+    /// Once ended: finish the shutdown, then report the end once (the
+    /// error if there is one), then `None` forever.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        ready!(self.poll_shutdown(cx));
+        let error = match &mut self.phase {
+            Phase::Done { error } => error.take(),
+            _ => None,
+        };
+        match error {
+            Some(e) if !self.finished => Poll::Ready(Some(Err(e))),
+            _ => {
+                self.finished = true;
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    // ---- writing ----
+
+    /// Takes transmits from the core while the batch has room.
+    fn refill(&mut self) {
+        while self.out.len() < MAX_PENDING_TRANSMITS && self.out_bytes < MAX_PENDING_BYTES {
+            match self.conn.poll_transmit() {
+                Some(t) if t.is_empty() => {}
+                Some(t) => {
+                    self.out_bytes += t.remaining();
+                    self.out.push_back(t);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Writes every transmit the core has ready, then flushes. `Ready(Ok)`
+    /// means nothing is left to write.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            self.refill();
+            if self.out.is_empty() {
+                if self.needs_flush {
+                    ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+                    self.needs_flush = false;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let count = gather(&self.out, &mut slices);
+            let written = match Pin::new(&mut self.io)
+                .poll_write_vectored(cx, slices.get(..count).unwrap_or_default())
+            {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            self.advance(written);
+            self.needs_flush = true;
+        }
+    }
+
+    /// Marks `written` bytes of the batch as written, releasing the
+    /// transmits that are complete.
+    fn advance(&mut self, written: usize) {
+        self.out_bytes = self.out_bytes.saturating_sub(written);
+        let mut left = written;
+        while left > 0 {
+            let Some(front) = self.out.front_mut() else {
+                break;
+            };
+            let remaining = front.remaining();
+            if left >= remaining {
+                left -= remaining;
+                self.out.pop_front();
+            } else {
+                front.advance(left);
+                left = 0;
+            }
+        }
+    }
+
+    // ---- reading ----
+
+    /// One read from the transport, fed to the core.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read_buf.len() < (self.read_size / 8).max(1) {
+            // A fresh window. `resize` reuses the allocation once every
+            // earlier chunk has been released, and zeroes it only here, once
+            // per window rather than once per read.
+            self.read_buf.clear();
+            self.read_buf.resize(self.read_size, 0);
+        }
+        loop {
+            match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+                Poll::Ready(Ok(n)) => {
+                    let n = n.min(self.read_buf.len());
+                    if n > 0 {
+                        let chunk = self.read_buf.split_to(n);
+                        self.conn.handle_input_buf(self.clock.now(), chunk);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// The transport ended before the connection did.
+    fn fail_eof(&mut self) {
+        self.fail_io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the peer closed the transport without a close handshake",
+        ));
+    }
+
+    // ---- the event loop ----
+
+    /// Takes events until a message (when `keep` is set) or nothing is left.
+    /// Other events need no action here: pongs and close replies are queued
+    /// by the core as the events are taken.
+    fn next_event(&mut self, keep: bool) -> Option<Message> {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::Message(message) if keep => return Some(message),
+                Event::Closed(closed) => {
+                    self.on_closed(closed);
+                    return None;
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Drives the connection until a message arrives (returned when `keep`
+    /// is set, dropped otherwise) or it ends (`Ready(None)`).
+    fn poll_events(&mut self, cx: &mut Context<'_>, keep: bool) -> Poll<Option<Message>> {
+        let mut budget = READ_BUDGET;
+        loop {
+            if let Some(message) = self.next_event(keep) {
+                // A pong queued by the same read goes out now rather than
+                // at the reader's next poll, which may be far off.
+                if self.is_running() {
+                    if let Poll::Ready(Err(e)) = self.poll_write(cx) {
+                        self.fail_io(e);
+                    }
+                }
+                return Poll::Ready(Some(message));
+            }
+            if !self.is_running() {
+                return Poll::Ready(None);
+            }
+            if self.poll_timers(cx) {
+                continue;
+            }
+            // Pongs and close replies go out even when nobody sends; a
+            // blocked write does not stop reading.
+            if let Poll::Ready(Err(e)) = self.poll_write(cx) {
+                self.fail_io(e);
+                continue;
+            }
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
+            match ready!(self.poll_read(cx)) {
+                Ok(0) => self.fail_eof(),
+                Ok(_) => {}
+                Err(e) => self.fail_io(e),
+            }
+        }
+    }
+
+    /// The next message; `None` after the end has been reported.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match ready!(self.poll_events(cx, true)) {
+            Some(message) => Poll::Ready(Some(Ok(message))),
+            None => self.poll_end(cx),
+        }
+    }
+
+    // ---- sending ----
+
+    /// The error for a command on a connection that cannot send any more.
+    fn send_state(&self) -> Result<(), Error> {
+        if self.is_running() && self.conn.is_open() {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
+    }
+
+    /// Ready when a message may be queued: the connection is open and
+    /// fewer than `write_buffer_limit` bytes wait to be written.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_timers(cx);
+        self.send_state()?;
+        if let Poll::Ready(Err(e)) = self.poll_write(cx) {
+            return Poll::Ready(Err(self.report_io(e)));
+        }
+        if self.buffered() > self.write_limit {
+            // The write above returned `Pending`: the transport wakes us.
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues a message (no IO).
+    pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        self.send_state()?;
+        self.conn.send(message).map_err(Error::Send)
+    }
+
+    /// Queues a ping (no IO).
+    pub(crate) fn ping(&mut self, payload: bytes::Bytes) -> Result<(), Error> {
+        self.send_state()?;
+        self.conn.ping(payload).map_err(Error::Send)
+    }
+
+    /// Queues an unsolicited pong (no IO).
+    pub(crate) fn pong(&mut self, payload: bytes::Bytes) -> Result<(), Error> {
+        self.send_state()?;
+        self.conn.pong(payload).map_err(Error::Send)
+    }
+
+    /// Writes everything queued and flushes the transport.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_timers(cx);
+        if !self.is_running() {
+            // What the end could not write is lost with the transport.
+            return match &self.phase {
+                Phase::Ending { writable: true, .. } => {
+                    ready!(self.poll_shutdown(cx));
+                    Poll::Ready(Ok(()))
+                }
+                _ if self.buffered() == 0 => Poll::Ready(Ok(())),
+                _ => Poll::Ready(Err(Error::Closed)),
+            };
+        }
+        match ready!(self.poll_write(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.report_io(e))),
+        }
+    }
+
+    /// Ends the connection on a write error and returns the error for the
+    /// caller; the reader is told as well.
+    fn report_io(&mut self, e: io::Error) -> Error {
+        let error = Error::Io(e);
+        let copy = error.duplicate();
+        self.end(Some(error), false);
+        copy
+    }
+
+    /// Starts the close handshake if the connection is open.
+    pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.is_running() && self.conn.is_open() {
+            let now = self.clock.now();
+            self.conn.close(now, code, reason).map_err(Error::Send)?;
+        }
+        Ok(())
+    }
+
+    /// Completes a close started with [`Engine::start_close`]: waits for
+    /// the peer's close frame (or the deadline), then shuts the transport
+    /// down. Messages that arrive meanwhile are dropped unless a read half
+    /// takes them.
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.is_running() {
+            if !self.reader_elsewhere {
+                // Nobody else reads: take events here until the end.
+                ready!(self.poll_events(cx, false));
+            } else {
+                // The read half takes the peer's close (and wakes us); the
+                // deadlines and writes are driven from here too.
+                self.poll_timers(cx);
+                let closed = self.conn.is_closed();
+                ready!(self.poll_write(cx)).map_err(|e| self.report_io(e))?;
+                if !closed {
+                    return Poll::Pending;
+                }
+                // The core is done; the reader may still have events to
+                // take, but the transport can go now.
+                ready!(self.poll_close_transport(cx));
+                return Poll::Ready(Ok(()));
+            }
+        }
+        ready!(self.poll_shutdown(cx));
+        Poll::Ready(Ok(()))
+    }
+
+    // ---- the opening handshake ----
+
+    /// Drives the handshake until the connection is open; a server asks
+    /// `decide` about the request. Returns the response (clients).
+    pub(crate) fn poll_handshake(
+        &mut self,
+        cx: &mut Context<'_>,
+        decide: &mut impl FnMut(&Request) -> Result<Accept, Reject>,
+    ) -> Poll<Result<Option<Response>, Error>> {
+        loop {
+            if self.is_running() {
+                match self.conn.poll_event() {
+                    Some(Event::Request(request)) => {
+                        self.decide(&request, decide);
+                        continue;
+                    }
+                    Some(Event::Connected(connected)) => {
+                        return Poll::Ready(Ok(connected.response));
+                    }
+                    Some(Event::Closed(closed)) => {
+                        self.on_closed(closed);
+                        continue;
+                    }
+                    Some(_) => continue,
+                    None => {}
+                }
+            } else {
+                ready!(self.poll_shutdown(cx));
+                let error = match &mut self.phase {
+                    Phase::Done { error } => error.take(),
+                    _ => None,
+                };
+                self.finished = true;
+                return Poll::Ready(Err(error.unwrap_or(Error::Closed)));
+            }
+            if self.poll_timers(cx) {
+                continue;
+            }
+            if let Poll::Ready(Err(e)) = self.poll_write(cx) {
+                self.fail_io(e);
+                continue;
+            }
+            match ready!(self.poll_read(cx)) {
+                Ok(0) => self.fail_eof(),
+                Ok(_) => {}
+                Err(e) => self.fail_io(e),
+            }
+        }
+    }
+
+    /// Applies the application's decision; an answer the core cannot write
+    /// (an unoffered subprotocol, a bad status) becomes a `500`.
+    fn decide(
+        &mut self,
+        request: &Request,
+        decide: &mut impl FnMut(&Request) -> Result<Accept, Reject>,
+    ) {
+        let now = self.clock.now();
+        let answered = match decide(request) {
+            Ok(accept) => self.conn.accept(now, accept),
+            Err(reject) => self.conn.reject(reject),
+        };
+        if let Err(e) = answered {
+            let _ = self.conn.reject(Reject::new(500));
+            // Report what was wrong with the answer, not the 500.
+            self.end(Some(Error::Send(e)), true);
+        }
+    }
+}
+
+/// Fills `slices` with the unwritten bytes of `out`, in order; returns how
+/// many slices were used. Payloads are referenced, never copied.
+fn gather<'a>(out: &'a VecDeque<Transmit>, slices: &mut [IoSlice<'a>]) -> usize {
+    let mut count = 0;
+    let mut push = |bytes: &'a [u8]| {
+        if bytes.is_empty() {
+            return true;
+        }
+        match slices.get_mut(count) {
+            Some(slot) => {
+                *slot = IoSlice::new(bytes);
+                count += 1;
+                true
+            }
+            None => false,
+        }
+    };
+    for transmit in out {
+        let header = transmit.header();
+        let payload = transmit.payload().as_ref();
+        let remaining = transmit.remaining();
+        let full = if remaining > payload.len() {
+            let header_left = remaining - payload.len();
+            let header_part = header
+                .get(header.len().saturating_sub(header_left)..)
+                .unwrap_or_default();
+            push(header_part) && push(payload)
+        } else {
+            push(payload.get(payload.len() - remaining..).unwrap_or_default())
+        };
+        if !full {
+            break;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use wscore::config::Config as ProtocolConfig;
+    use wscore::connection::Role;
+
+    fn transmits() -> VecDeque<Transmit> {
+        let mut conn = Connection::upgraded(
+            Role::Server,
+            ProtocolConfig::default(),
+            [0; 32],
+            Instant::ZERO,
+        )
+        .unwrap();
+        conn.send(Message::binary(Bytes::from_static(b"hello")))
+            .unwrap();
+        conn.send(Message::text("world!")).unwrap();
+        let mut out = VecDeque::new();
+        while let Some(t) = conn.poll_transmit() {
+            out.push_back(t);
+        }
+        out
+    }
+
+    fn concat(out: &VecDeque<Transmit>) -> Vec<u8> {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let n = gather(out, &mut slices);
+        slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn gather_follows_partial_progress() {
+        let mut out = transmits();
+        let all = concat(&out);
+        assert_eq!(all, b"\x82\x05hello\x81\x06world!");
+        // Part of the first header, then into the payload, then into the
+        // second transmit.
+        for step in [1, 3, 4] {
+            let mut left = step;
+            while left > 0 {
+                let front = out.front_mut().unwrap();
+                let take = left.min(front.remaining());
+                front.advance(take);
+                left -= take;
+                if front.remaining() == 0 {
+                    out.pop_front();
+                }
+            }
+        }
+        assert_eq!(concat(&out), &all[8..]);
+    }
+
+    #[test]
+    fn gather_stops_when_slices_run_out() {
+        let out = transmits();
+        let mut slices = [IoSlice::new(&[]); 3];
+        assert_eq!(gather(&out, &mut slices), 3);
+        let bytes: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+        assert_eq!(bytes, b"\x82\x05hello\x81\x06");
+    }
+}

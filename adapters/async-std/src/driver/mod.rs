@@ -1,0 +1,316 @@
+//! The runtime-independent socket: a [`Connection`] driven over any
+//! `futures-io` transport with any [`Timer`].
+//!
+//! This module owns the IO loop and nothing else; everything about frames,
+//! masks, close codes and deadlines is decided by the core, which the loop
+//! only feeds and drains:
+//!
+//! - bytes read go to [`Connection::handle_input`], through one reusable
+//!   buffer of [`Config::read_buffer_size`] bytes;
+//! - every transmit the core has ready is written in one vectored write
+//!   (header and payload slices, payloads never copied), then the
+//!   transport is flushed;
+//! - the timer sleeps until [`Connection::poll_timeout`] and then calls
+//!   [`Connection::handle_timeout`]; nothing polls in a loop;
+//! - once the connection is over, what is left is written (for at most the
+//!   close timeout) and the transport is shut down.
+//!
+//! [`crate::WebSocket`] is this socket on `async-io`'s timer, and
+//! `wscore-tokio` instantiates it with tokio's. Another runtime needs only
+//! a [`Timer`].
+
+mod engine;
+mod split;
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::{FusedStream, Stream};
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_sink::Sink;
+use wscore::close::CloseCode;
+use wscore::connection::{Closed, Connection, Role};
+use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
+use wscore::message::Message;
+
+use crate::{Config, Error};
+use engine::Engine;
+
+pub use split::{ReadHalf, WriteHalf};
+
+/// A clock and a resettable sleep: all a runtime has to provide.
+///
+/// The socket keeps one timer per connection, created on the first
+/// deadline and moved with [`Timer::reset`] after that.
+pub trait Timer: Unpin + Sized {
+    /// The current time on the clock this timer sleeps on (a runtime with
+    /// a mockable clock returns its own notion of now here).
+    fn now() -> std::time::Instant;
+
+    /// A timer that expires at `deadline`.
+    fn new(deadline: std::time::Instant) -> Self;
+
+    /// Moves the deadline, whether or not the timer has expired.
+    fn reset(&mut self, deadline: std::time::Instant);
+
+    /// `Ready` once the deadline has passed; otherwise registers the waker.
+    /// After `Ready` the socket polls again only after a
+    /// [`reset`](Timer::reset).
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+/// A seed for a client's masking keys, from the operating system.
+fn seed() -> Result<[u8; 32], Error> {
+    let mut seed = [0; 32];
+    getrandom::fill(&mut seed).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    Ok(seed)
+}
+
+/// A WebSocket over the transport `S`, with timers from `T`.
+///
+/// Receive with [`Socket::recv`] or as a [`Stream`] of messages; send with
+/// [`Socket::send`] or as a [`Sink`]. Pings are answered by the connection
+/// itself. The stream ends with `None` after a clean close handshake, or
+/// with one `Err` first (a protocol violation by the peer, a deadline, a
+/// transport failure).
+///
+/// # Delivery and dropping
+///
+/// A `Drop` cannot do IO, so the socket never writes on drop. What
+/// [`Socket::send`] (or [`Sink::poll_flush`]) reported as sent has been
+/// written to the transport; a message only queued (`Sink::start_send`,
+/// `SinkExt::feed`) is written by the next flush, send or close, and lost
+/// if the socket is dropped first. [`Socket::close`] writes everything
+/// queued, then the close frame.
+pub struct Socket<S, T> {
+    engine: Engine<S, T>,
+}
+
+impl<S, T> std::fmt::Debug for Socket<S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("connection", self.engine.connection())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T> Socket<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    /// Server: reads the opening request from `io` and accepts it.
+    pub async fn accept(io: S, config: impl Into<Config>) -> Result<Self, Error> {
+        Self::accept_with(io, config, |_| Ok(Accept::new())).await
+    }
+
+    /// Server: reads the opening request from `io` and lets `callback`
+    /// decide. The callback sees the path, query, headers and offered
+    /// subprotocols, and answers with an [`Accept`] (which may choose a
+    /// subprotocol) or a [`Reject`] (an HTTP status, headers and body).
+    ///
+    /// A rejection is written and returned as [`Error::Rejected`]; an
+    /// [`Accept`] the handshake cannot honour (a subprotocol the client did
+    /// not offer) is answered with `500` and returned as [`Error::Send`].
+    pub async fn accept_with<F>(
+        io: S,
+        config: impl Into<Config>,
+        callback: F,
+    ) -> Result<Self, Error>
+    where
+        F: FnOnce(&Request) -> Result<Accept, Reject>,
+    {
+        let config = config.into();
+        let mut engine = Engine::new(io, &config, |now| {
+            Connection::server(config.core(), now).map_err(|e| Error::Setup(e.into()))
+        })?;
+        let mut callback = Some(callback);
+        let mut decide = |request: &Request| match callback.take() {
+            Some(callback) => callback(request),
+            None => Err(Reject::new(500)),
+        };
+        poll_fn(|cx| engine.poll_handshake(cx, &mut decide)).await?;
+        let mut socket = Socket { engine };
+        socket.flush().await?;
+        Ok(socket)
+    }
+
+    /// Client: sends the opening request over `io` and reads the response.
+    /// The handshake fails with [`Error::Handshake`] if the server does not
+    /// answer `101` correctly, or [`Error::Timeout`] after
+    /// [`handshake_timeout`](wscore::config::Config::handshake_timeout).
+    pub async fn client(
+        io: S,
+        request: ClientRequest,
+        config: impl Into<Config>,
+    ) -> Result<(Self, Response), Error> {
+        let config = config.into();
+        let seed = seed()?;
+        let mut engine = Engine::new(io, &config, |now| {
+            Connection::client(config.core(), request, seed, now).map_err(Error::Setup)
+        })?;
+        let response =
+            poll_fn(|cx| engine.poll_handshake(cx, &mut |_: &Request| Err(Reject::new(500))))
+                .await?;
+        let response = response.ok_or(Error::Closed)?;
+        Ok((Socket { engine }, response))
+    }
+
+    /// A socket over a transport whose handshake was done elsewhere, for
+    /// example a connection an HTTP server upgraded. It starts open.
+    pub fn from_upgraded(io: S, role: Role, config: impl Into<Config>) -> Result<Self, Error> {
+        let config = config.into();
+        let seed = seed()?;
+        let engine = Engine::new(io, &config, |now| {
+            Connection::upgraded(role, config.core(), seed, now).map_err(|e| Error::Setup(e.into()))
+        })?;
+        Ok(Socket { engine })
+    }
+
+    /// The next message, or `None` once the connection has ended (after an
+    /// `Err` if it did not end with a clean close handshake).
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.engine.poll_next(cx)).await
+    }
+
+    /// Sends a message: waits while more than
+    /// [`Config::write_buffer_limit`] bytes are waiting, queues it, and
+    /// writes until the transport has taken it.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        poll_fn(|cx| self.engine.poll_ready(cx)).await?;
+        self.engine.start_send(message.into())?;
+        self.flush().await
+    }
+
+    /// Writes everything queued and flushes the transport.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.engine.poll_flush(cx)).await
+    }
+
+    /// Sends a ping (at most 125 bytes), ahead of queued messages. The pong
+    /// is not surfaced; keepalive in [`wscore::config::Config::keepalive`]
+    /// uses pings without any code here.
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.engine.ping(payload.into())?;
+        self.flush().await
+    }
+
+    /// Sends an unsolicited pong (at most 125 bytes): a one-way heartbeat.
+    pub async fn pong(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.engine.pong(payload.into())?;
+        self.flush().await
+    }
+
+    /// Closes the connection: writes everything queued, then a close frame
+    /// with `code` and `reason`, waits for the peer's close frame (at most
+    /// [`close_timeout`](wscore::config::Config::close_timeout)), and shuts
+    /// the transport down. Messages that arrive in the meantime are
+    /// dropped; to read them, [`split`](Socket::split) the socket and close
+    /// the write half while reading.
+    ///
+    /// Returns `Ok` once the transport is shut down, however the handshake
+    /// ended; [`Socket::closed`] tells how. Closing a closed socket is a
+    /// no-op.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.engine.start_close(code, reason)?;
+        poll_fn(|cx| self.engine.poll_close(cx)).await
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.engine.connection().subprotocol()
+    }
+
+    /// Client or server.
+    pub fn role(&self) -> Role {
+        self.engine.connection().role()
+    }
+
+    /// The protocol state, for inspection.
+    pub fn connection(&self) -> &Connection {
+        self.engine.connection()
+    }
+
+    /// How the connection ended (close code, reason, cause), once it has.
+    pub fn closed(&self) -> Option<&Closed> {
+        self.engine.closed()
+    }
+
+    /// Outbound bytes accepted but not yet written to the transport.
+    pub fn buffered_amount(&self) -> usize {
+        self.engine.buffered()
+    }
+
+    /// The transport. Reading or writing it directly corrupts the stream of
+    /// frames; use it for addresses and socket options.
+    pub fn get_ref(&self) -> &S {
+        self.engine.io()
+    }
+
+    /// The transport, mutably; see [`Socket::get_ref`].
+    pub fn get_mut(&mut self) -> &mut S {
+        self.engine.io_mut()
+    }
+
+    /// Splits the socket into a read half and a write half that can be
+    /// used from different tasks. Either half drives the transport: the
+    /// read half writes pongs and close replies even when the write half is
+    /// idle, and the write half's deadlines keep running while the read half
+    /// waits.
+    pub fn split(self) -> (ReadHalf<S, T>, WriteHalf<S, T>) {
+        split::split(self.engine)
+    }
+}
+
+impl<S, T> Stream for Socket<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().engine.poll_next(cx)
+    }
+}
+
+impl<S, T> FusedStream for Socket<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    fn is_terminated(&self) -> bool {
+        self.engine.is_finished()
+    }
+}
+
+/// `poll_ready` applies back-pressure ([`Config::write_buffer_limit`]),
+/// `start_send` queues, `poll_flush` writes everything, and `poll_close`
+/// runs the close handshake with code 1000 and shuts the transport down.
+impl<S, T> Sink<Message> for Socket<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().engine.poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.get_mut().engine.start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().engine.poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let engine = &mut self.get_mut().engine;
+        engine.start_close(CloseCode::NORMAL, "")?;
+        engine.poll_close(cx)
+    }
+}

@@ -1,0 +1,300 @@
+//! Read and write halves sharing one engine.
+//!
+//! The engine sits behind a mutex that is held only for one non-blocking
+//! poll. Both halves poll the transport and the timer, which each remember
+//! a single waker; so every poll through a half passes one shared waker
+//! that wakes whichever halves are waiting. Each half keeps its own slot in
+//! it, refreshed on every poll.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use bytes::Bytes;
+use futures_core::{FusedStream, Stream};
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_sink::Sink;
+use wscore::close::CloseCode;
+use wscore::connection::Closed;
+use wscore::message::Message;
+
+use super::engine::Engine;
+use super::Timer;
+use crate::Error;
+
+const READER: usize = 0;
+const WRITER: usize = 1;
+
+/// The wakers of the tasks waiting on each half.
+#[derive(Default)]
+struct Fanout {
+    slots: Mutex<[Option<Waker>; 2]>,
+}
+
+impl Fanout {
+    fn slots(&self) -> MutexGuard<'_, [Option<Waker>; 2]> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn register(&self, slot: usize, waker: &Waker) {
+        if let Some(entry) = self.slots().get_mut(slot) {
+            if !entry.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *entry = Some(waker.clone());
+            }
+        }
+    }
+
+    fn clear(&self, slot: usize) {
+        if let Some(entry) = self.slots().get_mut(slot) {
+            *entry = None;
+        }
+    }
+
+    fn wake_slot(&self, slot: usize) {
+        let waker = self.slots().get_mut(slot).and_then(Option::take);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Wake for Fanout {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let [a, b] = {
+            let mut slots = self.slots();
+            [slots[READER].take(), slots[WRITER].take()]
+        };
+        a.into_iter().chain(b).for_each(Waker::wake);
+    }
+}
+
+struct Shared<S, T> {
+    engine: Mutex<Engine<S, T>>,
+    fanout: Arc<Fanout>,
+    waker: Waker,
+    subprotocol: Option<String>,
+}
+
+impl<S, T> Shared<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    fn engine(&self) -> MutexGuard<'_, Engine<S, T>> {
+        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one poll of the engine on behalf of the half in `slot`.
+    fn poll<R>(
+        &self,
+        slot: usize,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut Engine<S, T>, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        self.fanout.register(slot, cx.waker());
+        let mut shared_cx = Context::from_waker(&self.waker);
+        let (result, news) = {
+            let mut engine = self.engine();
+            let result = f(&mut engine, &mut shared_cx);
+            (result, engine.take_closure_news())
+        };
+        if result.is_ready() {
+            self.fanout.clear(slot);
+        }
+        if news {
+            // The other half may wait for the end (a close, back-pressure)
+            // without any IO left to wake it.
+            self.fanout.wake_slot(1 - slot);
+        }
+        result
+    }
+
+    /// Runs a command that does no IO.
+    fn with<R>(&self, f: impl FnOnce(&mut Engine<S, T>) -> R) -> R {
+        f(&mut self.engine())
+    }
+}
+
+pub(super) fn split<S, T>(mut engine: Engine<S, T>) -> (ReadHalf<S, T>, WriteHalf<S, T>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    engine.reader_elsewhere = true;
+    let fanout = Arc::new(Fanout::default());
+    let subprotocol = engine.connection().subprotocol().map(String::from);
+    let shared = Arc::new(Shared {
+        engine: Mutex::new(engine),
+        waker: Waker::from(fanout.clone()),
+        fanout,
+        subprotocol,
+    });
+    (
+        ReadHalf {
+            shared: shared.clone(),
+        },
+        WriteHalf { shared },
+    )
+}
+
+/// The receiving half of a [`Socket`](super::Socket), from
+/// [`Socket::split`](super::Socket::split).
+///
+/// While it exists, a [`WriteHalf::close`] leaves the incoming messages to
+/// it; once it is dropped, the write half reads (and drops) them itself.
+pub struct ReadHalf<S, T> {
+    shared: Arc<Shared<S, T>>,
+}
+
+/// The sending half of a [`Socket`](super::Socket), from
+/// [`Socket::split`](super::Socket::split).
+pub struct WriteHalf<S, T> {
+    shared: Arc<Shared<S, T>>,
+}
+
+impl<S, T> std::fmt::Debug for ReadHalf<S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadHalf").finish_non_exhaustive()
+    }
+}
+
+impl<S, T> std::fmt::Debug for WriteHalf<S, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteHalf").finish_non_exhaustive()
+    }
+}
+
+impl<S, T> ReadHalf<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    /// The next message; see [`Socket::recv`](super::Socket::recv).
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.shared.poll(READER, cx, Engine::poll_next)).await
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.shared.subprotocol.as_deref()
+    }
+
+    /// How the connection ended, once it has.
+    pub fn closed(&self) -> Option<Closed> {
+        self.shared.with(|e| e.closed().cloned())
+    }
+}
+
+impl<S, T> Drop for ReadHalf<S, T> {
+    fn drop(&mut self) {
+        if let Ok(mut engine) = self.shared.engine.lock() {
+            engine.reader_elsewhere = false;
+        }
+        // A writer waiting for the reader to take the peer's close must now
+        // read for itself.
+        self.shared.fanout.wake_slot(WRITER);
+    }
+}
+
+impl<S, T> Stream for ReadHalf<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.shared.poll(READER, cx, Engine::poll_next)
+    }
+}
+
+impl<S, T> FusedStream for ReadHalf<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    fn is_terminated(&self) -> bool {
+        self.shared.with(|e| e.is_finished())
+    }
+}
+
+impl<S, T> WriteHalf<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    /// Sends a message; see [`Socket::send`](super::Socket::send).
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_ready)).await?;
+        self.shared.with(|e| e.start_send(message.into()))?;
+        self.flush().await
+    }
+
+    /// Writes everything queued and flushes the transport.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_flush)).await
+    }
+
+    /// Sends a ping; see [`Socket::ping`](super::Socket::ping).
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.shared.with(|e| e.ping(payload.into()))?;
+        self.flush().await
+    }
+
+    /// Sends an unsolicited pong; see [`Socket::pong`](super::Socket::pong).
+    pub async fn pong(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.shared.with(|e| e.pong(payload.into()))?;
+        self.flush().await
+    }
+
+    /// Closes the connection; see [`Socket::close`](super::Socket::close).
+    /// Messages that arrive before the peer's close frame go to the read
+    /// half if it still exists.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.shared.with(|e| e.start_close(code, reason))?;
+        poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_close)).await
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.shared.subprotocol.as_deref()
+    }
+
+    /// Outbound bytes accepted but not yet written to the transport.
+    pub fn buffered_amount(&self) -> usize {
+        self.shared.with(|e| e.buffered())
+    }
+}
+
+/// The same contract as the socket's `Sink`: back-pressure in
+/// `poll_ready`, everything written by `poll_flush`, the close handshake
+/// (code 1000) in `poll_close`.
+impl<S, T> Sink<Message> for WriteHalf<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.shared.poll(WRITER, cx, Engine::poll_ready)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.shared.with(|e| e.start_send(item))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.shared.poll(WRITER, cx, Engine::poll_flush)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.shared.with(|e| e.start_close(CloseCode::NORMAL, ""))?;
+        self.shared.poll(WRITER, cx, Engine::poll_close)
+    }
+}

@@ -1,0 +1,65 @@
+//! # wscore-async-std
+//!
+//! WebSocket streams (RFC 6455) for any `futures-io` transport — async-std,
+//! smol, `async-io`, or anything else implementing
+//! [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`] — on the
+//! [`wscore`] protocol engine.
+//!
+//! - Servers: [`accept`] / [`accept_with`] (a callback sees the path,
+//!   query, headers and offered subprotocols and accepts or rejects).
+//! - Clients: [`connect`] / [`connect_with`] for `ws://` URLs (`wss://`
+//!   with the `rustls` feature), [`client`] over a stream you opened.
+//! - Already-upgraded connections: [`from_upgraded`].
+//!
+//! The resulting [`WebSocket`] is a [`Stream`](futures_core::Stream) of
+//! [`Message`]s and a [`Sink`](futures_sink::Sink) of them, with inherent
+//! `recv`, `send`, `ping`, `close`, and [`split`](driver::Socket::split)
+//! into halves for two tasks. Protocol behaviour (framing, masking, close
+//! handshake, keepalive and deadlines) lives in the core; this crate does
+//! the IO and owns the timers.
+//!
+//! ```no_run
+//! use futures::{SinkExt, StreamExt};
+//! use wscore_async_std::{CloseCode, Message};
+//!
+//! # async_std::task::block_on(async {
+//! let (mut ws, _) = wscore_async_std::connect("ws://127.0.0.1:9001").await?;
+//! ws.send(Message::text("hello")).await?;
+//! let echo = ws.next().await.transpose()?;
+//! assert_eq!(echo, Some(Message::text("hello")));
+//! ws.close(CloseCode::NORMAL, "").await?;
+//! # Ok::<(), wscore_async_std::Error>(())
+//! # });
+//! ```
+//!
+//! # Runtimes
+//!
+//! The IO loop is in [`driver`], generic over the transport and a small
+//! [`driver::Timer`] trait. The default `async-io` feature supplies the
+//! timer of the reactor async-std and smol share, plus TCP for [`connect`];
+//! without it the crate is the driver alone (which is how `wscore-tokio`
+//! uses it).
+#![deny(unsafe_code)]
+
+mod config;
+pub mod driver;
+mod error;
+#[cfg(feature = "async-io")]
+mod net;
+#[cfg(feature = "async-io")]
+mod runtime;
+
+pub use config::Config;
+pub use error::Error;
+#[cfg(feature = "async-io")]
+pub use net::{connect, connect_with, MaybeTlsStream};
+#[cfg(feature = "async-io")]
+pub use runtime::{
+    accept, accept_with, client, from_upgraded, AsyncIoTimer, ReadHalf, WebSocket, WriteHalf,
+};
+
+pub use wscore;
+pub use wscore::close::{CloseCode, CloseFrame};
+pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
+pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
+pub use wscore::message::Message;

@@ -1,0 +1,29 @@
+//! Connects, sends a message, prints the reply, and closes.
+//!
+//! ```text
+//! cargo run -p wscore-tokio --example echo_server &
+//! cargo run -p wscore-tokio --example client -- ws://127.0.0.1:9001
+//! ```
+
+use futures::StreamExt;
+use wscore_tokio::{CloseCode, Message};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let (mut ws, response) = wscore_tokio::connect(&url).await?;
+    println!("connected: HTTP {}", response.status());
+
+    ws.send(Message::text("hello from wscore-tokio")).await?;
+    match ws.next().await {
+        Some(Ok(reply)) => println!("received: {reply:?}"),
+        Some(Err(e)) => return Err(e.into()),
+        None => return Err("the server closed the connection".into()),
+    }
+
+    ws.close(CloseCode::NORMAL, "done").await?;
+    println!("closed: {:?}", ws.closed());
+    Ok(())
+}

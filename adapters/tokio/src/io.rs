@@ -1,0 +1,124 @@
+//! Tokio transports seen through `futures-io`, which the shared driver
+//! speaks.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A tokio `AsyncRead + AsyncWrite` presented as `futures-io`'s traits.
+///
+/// Vectored writes pass through when the transport supports them; when it
+/// does not, small leading slices are gathered into one write so a frame
+/// header never goes out alone. Shutting down maps to `poll_shutdown`.
+#[derive(Debug)]
+pub struct TokioIo<S>(S);
+
+impl<S> TokioIo<S> {
+    /// Wraps a tokio transport.
+    pub fn new(inner: S) -> Self {
+        TokioIo(inner)
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.0
+    }
+
+    /// The transport, mutably. Reading or writing it directly corrupts the
+    /// stream of frames.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.0
+    }
+
+    /// The transport itself.
+    pub fn into_inner(self) -> S {
+        self.0
+    }
+}
+
+impl<S: AsyncRead + Unpin> futures_io::AsyncRead for TokioIo<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        std::task::ready!(Pin::new(&mut self.get_mut().0).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> futures_io::AsyncWrite for TokioIo<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let inner = &mut self.get_mut().0;
+        if inner.is_write_vectored() {
+            return Pin::new(inner).poll_write_vectored(cx, bufs);
+        }
+        let mut scratch = [0; 8 << 10];
+        match coalesce(bufs, &mut scratch) {
+            Some(gathered) => Pin::new(inner).poll_write(cx, gathered),
+            None => Pin::new(inner).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+/// Copies the leading slices into `scratch` when the first non-empty one is
+/// smaller than it; `None` when that slice is big enough to go alone.
+fn coalesce<'a>(bufs: &[IoSlice<'_>], scratch: &'a mut [u8]) -> Option<&'a [u8]> {
+    let mut bufs = bufs.iter().filter(|b| !b.is_empty()).peekable();
+    if bufs.peek().is_some_and(|b| b.len() >= scratch.len()) {
+        return None;
+    }
+    let mut filled = 0;
+    for buf in bufs {
+        let room = scratch.get_mut(filled..).unwrap_or_default();
+        let n = room.len().min(buf.len());
+        room.get_mut(..n)?.copy_from_slice(buf.get(..n)?);
+        filled += n;
+        if filled == scratch.len() {
+            break;
+        }
+    }
+    scratch.get(..filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coalesce_gathers_small_slices() {
+        let mut scratch = [0; 8];
+        let bufs = [
+            IoSlice::new(b""),
+            IoSlice::new(b"ab"),
+            IoSlice::new(b"cdefghij"),
+        ];
+        assert_eq!(coalesce(&bufs, &mut scratch), Some(&b"abcdefgh"[..]));
+        let big = [IoSlice::new(b"0123456789")];
+        assert_eq!(coalesce(&big, &mut scratch), None);
+        assert_eq!(coalesce(&[], &mut scratch), Some(&b""[..]));
+    }
+}

@@ -1,0 +1,151 @@
+//! # wscore-tokio
+//!
+//! WebSocket streams (RFC 6455) for tokio, on the [`wscore`] protocol
+//! engine, over any `tokio::io::AsyncRead + AsyncWrite + Unpin` transport:
+//! a `TcpStream`, a TLS stream, a connection upgraded by hyper or axum, an
+//! in-memory `tokio::io::duplex`.
+//!
+//! - Servers: [`accept`] / [`accept_with`] (a callback sees the path,
+//!   query, headers and offered subprotocols and accepts or rejects).
+//! - Clients: [`connect`] / [`connect_with`] for `ws://` URLs (`wss://`
+//!   with the `rustls` feature), [`client`] over a stream you opened.
+//! - Already-upgraded connections: [`from_upgraded`].
+//!
+//! The resulting [`WebSocket`] is a [`Stream`](futures_core::Stream) of
+//! [`Message`]s and a [`Sink`](futures_sink::Sink) of them, with inherent
+//! `recv`, `send`, `ping`, `close`, and
+//! [`split`](wscore_async_std::driver::Socket::split) into halves for two
+//! tasks.
+//!
+//! ```no_run
+//! use futures::{SinkExt, StreamExt};
+//! use tokio::net::TcpListener;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = TcpListener::bind("127.0.0.1:9001").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     tokio::spawn(async move {
+//!         let mut ws = wscore_tokio::accept(stream).await?;
+//!         while let Some(message) = ws.next().await {
+//!             ws.send(message?).await?;
+//!         }
+//!         Ok::<_, wscore_tokio::Error>(())
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! # Runtime
+//!
+//! Every socket has deadlines (at least the handshake's), kept with
+//! `tokio::time`: the runtime needs its time driver, which
+//! `#[tokio::main]`, `#[tokio::test]` and `Builder::enable_all` provide.
+//!
+//! # How it is built
+//!
+//! The IO loop is written once, in [`wscore_async_std::driver`], against
+//! `futures-io`; this crate supplies [`TokioIo`] (tokio IO seen as
+//! `futures-io`) and [`TokioTimer`] (tokio's timer and clock, so paused
+//! time in tests drives keepalive and close deadlines). Protocol behaviour
+//! lives in the core.
+#![deny(unsafe_code)]
+
+mod io;
+mod net;
+mod timer;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use wscore_async_std::driver;
+
+pub use io::TokioIo;
+pub use net::{connect, connect_with, MaybeTlsStream};
+pub use timer::TokioTimer;
+
+pub use wscore;
+pub use wscore::close::{CloseCode, CloseFrame};
+pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
+pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
+pub use wscore::message::Message;
+pub use wscore_async_std::{Config, Error};
+
+/// A WebSocket over the tokio transport `S`: a
+/// [`Stream`](futures_core::Stream) of messages and a
+/// [`Sink`](futures_sink::Sink) of messages. See [`driver::Socket`] for
+/// every method.
+pub type WebSocket<S> = driver::Socket<TokioIo<S>, TokioTimer>;
+
+/// The receiving half of a split [`WebSocket`].
+pub type ReadHalf<S> = driver::ReadHalf<TokioIo<S>, TokioTimer>;
+
+/// The sending half of a split [`WebSocket`].
+pub type WriteHalf<S> = driver::WriteHalf<TokioIo<S>, TokioTimer>;
+
+/// Server: completes the opening handshake on `stream`, accepting any
+/// request, with the default [`Config`].
+pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    WebSocket::accept(TokioIo::new(stream), Config::default()).await
+}
+
+/// Server: completes the opening handshake on `stream`, letting `callback`
+/// accept (possibly with a subprotocol) or reject (with an HTTP status).
+///
+/// A rejection is written and returned as [`Error::Rejected`].
+///
+/// ```no_run
+/// use wscore_tokio::{Accept, Config, Reject};
+///
+/// # async fn run(stream: tokio::net::TcpStream) -> Result<(), wscore_tokio::Error> {
+/// let ws = wscore_tokio::accept_with(stream, Config::default(), |request| {
+///     if request.path() != "/chat" {
+///         return Err(Reject::new(404));
+///     }
+///     match request.subprotocols().iter().find(|p| *p == "chat.v2") {
+///         Some(p) => Ok(Accept::new().subprotocol(p.clone())),
+///         None => Ok(Accept::new()),
+///     }
+/// })
+/// .await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn accept_with<S, F>(
+    stream: S,
+    config: impl Into<Config>,
+    callback: F,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Reject>,
+{
+    WebSocket::accept_with(TokioIo::new(stream), config, callback).await
+}
+
+/// Client: runs the opening handshake for `request` over an established
+/// `stream` (TCP, TLS, a proxy tunnel, an in-memory duplex).
+pub async fn client<S>(
+    stream: S,
+    request: ClientRequest,
+    config: impl Into<Config>,
+) -> Result<(WebSocket<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    WebSocket::client(TokioIo::new(stream), request, config).await
+}
+
+/// A socket over a connection whose handshake was done elsewhere, such as
+/// hyper's or axum's upgraded connection. It starts open.
+pub fn from_upgraded<S>(
+    stream: S,
+    role: Role,
+    config: impl Into<Config>,
+) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    WebSocket::from_upgraded(TokioIo::new(stream), role, config)
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Autobahn TestSuite conformance of both adapters, in both roles.
+#
+# The suite is run by `kosoku` (from PyPI), installed into a virtualenv
+# under target/. For each adapter (tokio, async-std):
+#   server role: the echo_server example, driven by `kosoku -m fuzzingclient`;
+#   client role: `kosoku -m fuzzingserver`, driven by the autobahn_client
+#                example.
+# Sections 12 and 13 (permessage-deflate) are excluded. Every run prints one
+# summary line; the script fails if any case is FAILED, UNIMPLEMENTED or did
+# not run, or if its closing handshake was judged wrong.
+#
+# Reports (index.json, per-case JSON and HTML) are left in
+# target/autobahn/reports/<adapter>-<role>/ (under $CARGO_TARGET_DIR if set).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KOSOKU_VERSION=0.1.0
+TARGET=${CARGO_TARGET_DIR:-target}
+WORK=$TARGET/autobahn
+VENV=$WORK/venv
+EXCLUDE=(-x '12.*' -x '13.*')
+# Each run is bounded; a hang must not eat the CI budget.
+RUN_TIMEOUT=900
+started=$SECONDS
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+log() { printf '%s\n' "$*" >&2; }
+
+# ---- kosoku -------------------------------------------------------------
+
+install_kosoku() {
+  if [[ -x $VENV/bin/kosoku ]] && "$VENV/bin/pip" show kosoku 2>/dev/null |
+      grep -qx "Version: $KOSOKU_VERSION"; then
+    return
+  fi
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "kosoku==$KOSOKU_VERSION"
+}
+
+# ---- build ----------------------------------------------------------------
+
+# The async-std examples carry a prefix (example names are global to the
+# workspace's target directory); the binaries are copied under one scheme.
+build() {
+  mkdir -p "$WORK/bin"
+  cargo build --release --quiet -p wscore-tokio \
+    --example echo_server --example autobahn_client
+  cargo build --release --quiet -p wscore-async-std \
+    --example async_std_echo_server --example async_std_autobahn_client
+  for example in echo_server autobahn_client; do
+    cp "$TARGET/release/examples/$example" "$WORK/bin/tokio-$example"
+    cp "$TARGET/release/examples/async_std_$example" "$WORK/bin/async-std-$example"
+  done
+}
+
+# ---- helpers ------------------------------------------------------------
+
+# Waits until `file` has a line matching `pattern` (a process announcing
+# its address), then prints that line; fails after 30 s or if `pid` exits.
+wait_for_line() {
+  local file=$1 pattern=$2 pid=$3
+  for _ in $(seq 300); do
+    if grep -m1 -E "$pattern" "$file" 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "process $pid exited before announcing itself:"
+      cat "$file" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  log "timed out waiting for /$pattern/ in $file"
+  return 1
+}
+
+# Waits for `pid` to exit, at most `seconds`.
+wait_pid() {
+  local pid=$1 seconds=$2
+  for _ in $(seq $((seconds * 10))); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  log "process $pid still running after ${seconds}s"
+  return 1
+}
+
+# Prints the summary of one run from its index.json; fails on any case that
+# is not a pass.
+summarize() {
+  local label=$1 index=$2
+  python3 - "$label" "$index" <<'EOF'
+import json
+import sys
+
+label, path = sys.argv[1], sys.argv[2]
+try:
+    with open(path) as f:
+        index = json.load(f)
+except (OSError, ValueError) as e:
+    print(f"autobahn {label}: no report ({e})")
+    sys.exit(1)
+
+cases = {cid: r for agent in index.values() for cid, r in agent.items()}
+PASS = {"OK", "NON-STRICT", "INFORMATIONAL"}
+CLOSE_PASS = {"OK", "INFORMATIONAL"}
+counts = {"OK": 0, "NON-STRICT": 0, "INFORMATIONAL": 0}
+failed = []
+for cid, r in cases.items():
+    if r["behavior"] in PASS and r["behaviorClose"] in CLOSE_PASS:
+        counts[r["behavior"]] += 1
+    else:
+        failed.append((cid, r["behavior"], r["behaviorClose"]))
+
+# A section that did not run at all is a failure too (a crash mid-run).
+sections = {cid.split(".")[0] for cid in cases}
+missing = sorted({"1", "2", "3", "4", "5", "6", "7", "9", "10"} - sections, key=int)
+
+perf = sum(r.get("duration") or 0 for cid, r in cases.items() if cid.startswith("9."))
+print(
+    f"autobahn {label}: {counts['OK']} OK, {counts['NON-STRICT']} non-strict, "
+    f"{counts['INFORMATIONAL']} informational, {len(failed)} failed "
+    f"(+ section 9 total duration {perf / 1000:.2f}s)"
+)
+key = lambda c: [int(p) for p in c[0].split(".")]
+for cid, behavior, close in sorted(failed, key=key):
+    print(f"  FAILED {cid}: behavior={behavior} behaviorClose={close}")
+if missing:
+    print(f"  sections that did not run: {', '.join(missing)}")
+sys.exit(1 if failed or missing else 0)
+EOF
+}
+
+# ---- runs -----------------------------------------------------------------
+
+# The adapter's echo server, driven by kosoku's fuzzing client.
+run_server_role() {
+  local adapter=$1 dir=$WORK/reports/$adapter-server
+  rm -rf "$dir" && mkdir -p "$dir"
+  "$WORK/bin/$adapter-echo_server" --addr 127.0.0.1:0 >"$dir/echo_server.log" 2>&1 &
+  local server=$!
+  pids+=("$server")
+  local line
+  line=$(wait_for_line "$dir/echo_server.log" '^listening on ws://' "$server") || return 1
+  local addr=${line#listening on ws://}
+  timeout "$RUN_TIMEOUT" "$VENV/bin/kosoku" -m fuzzingclient "${EXCLUDE[@]}" -p 2 \
+    -o "$dir" "$addr" >"$dir/kosoku.log" 2>&1 || true
+  kill "$server" 2>/dev/null || true
+  summarize "$adapter server" "$dir/index.json"
+}
+
+# kosoku's fuzzing server, driven by the adapter's Autobahn client.
+run_client_role() {
+  local adapter=$1 dir=$WORK/reports/$adapter-client
+  rm -rf "$dir" && mkdir -p "$dir"
+  timeout "$RUN_TIMEOUT" "$VENV/bin/kosoku" -m fuzzingserver "${EXCLUDE[@]}" \
+    -o "$dir" 127.0.0.1:0 >"$dir/kosoku.log" 2>&1 &
+  local server=$!
+  pids+=("$server")
+  local line
+  line=$(wait_for_line "$dir/kosoku.log" 'fuzzingserver listening on ws://' "$server") || return 1
+  local url=${line#*listening on }
+  timeout "$RUN_TIMEOUT" "$WORK/bin/$adapter-autobahn_client" \
+    --url "$url" --agent "wscore-$adapter" >"$dir/client.log" 2>&1 || true
+  # The fuzzing server writes its reports and exits once the client has
+  # asked it to update them.
+  wait_pid "$server" 60 || kill "$server" 2>/dev/null || true
+  summarize "$adapter client" "$dir/index.json"
+}
+
+install_kosoku
+build
+
+status=0
+for adapter in tokio async-std; do
+  run_server_role "$adapter" || status=1
+  run_client_role "$adapter" || status=1
+done
+echo "autobahn: done in $((SECONDS - started))s (reports in $WORK/reports)"
+exit "$status"
