@@ -5,8 +5,12 @@
 //! configuration before a connection is built from it; construction never
 //! panics on a user value.
 
+use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
+
+use crate::envelope::batch::BatchConfig;
+use crate::envelope::Subprotocol;
 
 /// How received messages are handed to the application.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,6 +85,13 @@ pub struct Config {
     /// servers when set. Off by default.
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::extension::deflate::DeflateConfig>,
+    /// The subprotocols this endpoint speaks, in preference order, each with
+    /// the envelope it names (see [`envelope`](crate::envelope)). A client
+    /// offers them all; a server whose application does not choose picks
+    /// the first one here that the client offered. Empty by default.
+    pub subprotocols: Vec<Subprotocol>,
+    /// Limits and policy of batched subprotocols.
+    pub batch: BatchConfig,
 }
 
 impl Default for Config {
@@ -98,6 +109,8 @@ impl Default for Config {
             receive_mode: ReceiveMode::Whole,
             #[cfg(feature = "deflate")]
             deflate: None,
+            subprotocols: Vec::new(),
+            batch: BatchConfig::default(),
         }
     }
 }
@@ -137,6 +150,10 @@ impl Config {
         idle_timeout: Option<Duration>,
         /// Sets [`Config::receive_mode`].
         receive_mode: ReceiveMode,
+        /// Sets [`Config::subprotocols`].
+        subprotocols: Vec<Subprotocol>,
+        /// Sets [`Config::batch`].
+        batch: BatchConfig,
     }
 
     /// Sets [`Config::deflate`].
@@ -171,6 +188,15 @@ impl Config {
         }
         if self.idle_timeout.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::Zero("idle_timeout"));
+        }
+        if self.batch.cap == 0 {
+            return Err(ConfigError::Zero("batch.cap"));
+        }
+        if self.batch.max_messages == 0 {
+            return Err(ConfigError::Zero("batch.max_messages"));
+        }
+        if self.batch.max_bytes == 0 {
+            return Err(ConfigError::Zero("batch.max_bytes"));
         }
         #[cfg(feature = "deflate")]
         if let Some(deflate) = &self.deflate {

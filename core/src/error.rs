@@ -13,6 +13,7 @@
 use core::fmt;
 
 use crate::close::CloseCode;
+use crate::envelope::batch::BatchError;
 
 /// A violation of RFC 6455 by the peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +61,9 @@ pub enum ProtocolError {
     InputLimit,
     /// A compressed message that does not inflate.
     InvalidCompressedData,
+    /// A batch of the batching envelope that does not split, or breaks its
+    /// limits; nothing of it was delivered.
+    InvalidBatch(BatchError),
 }
 
 impl ProtocolError {
@@ -84,6 +88,11 @@ impl ProtocolError {
                 CloseCode::TOO_BIG
             }
             ProtocolError::InputLimit => CloseCode::POLICY,
+            ProtocolError::InvalidBatch(error) => match error {
+                BatchError::TooLarge { .. } => CloseCode::TOO_BIG,
+                BatchError::TooManyMessages { .. } => CloseCode::POLICY,
+                _ => CloseCode::INVALID_PAYLOAD,
+            },
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -116,6 +125,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidClosePayload => f.write_str("close payload of one byte"),
             ProtocolError::InputLimit => f.write_str("input exceeds the buffer limit"),
             ProtocolError::InvalidCompressedData => f.write_str("compressed data does not inflate"),
+            ProtocolError::InvalidBatch(error) => error.fmt(f),
         }
     }
 }

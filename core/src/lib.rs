@@ -47,6 +47,7 @@
 //! - [`message`] and [`utf8`]: messages and incremental UTF-8 validation.
 //! - [`close`]: close codes and close payloads.
 //! - [`connection`]: the state machine that ties them together.
+//! - [`envelope`]: payload layouts chosen by subprotocol (batching).
 //! - [`config`], [`error`], [`time`]: limits, errors, the clock-free instant.
 //!
 //! ## Features
@@ -69,6 +70,7 @@ extern crate std;
 pub mod close;
 pub mod config;
 pub mod connection;
+pub mod envelope;
 pub mod error;
 #[cfg(feature = "deflate")]
 pub mod extension;

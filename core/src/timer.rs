@@ -18,15 +18,18 @@ pub(crate) enum Timer {
     Idle,
     /// The peer must have answered our close frame.
     Close,
+    /// A lingering batch must be written.
+    Linger,
 }
 
 impl Timer {
-    const ALL: [Timer; 5] = [
+    const ALL: [Timer; 6] = [
         Timer::Handshake,
         Timer::Keepalive,
         Timer::Pong,
         Timer::Idle,
         Timer::Close,
+        Timer::Linger,
     ];
 
     const fn index(self) -> usize {

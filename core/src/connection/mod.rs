@@ -52,6 +52,7 @@ use core::fmt;
 
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::{Config, ConfigError};
+use crate::envelope::{batch, Envelope};
 use crate::error::{ProtocolError, SendError, SetupError};
 use crate::frame::{mask_into, EncodedHeader, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{self, Accept, ClientRequest, HandshakeError, Reject, Request, Response};
@@ -293,6 +294,11 @@ pub struct Connection {
     timers: Timers,
     rng: KeyRng,
     subprotocol: Option<String>,
+    /// The envelope the chosen subprotocol names.
+    envelope: Envelope,
+    /// The latest time the caller passed in: the start of a batch linger,
+    /// as sends take no `now`.
+    now: Instant,
     auto_responses: BTreeMap<(MessageKind, Bytes), Message>,
     /// The payload transform a negotiated extension applies, if any.
     codec: Option<Codec>,
@@ -336,6 +342,12 @@ impl Connection {
         now: Instant,
     ) -> Result<Connection, SetupError> {
         config.validate()?;
+        let mut request = request;
+        for subprotocol in &config.subprotocols {
+            if !request.subprotocols().contains(&subprotocol.name) {
+                request = request.subprotocol(subprotocol.name.clone());
+            }
+        }
         #[cfg(feature = "deflate")]
         let request = match &config.deflate {
             Some(deflate) => request.extension(crate::extension::deflate::client_offer(deflate)),
@@ -384,6 +396,8 @@ impl Connection {
             timers: Timers::default(),
             rng,
             subprotocol: None,
+            envelope: Envelope::Plain,
+            now: Instant::ZERO,
             auto_responses: BTreeMap::new(),
             codec: None,
             #[cfg(feature = "deflate")]
@@ -422,6 +436,12 @@ impl Connection {
     /// been taken by [`Connection::poll_transmit`]: the transport can go.
     pub fn is_done(&self) -> bool {
         self.is_closed() && self.outbound.is_empty()
+    }
+
+    /// The envelope the chosen subprotocol names ([`Envelope::Plain`] when
+    /// none was chosen or it was not declared in [`Config::subprotocols`]).
+    pub fn envelope(&self) -> Envelope {
+        self.envelope
     }
 
     /// The permessage-deflate parameters agreed in the handshake, if any.
@@ -479,6 +499,7 @@ impl Connection {
     }
 
     fn receive(&mut self, now: Instant, len: usize, append: impl FnOnce(&mut BytesMut)) {
+        self.now = self.now.max(now);
         match self.lifecycle {
             Lifecycle::ClosingRemote(_) | Lifecycle::Closed => return,
             Lifecycle::AwaitingDecision(_) => {
@@ -504,6 +525,7 @@ impl Connection {
     /// Fires every deadline that has passed at `now`. Calls before the
     /// deadline are harmless no-ops.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
         while let Some(timer) = self.timers.take_expired(now) {
             match timer {
                 Timer::Handshake => self.time_out(TimeoutKind::Handshake),
@@ -530,6 +552,7 @@ impl Connection {
                     let _ = self
                         .start_close(now, CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout"));
                 }
+                Timer::Linger => self.outbound.seal_back(),
             }
         }
     }
@@ -541,8 +564,18 @@ impl Connection {
         let Lifecycle::AwaitingDecision(request) = &self.lifecycle else {
             return Err(SendError::NoPendingRequest);
         };
-        #[cfg(feature = "deflate")]
         let mut accept = accept;
+        if accept.chosen_subprotocol().is_none() {
+            let offered = request.subprotocols();
+            if let Some(p) = self
+                .config
+                .subprotocols
+                .iter()
+                .find(|p| offered.contains(&p.name))
+            {
+                accept = accept.subprotocol(p.name.clone());
+            }
+        }
         #[cfg(feature = "deflate")]
         let deflate = self.config.deflate.as_ref().and_then(|config| {
             let params = crate::extension::deflate::negotiate_server(request.extensions(), config)?;
@@ -579,10 +612,24 @@ impl Connection {
     /// before it, cut into fragments of [`Config::fragment_size`].
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), SendError> {
         self.check_can_send()?;
-        let message = message.into();
-        self.outbound
-            .push_message(message.kind(), message.into_payload());
+        self.queue_message(message.into());
         Ok(())
+    }
+
+    /// Queues a data message through the connection's envelope.
+    fn queue_message(&mut self, message: Message) {
+        match (self.envelope, message) {
+            (Envelope::Batched(framing), Message::Binary(payload)) => {
+                let batch = &self.config.batch;
+                let opened = self.outbound.push_logical(framing, &payload, batch);
+                if opened && !batch.linger.is_zero() && !self.timers.is_set(Timer::Linger) {
+                    self.timers.set(Timer::Linger, self.now + batch.linger);
+                }
+            }
+            (_, message) => self
+                .outbound
+                .push_message(message.kind(), message.into_payload()),
+        }
     }
 
     /// Queues a ping. Pings go ahead of queued data.
@@ -593,8 +640,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Queues an unsolicited pong (a unidirectional heartbeat). It replaces
-    /// a pong not yet written.
+    /// Queues an unsolicited pong (a unidirectional heartbeat), after the
+    /// pongs already waiting (at most 16 wait; past that it replaces the
+    /// last one).
     pub fn pong(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
         let payload = control_payload(payload.into())?;
         self.check_can_send()?;
@@ -619,7 +667,8 @@ impl Connection {
     /// Answers every future message equal to `request` (same kind, same
     /// bytes) with `response`, without surfacing it as an event. An empty
     /// `response` removes the entry for `request`; both empty clear the
-    /// table. Applies to messages received whole.
+    /// table. Applies to messages received whole, and to each logical
+    /// message of a batch (the answer is batched like any other send).
     ///
     /// ```
     /// # use wscore::{config::Config, connection::{Connection, Role}, message::Message, Instant};
@@ -725,6 +774,15 @@ impl Connection {
     }
 
     fn open(&mut self, now: Instant, response: Option<Response>) {
+        self.now = self.now.max(now);
+        self.envelope = self
+            .config
+            .subprotocols
+            .iter()
+            .find(|p| Some(p.name.as_str()) == self.subprotocol.as_deref())
+            .map_or(Envelope::Plain, |p| p.envelope);
+        self.outbound
+            .set_linger(!self.config.batch.linger.is_zero());
         self.lifecycle = Lifecycle::Open;
         self.timers.clear(Timer::Handshake);
         self.arm_open_timers(now);
@@ -888,8 +946,22 @@ impl Connection {
                     if let Some(idle) = self.config.idle_timeout {
                         self.timers.set(Timer::Idle, now + idle);
                     }
-                    if !self.auto_respond(&message) {
-                        self.events.push_back(Event::Message(message));
+                    let Envelope::Batched(framing) = self.envelope else {
+                        self.deliver(message);
+                        continue;
+                    };
+                    let Message::Binary(batch) = message else {
+                        self.deliver(message);
+                        continue;
+                    };
+                    let limits = &self.config.batch;
+                    match batch::split(&batch, framing, limits.max_messages, limits.max_bytes) {
+                        Ok(messages) => {
+                            for message in messages {
+                                self.deliver(Message::Binary(message));
+                            }
+                        }
+                        Err(error) => return self.fail(ProtocolError::InvalidBatch(error)),
                     }
                 }
                 Item::MessageStart(kind) => {
@@ -910,6 +982,14 @@ impl Connection {
         }
     }
 
+    /// Hands a received (logical) message to the auto-responses or the
+    /// application.
+    fn deliver(&mut self, message: Message) {
+        if !self.auto_respond(&message) {
+            self.events.push_back(Event::Message(message));
+        }
+    }
+
     fn auto_respond(&mut self, message: &Message) -> bool {
         if self.auto_responses.is_empty() || !matches!(self.lifecycle, Lifecycle::Open) {
             return false;
@@ -918,8 +998,7 @@ impl Connection {
         let Some(response) = self.auto_responses.get(&key) else {
             return false;
         };
-        self.outbound
-            .push_message(response.kind(), response.payload().clone());
+        self.queue_message(response.clone());
         true
     }
 
@@ -1015,3 +1094,6 @@ fn control_payload(payload: Bytes) -> Result<Bytes, SendError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod batch_tests;

@@ -5,11 +5,19 @@
 //! fragments of at most `fragment_size` so control frames can slip between
 //! them; the close frame last, after every data message accepted before it.
 //! Nothing is written after the close frame.
+//!
+//! On a batched connection, binary messages are appended to the open batch
+//! at the back of the queue until it reaches its cap; the batch is sealed
+//! when it reaches the front (or something queues behind it), so whatever
+//! is sent before the next transmit is taken travels together. With a
+//! linger, an open batch at the front waits until the connection seals it.
 
 use alloc::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::close::CloseFrame;
+use crate::envelope::batch::{BatchConfig, BatchWriter};
+use crate::envelope::Framing;
 use crate::frame::{OpCode, Rsv};
 use crate::message::MessageKind;
 
@@ -37,6 +45,17 @@ struct Pending {
     rsv: Rsv,
     /// Whether the payload has been through the codec.
     encoded: bool,
+    /// A batch still taking logical messages; `payload` is empty until it
+    /// is sealed.
+    open: Option<BatchWriter>,
+}
+
+impl Pending {
+    fn seal(&mut self) {
+        if let Some(mut batch) = self.open.take() {
+            self.payload = batch.take();
+        }
+    }
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -58,6 +77,8 @@ pub(super) struct Outbound {
     data: VecDeque<Pending>,
     close: CloseSlot,
     queued_bytes: usize,
+    /// An open batch at the front waits for [`Outbound::seal_back`].
+    linger: bool,
 }
 
 impl Outbound {
@@ -66,6 +87,7 @@ impl Outbound {
     }
 
     pub(super) fn push_message(&mut self, kind: MessageKind, payload: Bytes) {
+        self.seal_back();
         self.queued_bytes += payload.len();
         self.data.push_back(Pending {
             kind,
@@ -73,7 +95,52 @@ impl Outbound {
             sent: 0,
             rsv: Rsv::NONE,
             encoded: false,
+            open: None,
         });
+    }
+
+    /// Appends a logical message to the open batch, or opens a new one when
+    /// there is none or the message does not fit. Returns whether a batch
+    /// was opened.
+    pub(super) fn push_logical(
+        &mut self,
+        framing: Framing,
+        message: &[u8],
+        config: &BatchConfig,
+    ) -> bool {
+        let add = BatchWriter::encoded_len(framing, message);
+        self.queued_bytes += add;
+        if let Some(batch) = self.data.back_mut().and_then(|p| p.open.as_mut()) {
+            if batch.count() < config.max_messages && batch.len() + add <= config.cap {
+                batch.push(framing, message);
+                return false;
+            }
+        }
+        self.seal_back();
+        let mut batch = BatchWriter::with_capacity(add.max(config.cap.min(4096)));
+        batch.push(framing, message);
+        self.data.push_back(Pending {
+            kind: MessageKind::Binary,
+            payload: Bytes::new(),
+            sent: 0,
+            rsv: Rsv::NONE,
+            encoded: false,
+            open: Some(batch),
+        });
+        true
+    }
+
+    /// Closes the batch at the back to further messages, so it is written.
+    pub(super) fn seal_back(&mut self) {
+        if let Some(back) = self.data.back_mut() {
+            back.seal();
+        }
+    }
+
+    /// Whether an open batch waits for [`Outbound::seal_back`] instead of
+    /// going out at the next transmit.
+    pub(super) fn set_linger(&mut self, linger: bool) {
+        self.linger = linger;
     }
 
     /// Every ping is answered, in order, while fewer than
@@ -96,6 +163,8 @@ impl Outbound {
     }
 
     pub(super) fn queue_close(&mut self, frame: CloseFrame) {
+        // The close frame follows everything accepted before it.
+        self.seal_back();
         if self.close == CloseSlot::None {
             self.close = CloseSlot::Queued(frame);
         }
@@ -117,18 +186,20 @@ impl Outbound {
     /// example compression) exactly once, just before its first frame, so
     /// the work is done lazily and in order.
     pub(super) fn encode_front(&mut self, encode: impl FnOnce(&[u8]) -> Option<(Bytes, Rsv)>) {
-        let Some(front) = self.data.front_mut() else {
+        let Some(front) = self.ready_front() else {
             return;
         };
         if front.encoded {
             return;
         }
         front.encoded = true;
-        if let Some((payload, rsv)) = encode(&front.payload) {
-            self.queued_bytes = self.queued_bytes - front.payload.len() + payload.len();
-            front.payload = payload;
-            front.rsv = rsv;
-        }
+        let Some((payload, rsv)) = encode(&front.payload) else {
+            return;
+        };
+        let before = core::mem::replace(&mut front.payload, payload);
+        front.rsv = rsv;
+        let after = front.payload.len();
+        self.queued_bytes = self.queued_bytes.saturating_sub(before.len()) + after;
     }
 
     pub(super) fn queued_bytes(&self) -> usize {
@@ -168,8 +239,22 @@ impl Outbound {
         }
     }
 
-    fn next_fragment(&mut self, fragment_size: usize) -> Option<OutFrame> {
+    /// The message to write next, sealing a batch that reaches the front
+    /// unless it lingers.
+    fn ready_front(&mut self) -> Option<&mut Pending> {
+        let linger = self.linger;
         let front = self.data.front_mut()?;
+        if front.open.is_some() {
+            if linger {
+                return None;
+            }
+            front.seal();
+        }
+        Some(front)
+    }
+
+    fn next_fragment(&mut self, fragment_size: usize) -> Option<OutFrame> {
+        let front = self.ready_front()?;
         let start = front.sent;
         let end = front.payload.len().min(start.saturating_add(fragment_size));
         let payload = front.payload.slice(start..end);
@@ -180,7 +265,7 @@ impl Outbound {
         };
         front.sent = end;
         let fin = end == front.payload.len();
-        self.queued_bytes -= payload.len();
+        self.queued_bytes = self.queued_bytes.saturating_sub(payload.len());
         if fin {
             self.data.pop_front();
         }

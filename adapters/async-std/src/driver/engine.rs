@@ -537,6 +537,9 @@ where
     /// Queues a message (no IO).
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         self.send_state()?;
+        // Sends carry no time; telling the core the time first starts a
+        // batch linger from now rather than from the last read.
+        self.conn.handle_timeout(self.clock.now());
         self.conn.send(message).map_err(Error::Send)
     }
 
