@@ -10,6 +10,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::envelope::batch::BatchConfig;
+use crate::envelope::stream::StreamConfig;
 use crate::envelope::Subprotocol;
 
 /// How received messages are handed to the application.
@@ -92,6 +93,8 @@ pub struct Config {
     pub subprotocols: Vec<Subprotocol>,
     /// Limits and policy of batched subprotocols.
     pub batch: BatchConfig,
+    /// Limits and policy of streamed subprotocols.
+    pub stream: StreamConfig,
 }
 
 impl Default for Config {
@@ -111,6 +114,7 @@ impl Default for Config {
             deflate: None,
             subprotocols: Vec::new(),
             batch: BatchConfig::default(),
+            stream: StreamConfig::default(),
         }
     }
 }
@@ -154,6 +158,8 @@ impl Config {
         subprotocols: Vec<Subprotocol>,
         /// Sets [`Config::batch`].
         batch: BatchConfig,
+        /// Sets [`Config::stream`].
+        stream: StreamConfig,
     }
 
     /// Sets [`Config::deflate`].
@@ -197,6 +203,15 @@ impl Config {
         }
         if self.batch.max_bytes == 0 {
             return Err(ConfigError::Zero("batch.max_bytes"));
+        }
+        if self.stream.chunk_size == 0 {
+            return Err(ConfigError::Zero("stream.chunk_size"));
+        }
+        if self.stream.chunks_per_turn == 0 {
+            return Err(ConfigError::Zero("stream.chunks_per_turn"));
+        }
+        if self.stream.ttl.is_zero() {
+            return Err(ConfigError::Zero("stream.ttl"));
         }
         #[cfg(feature = "deflate")]
         if let Some(deflate) = &self.deflate {

@@ -14,6 +14,7 @@ use core::fmt;
 
 use crate::close::CloseCode;
 use crate::envelope::batch::BatchError;
+use crate::envelope::stream::{RecordError, StreamId};
 
 /// A violation of RFC 6455 by the peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +65,8 @@ pub enum ProtocolError {
     /// A batch of the batching envelope that does not split, or breaks its
     /// limits; nothing of it was delivered.
     InvalidBatch(BatchError),
+    /// A record of the streamed envelope that does not decode.
+    InvalidStreamRecord(RecordError),
 }
 
 impl ProtocolError {
@@ -88,6 +91,7 @@ impl ProtocolError {
                 CloseCode::TOO_BIG
             }
             ProtocolError::InputLimit => CloseCode::POLICY,
+            ProtocolError::InvalidStreamRecord(_) => CloseCode::INVALID_PAYLOAD,
             ProtocolError::InvalidBatch(error) => match error {
                 BatchError::TooLarge { .. } => CloseCode::TOO_BIG,
                 BatchError::TooManyMessages { .. } => CloseCode::POLICY,
@@ -126,6 +130,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InputLimit => f.write_str("input exceeds the buffer limit"),
             ProtocolError::InvalidCompressedData => f.write_str("compressed data does not inflate"),
             ProtocolError::InvalidBatch(error) => error.fmt(f),
+            ProtocolError::InvalidStreamRecord(error) => error.fmt(f),
         }
     }
 }
@@ -151,6 +156,10 @@ pub enum SendError {
     NoPendingRequest,
     /// The handshake answer could not be built.
     Handshake(crate::handshake::HandshakeError),
+    /// Streams need a subprotocol that names the streamed envelope.
+    StreamsNotNegotiated,
+    /// No outbound stream with this id is being sent.
+    UnknownStream(StreamId),
 }
 
 impl fmt::Display for SendError {
@@ -165,6 +174,10 @@ impl fmt::Display for SendError {
             SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             SendError::NoPendingRequest => f.write_str("no handshake request awaits an answer"),
             SendError::Handshake(e) => write!(f, "handshake answer: {e}"),
+            SendError::StreamsNotNegotiated => {
+                f.write_str("no streamed subprotocol was negotiated")
+            }
+            SendError::UnknownStream(id) => write!(f, "no outbound stream {id}"),
         }
     }
 }

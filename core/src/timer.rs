@@ -20,16 +20,19 @@ pub(crate) enum Timer {
     Close,
     /// A lingering batch must be written.
     Linger,
+    /// The oldest inbound stream expires.
+    StreamTtl,
 }
 
 impl Timer {
-    const ALL: [Timer; 6] = [
+    const ALL: [Timer; 7] = [
         Timer::Handshake,
         Timer::Keepalive,
         Timer::Pong,
         Timer::Idle,
         Timer::Close,
         Timer::Linger,
+        Timer::StreamTtl,
     ];
 
     const fn index(self) -> usize {

@@ -57,6 +57,8 @@ struct PartialMessage {
     inflated: Vec<u8>,
     /// Compressed: inflated bytes so far, for the message limit.
     inflated_len: u64,
+    /// Delivered in pieces as it arrives.
+    incremental: bool,
 }
 
 /// Fragments received so far, joined lazily: one fragment needs no copy.
@@ -104,6 +106,9 @@ pub(super) struct Inbound {
     allowed_rsv: Rsv,
     /// An item decoded together with the one just returned.
     queued: Option<Item>,
+    /// Binary messages are envelopes and arrive whole whatever the
+    /// receive mode.
+    whole_binary: bool,
 }
 
 impl Inbound {
@@ -114,7 +119,13 @@ impl Inbound {
             message: None,
             allowed_rsv: Rsv::NONE,
             queued: None,
+            whole_binary: false,
         }
+    }
+
+    /// Makes binary messages arrive whole (an envelope parses them).
+    pub(super) fn set_whole_binary(&mut self, whole: bool) {
+        self.whole_binary = whole;
     }
 
     /// Lets the first frame of a data message carry `rsv` (a negotiated
@@ -187,7 +198,7 @@ impl Inbound {
                 frame.processed = available;
             }
 
-            let incremental = config.receive_mode == ReceiveMode::Incremental;
+            let incremental = self.message.as_ref().is_some_and(|m| m.incremental);
             if compressed {
                 // Compressed bytes are consumed as they arrive: only the
                 // inflated output is kept, and it is bounded as it grows.
@@ -237,10 +248,10 @@ impl Inbound {
         config: &Config,
         codec: &mut Codec,
     ) -> Result<Option<Item>, ProtocolError> {
-        let incremental = config.receive_mode == ReceiveMode::Incremental;
         let Some(message) = self.message.as_mut() else {
             return Ok(None);
         };
+        let incremental = message.incremental;
         let max = config.max_message_size;
         let limit = usize::try_from(max.saturating_sub(message.inflated_len)).unwrap_or(usize::MAX);
         let mut piece = Vec::new();
@@ -356,6 +367,8 @@ impl Inbound {
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => return None,
         };
+        let incremental = config.receive_mode == ReceiveMode::Incremental
+            && !(kind == MessageKind::Binary && self.whole_binary);
         self.message = Some(PartialMessage {
             kind,
             len: header.payload_len,
@@ -364,8 +377,9 @@ impl Inbound {
             compressed: header.rsv == Rsv::RSV1,
             inflated: Vec::new(),
             inflated_len: 0,
+            incremental,
         });
-        (config.receive_mode == ReceiveMode::Incremental).then_some(Item::MessageStart(kind))
+        incremental.then_some(Item::MessageStart(kind))
     }
 
     fn finish_frame(

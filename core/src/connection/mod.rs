@@ -52,7 +52,11 @@ use core::fmt;
 
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::{Config, ConfigError};
-use crate::envelope::{batch, Envelope};
+use crate::envelope::stream::{
+    self, AbortCode, Delivery, Direction, OutStream, Reassembly, Record, StreamError, StreamEvent,
+    StreamId, StreamSource,
+};
+use crate::envelope::{batch, Envelope, Framing};
 use crate::error::{ProtocolError, SendError, SetupError};
 use crate::frame::{mask_into, EncodedHeader, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{self, Accept, ClientRequest, HandshakeError, Reject, Request, Response};
@@ -103,6 +107,9 @@ pub enum Event {
     /// The connection is over; no event follows. Keep draining
     /// [`Connection::poll_transmit`], then shut the transport down.
     Closed(Closed),
+    /// Something happened to a stream of the streamed envelope. A stream
+    /// received whole arrives as [`Event::Message`] instead.
+    Stream(StreamEvent),
 }
 
 /// The outcome of a completed handshake.
@@ -296,6 +303,10 @@ pub struct Connection {
     subprotocol: Option<String>,
     /// The envelope the chosen subprotocol names.
     envelope: Envelope,
+    /// Inbound streams of a streamed envelope.
+    reassembly: Reassembly,
+    /// The id of our next outbound stream.
+    next_stream_id: StreamId,
     /// The latest time the caller passed in: the start of a batch linger,
     /// as sends take no `now`.
     now: Instant,
@@ -397,6 +408,8 @@ impl Connection {
             rng,
             subprotocol: None,
             envelope: Envelope::Plain,
+            reassembly: Reassembly::default(),
+            next_stream_id: 0,
             now: Instant::ZERO,
             auto_responses: BTreeMap::new(),
             codec: None,
@@ -553,6 +566,10 @@ impl Connection {
                         .start_close(now, CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout"));
                 }
                 Timer::Linger => self.outbound.seal_back(),
+                Timer::StreamTtl => {
+                    let outcome = self.reassembly.evict(now, self.config.stream.ttl);
+                    self.apply_stream_outcome(outcome);
+                }
             }
         }
     }
@@ -618,18 +635,88 @@ impl Connection {
 
     /// Queues a data message through the connection's envelope.
     fn queue_message(&mut self, message: Message) {
-        match (self.envelope, message) {
-            (Envelope::Batched(framing), Message::Binary(payload)) => {
-                let batch = &self.config.batch;
-                let opened = self.outbound.push_logical(framing, &payload, batch);
-                if opened && !batch.linger.is_zero() && !self.timers.is_set(Timer::Linger) {
-                    self.timers.set(Timer::Linger, self.now + batch.linger);
+        let (framing, prefix): (Framing, &[u8]) = match (self.envelope, &message) {
+            (Envelope::Batched(framing), Message::Binary(_)) => (framing, &[]),
+            (Envelope::Streamed(framing), Message::Binary(payload)) => {
+                if self
+                    .config
+                    .stream
+                    .send_threshold
+                    .is_some_and(|threshold| payload.len() > threshold)
+                {
+                    let payload = message.into_payload();
+                    self.queue_stream(StreamSource::Bytes(payload), Bytes::new());
+                    return;
                 }
+                (framing, &[stream::tag::BATCH])
             }
-            (_, message) => self
-                .outbound
-                .push_message(message.kind(), message.into_payload()),
+            _ => {
+                self.outbound
+                    .push_message(message.kind(), message.into_payload());
+                return;
+            }
+        };
+        let batch = &self.config.batch;
+        let opened = self
+            .outbound
+            .push_logical(framing, message.payload(), batch, prefix);
+        if opened && !batch.linger.is_zero() && !self.timers.is_set(Timer::Linger) {
+            self.timers.set(Timer::Linger, self.now + batch.linger);
         }
+    }
+
+    fn queue_stream(&mut self, source: StreamSource, metadata: Bytes) -> StreamId {
+        let id = self.next_stream_id;
+        self.next_stream_id = id.wrapping_add(1);
+        self.outbound
+            .push_stream(OutStream::new(id, source, metadata));
+        id
+    }
+
+    /// Sends `source` as a stream with `metadata` (for example a content
+    /// type) for the receiver, on a connection whose subprotocol names the
+    /// streamed envelope. The payload is cut into chunks as it is written,
+    /// interleaved with other messages; the returned id names it in
+    /// [`StreamEvent`]s and [`Connection::abort_stream`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use wscore::envelope::Subprotocol;
+    /// use wscore::{Config, Connection, Instant, Role};
+    ///
+    /// let config = Config::default().subprotocols(vec![Subprotocol::streamed("files.v2")]);
+    /// let mut conn = Connection::upgraded(Role::Server, config, [0; 32], Instant::ZERO)?;
+    /// // Upgraded elsewhere, so no subprotocol was chosen here: plain.
+    /// assert!(conn.send_stream(Bytes::from(vec![0; 10]), Bytes::new()).is_err());
+    /// # Ok::<(), wscore::config::ConfigError>(())
+    /// ```
+    pub fn send_stream(
+        &mut self,
+        source: impl Into<StreamSource>,
+        metadata: Bytes,
+    ) -> Result<StreamId, SendError> {
+        self.check_can_send()?;
+        if !matches!(self.envelope, Envelope::Streamed(_)) {
+            return Err(SendError::StreamsNotNegotiated);
+        }
+        Ok(self.queue_stream(source.into(), metadata))
+    }
+
+    /// Stops sending stream `id`; the peer is told if it has heard of it.
+    /// Chunks already written stay written.
+    pub fn abort_stream(&mut self, id: StreamId, reason: &str) -> Result<(), SendError> {
+        let announced = self
+            .outbound
+            .cancel_stream(id)
+            .ok_or(SendError::UnknownStream(id))?;
+        if announced {
+            self.outbound.push_stream_control(&Record::Abort {
+                id,
+                code: AbortCode::CANCELLED,
+                reason: reason.into(),
+            });
+        }
+        Ok(())
     }
 
     /// Queues a ping. Pings go ahead of queued data.
@@ -697,6 +784,14 @@ impl Connection {
     /// The next bytes to write, if any.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbound.schedule(&self.config.stream);
+        while let Some(id) = self.outbound.take_failed_stream() {
+            self.events.push_back(Event::Stream(StreamEvent::Failed {
+                id,
+                direction: Direction::Outbound,
+                error: StreamError::SourceFailed,
+            }));
+        }
         if let Some(codec) = self.codec.as_mut() {
             self.outbound
                 .encode_front(|payload| Some((codec.compress(payload)?, Rsv::RSV1)));
@@ -783,6 +878,8 @@ impl Connection {
             .map_or(Envelope::Plain, |p| p.envelope);
         self.outbound
             .set_linger(!self.config.batch.linger.is_zero());
+        self.inbound
+            .set_whole_binary(!matches!(self.envelope, Envelope::Plain));
         self.lifecycle = Lifecycle::Open;
         self.timers.clear(Timer::Handshake);
         self.arm_open_timers(now);
@@ -946,13 +1043,24 @@ impl Connection {
                     if let Some(idle) = self.config.idle_timeout {
                         self.timers.set(Timer::Idle, now + idle);
                     }
-                    let Envelope::Batched(framing) = self.envelope else {
-                        self.deliver(message);
-                        continue;
-                    };
-                    let Message::Binary(batch) = message else {
-                        self.deliver(message);
-                        continue;
+                    let (framing, batch) = match (self.envelope, message) {
+                        (Envelope::Batched(framing), Message::Binary(batch)) => (framing, batch),
+                        (Envelope::Streamed(framing), Message::Binary(payload)) => {
+                            match Record::decode(&payload) {
+                                Ok(Record::Batch(batch)) => (framing, batch),
+                                Ok(record) => {
+                                    self.stream_record(now, record);
+                                    continue;
+                                }
+                                Err(error) => {
+                                    return self.fail(ProtocolError::InvalidStreamRecord(error))
+                                }
+                            }
+                        }
+                        (_, message) => {
+                            self.deliver(message);
+                            continue;
+                        }
                     };
                     let limits = &self.config.batch;
                     match batch::split(&batch, framing, limits.max_messages, limits.max_bytes) {
@@ -979,6 +1087,44 @@ impl Connection {
                 Item::Pong(payload) => self.events.push_back(Event::Pong(payload)),
                 Item::Close(frame) => return self.close_received(frame),
             }
+        }
+    }
+
+    /// Applies an inbound stream record.
+    fn stream_record(&mut self, now: Instant, record: Record) {
+        let incremental = self.config.receive_mode == crate::config::ReceiveMode::Incremental;
+        let outcome = self
+            .reassembly
+            .apply(record, now, incremental, &self.config.stream);
+        self.apply_stream_outcome(outcome);
+    }
+
+    fn apply_stream_outcome(&mut self, outcome: stream::Outcome) {
+        for delivery in outcome.events {
+            match delivery {
+                Delivery::Message(payload) => self.deliver(Message::Binary(payload)),
+                Delivery::Event(event) => self.events.push_back(Event::Stream(event)),
+            }
+        }
+        for (id, error) in outcome.refuse {
+            self.outbound.push_stream_control(&Record::Refuse {
+                id,
+                code: error.abort_code(),
+                reason: alloc::format!("{error}"),
+            });
+        }
+        if let Some((id, error)) = outcome.refused {
+            if self.outbound.cancel_stream(id).is_some() {
+                self.events.push_back(Event::Stream(StreamEvent::Failed {
+                    id,
+                    direction: Direction::Outbound,
+                    error,
+                }));
+            }
+        }
+        match self.reassembly.next_expiry(self.config.stream.ttl) {
+            Some(at) => self.timers.set(Timer::StreamTtl, at),
+            None => self.timers.clear(Timer::StreamTtl),
         }
     }
 
@@ -1077,6 +1223,7 @@ impl Connection {
         self.lifecycle = Lifecycle::Closed;
         self.timers.clear_all();
         self.inbound.clear();
+        self.reassembly.clear();
         self.events.push_back(Event::Closed(Closed {
             code,
             reason,

@@ -11,12 +11,19 @@
 //! when it reaches the front (or something queues behind it), so whatever
 //! is sent before the next transmit is taken travels together. With a
 //! linger, an open batch at the front waits until the connection seals it.
+//!
+//! Streams are cut into records one at a time, as the queue reaches them.
+//! Data messages go first so small messages never wait behind more than one
+//! chunk; after `chunks_per_turn` data messages in a row a waiting stream
+//! gets one record, and after `chunks_per_turn` chunks of one stream the
+//! next stream takes its place. The close frame waits for every stream.
 
 use alloc::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::close::CloseFrame;
 use crate::envelope::batch::{BatchConfig, BatchWriter};
+use crate::envelope::stream::{AbortCode, OutRecord, OutStream, Record, StreamConfig, StreamId};
 use crate::envelope::Framing;
 use crate::frame::{OpCode, Rsv};
 use crate::message::MessageKind;
@@ -48,9 +55,27 @@ struct Pending {
     /// A batch still taking logical messages; `payload` is empty until it
     /// is sealed.
     open: Option<BatchWriter>,
+    /// Chosen to go next: the scheduler leaves it alone.
+    scheduled: bool,
 }
 
 impl Pending {
+    fn binary(payload: Bytes) -> Self {
+        Pending {
+            kind: MessageKind::Binary,
+            payload,
+            sent: 0,
+            rsv: Rsv::NONE,
+            encoded: false,
+            open: None,
+            scheduled: true,
+        }
+    }
+
+    fn started(&self) -> bool {
+        self.sent > 0 || self.encoded || self.scheduled
+    }
+
     fn seal(&mut self) {
         if let Some(mut batch) = self.open.take() {
             self.payload = batch.take();
@@ -79,6 +104,16 @@ pub(super) struct Outbound {
     queued_bytes: usize,
     /// An open batch at the front waits for [`Outbound::seal_back`].
     linger: bool,
+    /// Outbound streams; the front one sends next.
+    streams: VecDeque<OutStream>,
+    /// Abort and refuse records, ahead of other data.
+    stream_control: VecDeque<Bytes>,
+    /// Chunks the front stream sent in its current turn.
+    chunk_streak: usize,
+    /// Data messages sent in a row while a stream waited.
+    data_streak: usize,
+    /// Streams whose source failed, for the connection to report.
+    failed_streams: VecDeque<StreamId>,
 }
 
 impl Outbound {
@@ -96,6 +131,7 @@ impl Outbound {
             rsv: Rsv::NONE,
             encoded: false,
             open: None,
+            scheduled: false,
         });
     }
 
@@ -107,6 +143,7 @@ impl Outbound {
         framing: Framing,
         message: &[u8],
         config: &BatchConfig,
+        prefix: &[u8],
     ) -> bool {
         let add = BatchWriter::encoded_len(framing, message);
         self.queued_bytes += add;
@@ -117,7 +154,9 @@ impl Outbound {
             }
         }
         self.seal_back();
-        let mut batch = BatchWriter::with_capacity(add.max(config.cap.min(4096)));
+        self.queued_bytes += prefix.len();
+        let capacity = (add + prefix.len()).max(config.cap.min(4096));
+        let mut batch = BatchWriter::with_prefix(capacity, prefix);
         batch.push(framing, message);
         self.data.push_back(Pending {
             kind: MessageKind::Binary,
@@ -126,8 +165,108 @@ impl Outbound {
             rsv: Rsv::NONE,
             encoded: false,
             open: Some(batch),
+            scheduled: false,
         });
         true
+    }
+
+    /// Queues a stream; its records are cut as the queue reaches them.
+    pub(super) fn push_stream(&mut self, stream: OutStream) {
+        self.streams.push_back(stream);
+    }
+
+    /// Queues an abort or refuse record, ahead of other data.
+    pub(super) fn push_stream_control(&mut self, record: &Record) {
+        if self.close == CloseSlot::None {
+            self.stream_control.push_back(record.encode());
+        }
+    }
+
+    /// Stops sending stream `id`. Returns whether it was queued and whether
+    /// the peer had heard of it.
+    pub(super) fn cancel_stream(&mut self, id: StreamId) -> Option<bool> {
+        let index = self.streams.iter().position(|s| s.id == id)?;
+        let stream = self.streams.remove(index)?;
+        if index == 0 {
+            self.chunk_streak = 0;
+        }
+        Some(stream.announced())
+    }
+
+    /// A stream whose source ended early, to report.
+    pub(super) fn take_failed_stream(&mut self) -> Option<StreamId> {
+        self.failed_streams.pop_front()
+    }
+
+    /// Chooses what goes next when nothing is under way: abort and refuse
+    /// records first, then data, with streams interleaved (see the module
+    /// documentation).
+    pub(super) fn schedule(&mut self, config: &StreamConfig) {
+        if self.data.front().is_some_and(Pending::started) || self.close == CloseSlot::Sent {
+            return;
+        }
+        if let Some(record) = self.stream_control.pop_front() {
+            self.queued_bytes += record.len();
+            self.data.push_front(Pending::binary(record));
+            return;
+        }
+        let data_ready = self
+            .data
+            .front()
+            .is_some_and(|p| p.open.is_none() || !self.linger);
+        if self.streams.is_empty() || (data_ready && self.data_streak < config.chunks_per_turn) {
+            if data_ready {
+                if let Some(front) = self.data.front_mut() {
+                    front.scheduled = true;
+                }
+                if !self.streams.is_empty() {
+                    self.data_streak += 1;
+                }
+            }
+            return;
+        }
+        self.data_streak = 0;
+        while let Some(stream) = self.streams.front_mut() {
+            let record = match stream.next_record(config.chunk_size) {
+                OutRecord::Next(record) => {
+                    self.chunk_streak += 1;
+                    if self.chunk_streak >= config.chunks_per_turn {
+                        self.chunk_streak = 0;
+                        self.streams.rotate_left(1);
+                    }
+                    record
+                }
+                OutRecord::Last(record) => {
+                    self.chunk_streak = 0;
+                    self.streams.pop_front();
+                    record
+                }
+                OutRecord::Failed => {
+                    self.chunk_streak = 0;
+                    let Some(stream) = self.streams.pop_front() else {
+                        break;
+                    };
+                    if stream.announced() {
+                        let abort = Record::Abort {
+                            id: stream.id,
+                            code: AbortCode::SOURCE_FAILED,
+                            reason: "data source ended early".into(),
+                        };
+                        let record = abort.encode();
+                        self.queued_bytes += record.len();
+                        self.data.push_front(Pending::binary(record));
+                    }
+                    self.failed_streams.push_back(stream.id);
+                    if stream.announced() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            self.queued_bytes += record.len();
+            self.data.push_front(Pending::binary(record));
+            return;
+        }
     }
 
     /// Closes the batch at the back to further messages, so it is written.
@@ -177,6 +316,8 @@ impl Outbound {
     /// Drops everything not yet written, for a peer that is gone.
     pub(super) fn abandon(&mut self) {
         self.data.clear();
+        self.streams.clear();
+        self.stream_control.clear();
         self.pings.clear();
         self.pongs.clear();
         self.queued_bytes = 0;
@@ -211,6 +352,8 @@ impl Outbound {
             && self.pongs.is_empty()
             && self.pings.is_empty()
             && self.data.is_empty()
+            && self.streams.is_empty()
+            && self.stream_control.is_empty()
             && !matches!(self.close, CloseSlot::Queued(_))
     }
 
@@ -229,6 +372,10 @@ impl Outbound {
         }
         if let Some(frame) = self.next_fragment(fragment_size) {
             return Some(Next::Frame(frame));
+        }
+        if !self.streams.is_empty() || !self.stream_control.is_empty() {
+            // The close frame follows every stream; `schedule` feeds them.
+            return None;
         }
         match core::mem::replace(&mut self.close, CloseSlot::Sent) {
             CloseSlot::Queued(frame) => Some(control(OpCode::Close, frame.encode())),

@@ -303,6 +303,14 @@ impl BatchWriter {
         }
     }
 
+    /// A writer whose batch follows `prefix` (a record tag); the prefix
+    /// counts towards [`BatchWriter::len`].
+    pub fn with_prefix(capacity: usize, prefix: &[u8]) -> Self {
+        let mut writer = Self::with_capacity(capacity.max(prefix.len()));
+        writer.buf.extend_from_slice(prefix);
+        writer
+    }
+
     /// The bytes `message` adds to a batch with `framing`.
     pub fn encoded_len(framing: Framing, message: &[u8]) -> usize {
         match framing {

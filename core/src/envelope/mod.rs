@@ -11,10 +11,13 @@
 //! plain subprotocol is served unchanged.
 //!
 //! - [`batch`]: many logical messages in one WebSocket message.
+//! - [`stream`]: large payloads as chunked streams that interleave with
+//!   ordinary messages, on top of batching.
 
 use alloc::string::String;
 
 pub mod batch;
+pub mod stream;
 
 pub use batch::Framing;
 
@@ -28,6 +31,9 @@ pub enum Envelope {
     /// Every binary WebSocket message is a batch of logical messages
     /// delimited by the [`Framing`]; text messages are carried plain.
     Batched(Framing),
+    /// Batching plus streams: every binary WebSocket message starts with a
+    /// record tag, and is either a batch or a stream record.
+    Streamed(Framing),
 }
 
 /// A subprotocol the application speaks, and the envelope it names.
@@ -63,6 +69,15 @@ impl Subprotocol {
     /// A batched subprotocol with varint length prefixes.
     pub fn batched(name: impl Into<String>) -> Self {
         Self::batched_with(name, Framing::Varint)
+    }
+
+    /// A streamed subprotocol (batching and streams) with varint length
+    /// prefixes.
+    pub fn streamed(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            envelope: Envelope::Streamed(Framing::Varint),
+        }
     }
 
     /// A batched subprotocol with the given framing.
