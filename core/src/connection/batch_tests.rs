@@ -26,7 +26,7 @@ fn plain_only() -> Vec<Subprotocol> {
     vec![Subprotocol::plain("v2.bsatn.example")]
 }
 
-fn bytes_of(conn: &mut Connection) -> Vec<u8> {
+pub(super) fn bytes_of(conn: &mut Connection) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(t) = conn.poll_transmit() {
         t.write_to(&mut out);
@@ -35,7 +35,7 @@ fn bytes_of(conn: &mut Connection) -> Vec<u8> {
 }
 
 /// Payloads of the data frames in `bytes` (either direction).
-fn data_frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+pub(super) fn data_frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     while let Some((h, n)) = FrameHeader::decode(bytes).unwrap() {
         let end = n + h.payload_len as usize;
@@ -51,11 +51,11 @@ fn data_frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-fn events(conn: &mut Connection) -> Vec<Event> {
+pub(super) fn events(conn: &mut Connection) -> Vec<Event> {
     core::iter::from_fn(|| conn.poll_event()).collect()
 }
 
-fn messages(conn: &mut Connection) -> Vec<Message> {
+pub(super) fn messages(conn: &mut Connection) -> Vec<Message> {
     events(conn)
         .into_iter()
         .filter_map(|e| match e {
@@ -67,7 +67,7 @@ fn messages(conn: &mut Connection) -> Vec<Message> {
 
 /// A client and a server with their handshake done; the server lets the
 /// connection choose the subprotocol.
-fn pair(client: Config, server: Config) -> (Connection, Connection) {
+pub(super) fn pair(client: Config, server: Config) -> (Connection, Connection) {
     let request = ClientRequest::new("example.com", "/");
     let mut c = Connection::client(client, request, [7; 32], T0).unwrap();
     let mut s = Connection::server(server, T0).unwrap();

@@ -1244,3 +1244,5 @@ mod tests;
 
 #[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+mod stream_tests;

@@ -7,8 +7,8 @@
 //! other tags open, feed, end, abort and refuse streams. Integers are
 //! unsigned LEB128 varints.
 //!
-//! This module owns the record codec, the inbound [`Reassembly`] with its
-//! bounds and time-to-live, and the outbound [`OutStream`] that cuts a
+//! This module owns the record codec, the inbound reassembly with its
+//! bounds and time-to-live, and the outbound outbound stream that cuts a
 //! payload into chunk records lazily. The connection schedules them.
 
 use alloc::boxed::Box;

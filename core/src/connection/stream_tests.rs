@@ -1,0 +1,541 @@
+//! The streaming envelope through whole connections: interleaving,
+//! fairness, both receive modes, per-stream errors, eviction and aborts.
+
+use alloc::boxed::Box;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use quickcheck::{quickcheck, TestResult};
+
+use super::batch_tests::{bytes_of, data_frames, events, messages, pair};
+use super::*;
+use crate::config::ReceiveMode;
+use crate::envelope::stream::{ChunkSource, StreamConfig};
+use crate::envelope::Subprotocol;
+use crate::frame::OpCode;
+
+const T0: Instant = Instant::ZERO;
+
+fn streamed() -> Config {
+    Config::default()
+        .subprotocols(vec![Subprotocol::streamed("files.v2")])
+        .stream(
+            StreamConfig::default()
+                .send_threshold(Some(1000))
+                .chunk_size(300),
+        )
+}
+
+fn payload(len: usize, seed: u8) -> Bytes {
+    Bytes::from(
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+            .collect::<Vec<u8>>(),
+    )
+}
+
+/// The records in `wire`, decoded.
+fn records(wire: &[u8]) -> Vec<Record> {
+    data_frames(wire)
+        .into_iter()
+        .map(|p| Record::decode(&Bytes::from(p)).unwrap())
+        .collect()
+}
+
+fn stream_events(all: &[Event]) -> Vec<&StreamEvent> {
+    all.iter()
+        .filter_map(|e| match e {
+            Event::Stream(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Moves everything from `from` to `to` one transmit at a time.
+fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+    while let Some(t) = from.poll_transmit() {
+        let mut bytes = Vec::new();
+        t.write_to(&mut bytes);
+        to.handle_input(now, &bytes);
+    }
+}
+
+#[test]
+fn large_messages_travel_as_streams_and_arrive_whole() {
+    let (mut c, mut s) = pair(streamed(), streamed());
+    assert!(matches!(c.envelope(), Envelope::Streamed(_)));
+    let big = Message::Binary(payload(2000, 1));
+    c.send(big.clone()).unwrap();
+    let wire = bytes_of(&mut c);
+    let recs = records(&wire);
+    // Open, seven chunks of at most 300 bytes, end.
+    assert_eq!(recs.len(), 1 + 7 + 1);
+    assert!(matches!(
+        recs[0],
+        Record::Open {
+            id: 0,
+            total_len: 2000,
+            ..
+        }
+    ));
+    assert!(matches!(recs[8], Record::End { id: 0 }));
+    s.handle_input(T0, &wire);
+    assert_eq!(messages(&mut s), vec![big]);
+}
+
+#[test]
+fn small_messages_overtake_a_stream_in_flight() {
+    let (mut c, mut s) = pair(streamed(), streamed());
+    let big = Message::Binary(payload(3000, 2));
+    c.send(big.clone()).unwrap();
+    // Let the stream start, then queue small messages.
+    let first = c.poll_transmit().unwrap();
+    let mut wire = Vec::new();
+    first.write_to(&mut wire);
+    for i in 0..3u8 {
+        c.send(Message::Binary(Bytes::from(vec![i; 8]))).unwrap();
+    }
+    c.send(Message::text("hi")).unwrap();
+    wire.extend(bytes_of(&mut c));
+    s.handle_input(T0, &wire);
+    let got = messages(&mut s);
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[0], Message::Binary(Bytes::from(vec![0; 8])));
+    assert_eq!(got[3], Message::text("hi"));
+    assert_eq!(got[4], big);
+}
+
+#[test]
+fn streams_take_turns() {
+    let config = streamed().stream(
+        StreamConfig::default()
+            .send_threshold(None)
+            .chunk_size(10)
+            .chunks_per_turn(2),
+    );
+    let (mut c, mut s) = pair(config.clone(), config);
+    let a = c
+        .send_stream(payload(60, 3), Bytes::from_static(b"a"))
+        .unwrap();
+    let b = c
+        .send_stream(payload(60, 4), Bytes::from_static(b"b"))
+        .unwrap();
+    assert_eq!((a, b), (0, 1));
+    let wire = bytes_of(&mut c);
+    let order: Vec<StreamId> = records(&wire)
+        .iter()
+        .map(|r| match r {
+            Record::Open { id, .. } | Record::Chunk { id, .. } | Record::End { id } => *id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Two records of a stream, then the other's turn.
+    assert_eq!(&order[..8], &[0, 0, 1, 1, 0, 0, 1, 1]);
+    s.handle_input(T0, &wire);
+    assert_eq!(
+        messages(&mut s),
+        vec![
+            Message::Binary(payload(60, 3)),
+            Message::Binary(payload(60, 4))
+        ]
+    );
+}
+
+#[test]
+fn incremental_mode_streams_pieces_without_holding_them() {
+    let receiver = streamed().receive_mode(ReceiveMode::Incremental);
+    let (mut c, mut s) = pair(streamed(), receiver);
+    let id = c
+        .send_stream(
+            payload(1000, 5),
+            Bytes::from_static(b"application/octet-stream"),
+        )
+        .unwrap();
+    s.handle_input(T0, &bytes_of(&mut c));
+    let all = events(&mut s);
+    let evs = stream_events(&all);
+    assert_eq!(
+        evs[0],
+        &StreamEvent::Started {
+            id,
+            total_len: 1000,
+            metadata: Bytes::from_static(b"application/octet-stream")
+        }
+    );
+    let mut data = Vec::new();
+    for e in &evs[1..evs.len() - 1] {
+        let StreamEvent::Data {
+            id: got,
+            data: piece,
+        } = e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(*got, id);
+        assert!(piece.len() <= 300);
+        data.extend_from_slice(piece);
+    }
+    assert_eq!(data, payload(1000, 5));
+    assert_eq!(evs.last(), Some(&&StreamEvent::Finished { id }));
+    // Ordinary messages still arrive whole in incremental mode's envelope.
+    c.send(Message::Binary(Bytes::from_static(b"small")))
+        .unwrap();
+    s.handle_input(T0, &bytes_of(&mut c));
+    assert_eq!(
+        messages(&mut s),
+        vec![Message::Binary(Bytes::from_static(b"small"))]
+    );
+}
+
+fn raw(record: &Record) -> Vec<u8> {
+    let payload = record.encode();
+    let header = FrameHeader {
+        fin: true,
+        rsv: Rsv::NONE,
+        opcode: OpCode::Binary,
+        mask: Some([0; 4]),
+        payload_len: payload.len() as u64,
+    };
+    let mut out = header.encode().as_slice().to_vec();
+    out.extend_from_slice(&payload);
+    out
+}
+
+#[test]
+fn per_stream_errors_keep_the_connection() {
+    let (_, mut s) = pair(streamed(), streamed());
+    let bad = [
+        Record::Chunk {
+            id: 9,
+            offset: 0,
+            data: Bytes::from_static(b"x"),
+        },
+        Record::Open {
+            id: 1,
+            total_len: 4,
+            metadata: Bytes::new(),
+        },
+        Record::Chunk {
+            id: 1,
+            offset: 2,
+            data: Bytes::from_static(b"x"),
+        },
+    ];
+    for record in &bad {
+        s.handle_input(T0, &raw(record));
+    }
+    let all = events(&mut s);
+    let failures: Vec<_> = stream_events(&all)
+        .into_iter()
+        .map(|e| match e {
+            StreamEvent::Failed { id, error, .. } => (*id, error.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        vec![
+            (9, StreamError::UnknownStream),
+            (1, StreamError::OutOfRange { offset: 2, len: 1 })
+        ]
+    );
+    let refusals = records(&bytes_of(&mut s));
+    assert!(matches!(
+        refusals[..],
+        [
+            Record::Refuse { id: 9, .. },
+            Record::Refuse {
+                id: 1,
+                code: AbortCode::INVALID,
+                ..
+            }
+        ]
+    ));
+    assert!(s.is_open());
+    // The connection still carries messages.
+    s.handle_input(T0, &raw(&Record::Batch(Bytes::from_static(b"\x02ok"))));
+    assert_eq!(
+        messages(&mut s),
+        vec![Message::Binary(Bytes::from_static(b"ok"))]
+    );
+}
+
+#[test]
+fn stalled_streams_are_evicted_after_the_ttl() {
+    let config = streamed().stream(StreamConfig::default().ttl(Duration::from_secs(60)));
+    let (_, mut s) = pair(streamed(), config);
+    let open = Record::Open {
+        id: 4,
+        total_len: 10,
+        metadata: Bytes::new(),
+    };
+    s.handle_input(T0, &raw(&open));
+    let later = T0 + Duration::from_secs(20);
+    s.handle_input(
+        later,
+        &raw(&Record::Chunk {
+            id: 4,
+            offset: 0,
+            data: Bytes::from_static(b"abc"),
+        }),
+    );
+    assert_eq!(s.poll_timeout(), Some(later + Duration::from_secs(60)));
+    s.handle_timeout(later + Duration::from_secs(59));
+    assert!(stream_events(&events(&mut s)).is_empty());
+    s.handle_timeout(later + Duration::from_secs(60));
+    let all = events(&mut s);
+    assert!(matches!(
+        stream_events(&all)[..],
+        [StreamEvent::Failed {
+            id: 4,
+            error: StreamError::Expired,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        records(&bytes_of(&mut s))[..],
+        [Record::Refuse {
+            id: 4,
+            code: AbortCode::EXPIRED,
+            ..
+        }]
+    ));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn aborting_a_stream_tells_the_receiver() {
+    let (mut c, mut s) = pair(streamed(), streamed());
+    let id = c.send_stream(payload(3000, 6), Bytes::new()).unwrap();
+    pump_n(&mut c, &mut s, 3);
+    c.abort_stream(id, "changed my mind").unwrap();
+    assert_eq!(c.abort_stream(id, ""), Err(SendError::UnknownStream(id)));
+    pump(&mut c, &mut s, T0);
+    let all = events(&mut s);
+    assert!(matches!(
+        stream_events(&all)[..],
+        [StreamEvent::Failed {
+            direction: Direction::Inbound,
+            error: StreamError::Aborted {
+                code: AbortCode::CANCELLED,
+                ..
+            },
+            ..
+        }]
+    ));
+    assert!(messages(&mut s).is_empty());
+}
+
+fn pump_n(from: &mut Connection, to: &mut Connection, n: usize) {
+    for _ in 0..n {
+        let t = from.poll_transmit().unwrap();
+        let mut bytes = Vec::new();
+        t.write_to(&mut bytes);
+        to.handle_input(T0, &bytes);
+    }
+}
+
+#[test]
+fn a_refused_stream_stops_sending() {
+    let small = streamed().stream(StreamConfig::default().max_stream_size(100));
+    let (mut c, mut s) = pair(streamed(), small);
+    c.send(Message::Binary(payload(5000, 7))).unwrap();
+    pump_n(&mut c, &mut s, 1); // the open record
+    pump(&mut s, &mut c, T0); // the refusal
+    let all = events(&mut c);
+    assert!(matches!(
+        stream_events(&all)[..],
+        [StreamEvent::Failed {
+            id: 0,
+            direction: Direction::Outbound,
+            error: StreamError::Aborted {
+                code: AbortCode::LIMIT,
+                ..
+            }
+        }]
+    ));
+    assert!(c.poll_transmit().is_none(), "no chunk after the refusal");
+}
+
+#[test]
+fn the_close_frame_waits_for_streams() {
+    let (mut c, mut s) = pair(streamed(), streamed());
+    c.send(Message::Binary(payload(2500, 8))).unwrap();
+    c.close(T0, CloseCode::NORMAL, "done").unwrap();
+    pump(&mut c, &mut s, T0);
+    let all = events(&mut s);
+    assert_eq!(
+        all.first(),
+        Some(&Event::Message(Message::Binary(payload(2500, 8))))
+    );
+    assert!(matches!(all.get(1), Some(Event::CloseReceived(_))));
+}
+
+struct Counter {
+    left: u64,
+}
+
+impl ChunkSource for Counter {
+    fn total_len(&self) -> u64 {
+        1000
+    }
+    fn next_chunk(&mut self, max: usize) -> Option<Bytes> {
+        let n = (max as u64).min(self.left);
+        self.left -= n;
+        (n > 0).then(|| Bytes::from(vec![b'z'; n as usize]))
+    }
+}
+
+#[test]
+fn pull_sources_stream_and_a_short_one_fails() {
+    let (mut c, mut s) = pair(streamed(), streamed());
+    c.send_stream(
+        StreamSource::Pull(Box::new(Counter { left: 1000 })),
+        Bytes::new(),
+    )
+    .unwrap();
+    pump(&mut c, &mut s, T0);
+    assert_eq!(
+        messages(&mut s),
+        vec![Message::Binary(Bytes::from(vec![b'z'; 1000]))]
+    );
+
+    let id = c
+        .send_stream(
+            StreamSource::Pull(Box::new(Counter { left: 400 })),
+            Bytes::new(),
+        )
+        .unwrap();
+    pump(&mut c, &mut s, T0);
+    let mine = events(&mut c);
+    assert!(matches!(
+        stream_events(&mine)[..],
+        [StreamEvent::Failed { id: got, direction: Direction::Outbound, error: StreamError::SourceFailed }] if *got == id
+    ));
+    let theirs = events(&mut s);
+    assert!(matches!(
+        stream_events(&theirs)[..],
+        [StreamEvent::Failed {
+            error: StreamError::Aborted {
+                code: AbortCode::SOURCE_FAILED,
+                ..
+            },
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn streams_need_the_streamed_envelope() {
+    let plain = Config::default().subprotocols(vec![Subprotocol::batched("b")]);
+    let (mut c, _) = pair(plain.clone(), plain);
+    assert_eq!(
+        c.send_stream(Bytes::from_static(b"x"), Bytes::new()),
+        Err(SendError::StreamsNotNegotiated)
+    );
+}
+
+#[test]
+fn malformed_records_fail_the_connection() {
+    let (_, mut s) = pair(streamed(), streamed());
+    s.handle_input(T0, &raw(&Record::Batch(Bytes::new()))[..]);
+    let mut bad = raw(&Record::End { id: 1 });
+    // Rewrite the tag to an unknown one (the mask is zero).
+    let tag_at = bad.len() - 2;
+    bad[tag_at] = 0x7f;
+    s.handle_input(T0, &bad);
+    let all = events(&mut s);
+    assert!(matches!(
+        all.last(),
+        Some(Event::Closed(Closed {
+            code: CloseCode::INVALID_PAYLOAD,
+            cause: CloseCause::Protocol(ProtocolError::InvalidStreamRecord(_)),
+            ..
+        }))
+    ));
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Small(u8),
+    Large(u16),
+    Flush(u16),
+}
+
+impl quickcheck::Arbitrary for Op {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        match u8::arbitrary(g) % 6 {
+            0 => Op::Large(u16::arbitrary(g)),
+            1 => Op::Flush(u16::arbitrary(g)),
+            _ => Op::Small(u8::arbitrary(g)),
+        }
+    }
+}
+
+quickcheck! {
+    /// Concurrent streams and small messages, random chunk sizes and read
+    /// boundaries: every payload arrives exact, small messages in order.
+    fn streams_round_trip(ops: Vec<Op>, chunk: u16, per_turn: u8, incremental: bool) -> TestResult {
+        let stream_config = StreamConfig::default()
+            .send_threshold(Some(700))
+            .chunk_size(usize::from(chunk % 2000).max(1))
+            .chunks_per_turn(usize::from(per_turn % 8).max(1));
+        let config = streamed().stream(stream_config);
+        let receiver = if incremental { config.clone().receive_mode(ReceiveMode::Incremental) } else { config.clone() };
+        let (mut c, mut s) = pair(config, receiver);
+        let mut small_sent = Vec::new();
+        let mut large_sent = Vec::new();
+        let mut got_small = Vec::new();
+        let mut assembled: BTreeMap<StreamId, Vec<u8>> = BTreeMap::new();
+        let mut got_large = Vec::new();
+        let mut drain = |c: &mut Connection, s: &mut Connection, cut: usize,
+                         got_small: &mut Vec<Message>, got_large: &mut Vec<Bytes>| {
+            let wire = bytes_of(c);
+            for piece in wire.chunks(cut.max(1)) {
+                s.handle_input(T0, piece);
+            }
+            for event in events(s) {
+                match event {
+                    Event::Message(m) if m.payload().len() > 700 => got_large.push(m.into_payload()),
+                    Event::Message(m) => got_small.push(m),
+                    Event::Stream(StreamEvent::Started { id, .. }) => { assembled.insert(id, Vec::new()); }
+                    Event::Stream(StreamEvent::Data { id, data }) => {
+                        assembled.entry(id).or_default().extend_from_slice(&data);
+                    }
+                    Event::Stream(StreamEvent::Finished { id }) => {
+                        got_large.push(Bytes::from(assembled.remove(&id).unwrap_or_default()));
+                    }
+                    _ => {}
+                }
+            }
+        };
+        for (i, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Small(len) => {
+                    let m = Message::Binary(payload(usize::from(len), i as u8));
+                    c.send(m.clone()).unwrap();
+                    small_sent.push(m);
+                }
+                Op::Large(len) => {
+                    let p = payload(701 + usize::from(len % 6000), i as u8);
+                    c.send(Message::Binary(p.clone())).unwrap();
+                    large_sent.push(p);
+                }
+                Op::Flush(cut) => drain(&mut c, &mut s, usize::from(cut), &mut got_small, &mut got_large),
+            }
+        }
+        drain(&mut c, &mut s, 4096, &mut got_small, &mut got_large);
+        if got_small != small_sent {
+            return TestResult::error("small messages differ");
+        }
+        let mut want = large_sent;
+        let mut got = got_large;
+        want.sort();
+        got.sort();
+        if want != got {
+            return TestResult::error(alloc::format!("{} streams sent, {} received", want.len(), got.len()));
+        }
+        TestResult::passed()
+    }
+}
