@@ -8,7 +8,7 @@
 //! unsigned LEB128 varints.
 //!
 //! This module owns the record codec, the inbound reassembly with its
-//! bounds and time-to-live, and the outbound outbound stream that cuts a
+//! bounds and time-to-live, and the outbound stream that cuts a
 //! payload into chunk records lazily. The connection schedules them.
 
 use alloc::boxed::Box;
