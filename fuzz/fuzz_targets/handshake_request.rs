@@ -7,7 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use wscore::{Config, Connection, Event, Instant};
 
 fn events(chunks: &[&[u8]]) -> Vec<Event> {
-    let mut conn = Connection::server(Config::default().max_handshake_bytes(2048), Instant::ZERO).unwrap();
+    let mut conn =
+        Connection::server(Config::default().max_handshake_bytes(2048), Instant::ZERO).unwrap();
     for chunk in chunks {
         conn.handle_input(Instant::ZERO, chunk);
     }

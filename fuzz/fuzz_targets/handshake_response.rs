@@ -8,7 +8,9 @@ use wscore::handshake::ClientRequest;
 use wscore::{Config, Connection, Event, Instant};
 
 fuzz_target!(|data: &[u8]| {
-    let request = ClientRequest::new("h", "/").subprotocol("a").subprotocol("b");
+    let request = ClientRequest::new("h", "/")
+        .subprotocol("a")
+        .subprotocol("b");
     let mut conn = Connection::client(Config::default(), request, [9; 32], Instant::ZERO).unwrap();
     while conn.poll_transmit().is_some() {}
     conn.handle_input(Instant::ZERO, data);

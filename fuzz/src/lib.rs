@@ -5,8 +5,11 @@
 use core::time::Duration;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
-use wscore::frame::FrameHeader;
-use wscore::handshake::Accept;
+use wscore::envelope::batch::BatchConfig;
+use wscore::envelope::stream::StreamConfig;
+use wscore::envelope::Subprotocol;
+use wscore::frame::{FrameHeader, OpCode, Rsv};
+use wscore::handshake::{Accept, ClientRequest};
 use wscore::{CloseCode, Config, Connection, Event, Instant, Message, ReceiveMode};
 
 /// One step of a fuzzed session.
@@ -22,6 +25,17 @@ pub enum Op {
     Ping(Vec<u8>),
     /// The application starts a close.
     Close(u16),
+    /// A well-formed frame arrives (masked as a client masks), so the
+    /// fuzzer reaches message contents without finding the framing first.
+    Frame {
+        opcode: u8,
+        fin: bool,
+        rsv1: bool,
+        payload: Vec<u8>,
+    },
+    /// The application sends a large binary message (a stream on a
+    /// streamed connection).
+    SendLarge(u16),
 }
 
 /// Connection settings picked by the fuzzer, kept small so limits are hit.
@@ -31,16 +45,26 @@ pub struct Setup {
     small_limits: bool,
     keepalive: bool,
     deflate: bool,
+    /// 0: plain, 1: batched, 2: streamed (used when the handshake is made
+    /// in memory by [`negotiated`]).
+    envelope: u8,
 }
 
 impl Setup {
     /// The configuration this setup describes.
     pub fn config(&self) -> Config {
         let mut config = Config::default()
-            .receive_mode(if self.incremental { ReceiveMode::Incremental } else { ReceiveMode::Whole })
+            .receive_mode(if self.incremental {
+                ReceiveMode::Incremental
+            } else {
+                ReceiveMode::Whole
+            })
             .fragment_size(4096);
         if self.small_limits {
-            config = config.max_frame_size(1024).max_message_size(4096).max_handshake_bytes(512);
+            config = config
+                .max_frame_size(1024)
+                .max_message_size(4096)
+                .max_handshake_bytes(512);
         }
         if self.keepalive {
             config = config.keepalive(Some(wscore::config::Keepalive {
@@ -51,8 +75,66 @@ impl Setup {
         if self.deflate {
             config = config.deflate(Some(Default::default()));
         }
+        let subprotocol = match self.envelope % 3 {
+            0 => Subprotocol::plain("p"),
+            1 => Subprotocol::batched("p"),
+            _ => Subprotocol::streamed("p"),
+        };
         config
+            .subprotocols(vec![subprotocol])
+            .batch(
+                BatchConfig::default()
+                    .max_messages(64)
+                    .max_bytes(8192)
+                    .cap(2048),
+            )
+            .stream(
+                StreamConfig::default()
+                    .send_threshold(Some(3000))
+                    .chunk_size(700)
+                    .chunks_per_turn(2)
+                    .max_streams(3)
+                    .max_buffered(16 << 10)
+                    .max_stream_size(64 << 10)
+                    .ttl(Duration::from_millis(800)),
+            )
     }
+}
+
+/// A server connection whose handshake with an in-memory client (same
+/// configuration) is done, so the subprotocol's envelope is in force.
+pub fn negotiated(config: Config) -> Connection {
+    let request = ClientRequest::new("fuzz", "/");
+    let mut client = Connection::client(config.clone(), request, [3; 32], Instant::ZERO).unwrap();
+    let mut server = Connection::server(config, Instant::ZERO).unwrap();
+    let mut bytes = Vec::new();
+    while let Some(t) = client.poll_transmit() {
+        t.write_to(&mut bytes);
+    }
+    server.handle_input(Instant::ZERO, &bytes);
+    let _ = server.poll_event();
+    server.accept(Instant::ZERO, Accept::new()).unwrap();
+    while server.poll_transmit().is_some() {}
+    let _ = server.poll_event();
+    server
+}
+
+/// A masked client frame.
+fn frame(opcode: u8, fin: bool, rsv1: bool, payload: &[u8]) -> Vec<u8> {
+    let opcode = OpCode::from_u8(opcode & 0x0f).unwrap_or(OpCode::Binary);
+    let key = [0x5a, 0x17, 0xc3, 0x01];
+    let header = FrameHeader {
+        fin,
+        rsv: if rsv1 { Rsv::RSV1 } else { Rsv::NONE },
+        opcode,
+        mask: Some(key),
+        payload_len: payload.len() as u64,
+    };
+    let mut out = header.encode().as_slice().to_vec();
+    let start = out.len();
+    out.extend_from_slice(payload);
+    wscore::frame::apply_mask(&mut out[start..], key, 0);
+    out
 }
 
 /// Runs `ops` against `conn`, asserting the invariants the engine promises.
@@ -69,7 +151,10 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
                 now += Duration::from_millis(u64::from(ms));
                 conn.handle_timeout(now);
                 if let Some(deadline) = conn.poll_timeout() {
-                    assert!(deadline > now, "a deadline at or before now would busy-loop");
+                    assert!(
+                        deadline > now,
+                        "a deadline at or before now would busy-loop"
+                    );
                 }
             }
             Op::Send { text, len } => {
@@ -87,8 +172,22 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
             Op::Close(code) => {
                 let _ = conn.close(now, CloseCode(code), "");
             }
+            Op::Frame {
+                opcode,
+                fin,
+                rsv1,
+                payload,
+            } => {
+                conn.handle_input(now, &frame(opcode, fin, rsv1, &payload));
+            }
+            Op::SendLarge(len) => {
+                let _ = conn.send(Message::binary(vec![b'z'; 2000 + usize::from(len)]));
+            }
         }
-        assert!(conn.buffered_input() <= input_bound, "input buffer beyond its bound");
+        assert!(
+            conn.buffered_input() <= input_bound,
+            "input buffer beyond its bound"
+        );
         while let Some(transmit) = conn.poll_transmit() {
             transmit.write_to(&mut written);
         }
@@ -121,7 +220,9 @@ fn check_close_codes(mut wire: &[u8], role: wscore::Role) {
     }
     while let Ok(Some((header, len))) = FrameHeader::decode(wire) {
         let end = len + header.payload_len as usize;
-        let Some(payload) = wire.get(len..end) else { return };
+        let Some(payload) = wire.get(len..end) else {
+            return;
+        };
         let mut payload = payload.to_vec();
         if let Some(key) = header.mask {
             wscore::frame::apply_mask(&mut payload, key, 0);
