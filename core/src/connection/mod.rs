@@ -1223,7 +1223,24 @@ impl Connection {
         self.lifecycle = Lifecycle::Closed;
         self.timers.clear_all();
         self.inbound.clear();
-        self.reassembly.clear();
+        // Streams cut short are reported, so no partial payload goes unnoticed.
+        let inbound = self
+            .reassembly
+            .clear()
+            .into_iter()
+            .map(|id| (id, Direction::Inbound));
+        let outbound = self
+            .outbound
+            .take_abandoned_streams()
+            .into_iter()
+            .map(|id| (id, Direction::Outbound));
+        for (id, direction) in inbound.chain(outbound) {
+            self.events.push_back(Event::Stream(StreamEvent::Failed {
+                id,
+                direction,
+                error: StreamError::ConnectionClosed,
+            }));
+        }
         self.events.push_back(Event::Closed(Closed {
             code,
             reason,

@@ -114,6 +114,8 @@ pub(super) struct Outbound {
     data_streak: usize,
     /// Streams whose source failed, for the connection to report.
     failed_streams: VecDeque<StreamId>,
+    /// Streams dropped unfinished with the connection, to report.
+    abandoned_streams: Vec<StreamId>,
 }
 
 impl Outbound {
@@ -191,6 +193,11 @@ impl Outbound {
             self.chunk_streak = 0;
         }
         Some(stream.announced())
+    }
+
+    /// Streams dropped unfinished because the connection ended.
+    pub(super) fn take_abandoned_streams(&mut self) -> Vec<StreamId> {
+        core::mem::take(&mut self.abandoned_streams)
     }
 
     /// A stream whose source ended early, to report.
@@ -316,7 +323,8 @@ impl Outbound {
     /// Drops everything not yet written, for a peer that is gone.
     pub(super) fn abandon(&mut self) {
         self.data.clear();
-        self.streams.clear();
+        let lost = self.streams.drain(..).map(|s| s.id);
+        self.abandoned_streams.extend(lost);
         self.stream_control.clear();
         self.pings.clear();
         self.pongs.clear();

@@ -539,3 +539,57 @@ quickcheck! {
         TestResult::passed()
     }
 }
+
+#[test]
+fn streams_cut_short_by_the_end_of_the_connection_are_reported() {
+    let (mut c, mut s) = pair(streamed(), streamed());
+    c.send(Message::Binary(payload(3000, 9))).unwrap();
+    pump_n(&mut c, &mut s, 3);
+    // The receiver fails the connection mid-stream (a bad close code).
+    s.handle_input(T0, &raw_close(999));
+    let all = events(&mut s);
+    assert!(matches!(
+        &all[..],
+        [
+            Event::Stream(StreamEvent::Failed {
+                id: 0,
+                direction: Direction::Inbound,
+                error: StreamError::ConnectionClosed
+            }),
+            Event::Closed(_)
+        ]
+    ));
+
+    // The sender's close deadline passes with the stream unfinished: the
+    // stream is abandoned and reported before Closed.
+    c.close(T0, CloseCode::NORMAL, "").unwrap();
+    c.handle_timeout(T0 + Duration::from_secs(60));
+    let all = events(&mut c);
+    assert!(
+        matches!(
+            &all[..],
+            [
+                Event::Stream(StreamEvent::Failed {
+                    id: 0,
+                    direction: Direction::Outbound,
+                    error: StreamError::ConnectionClosed
+                }),
+                Event::Closed(_)
+            ]
+        ),
+        "{all:?}"
+    );
+}
+
+fn raw_close(code: u16) -> Vec<u8> {
+    let header = FrameHeader {
+        fin: true,
+        rsv: Rsv::NONE,
+        opcode: OpCode::Close,
+        mask: Some([0; 4]),
+        payload_len: 2,
+    };
+    let mut out = header.encode().as_slice().to_vec();
+    out.extend_from_slice(&code.to_be_bytes());
+    out
+}

@@ -423,6 +423,8 @@ pub enum StreamError {
     Cancelled,
     /// The data source ended before the announced length.
     SourceFailed,
+    /// The connection ended before the stream completed.
+    ConnectionClosed,
 }
 
 impl StreamError {
@@ -463,6 +465,7 @@ impl fmt::Display for StreamError {
             Self::Aborted { code, reason } => write!(f, "aborted by peer ({}): {reason}", code.0),
             Self::Cancelled => f.write_str("cancelled"),
             Self::SourceFailed => f.write_str("data source ended early"),
+            Self::ConnectionClosed => f.write_str("the connection ended first"),
         }
     }
 }
@@ -844,9 +847,10 @@ impl Reassembly {
         self.buffered
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.streams.clear();
+    /// Drops every stream, returning their ids.
+    pub(crate) fn clear(&mut self) -> Vec<StreamId> {
         self.buffered = 0;
+        core::mem::take(&mut self.streams).into_keys().collect()
     }
 }
 
