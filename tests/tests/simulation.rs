@@ -24,6 +24,8 @@ use bytes::Bytes;
 use wscore::close::{CloseCode, MAX_REASON_LEN};
 use wscore::config::{Config, Keepalive, ReceiveMode};
 use wscore::connection::{CloseCause, Closed, Event, TimeoutKind};
+use wscore::envelope::stream::StreamConfig;
+use wscore::envelope::Subprotocol;
 use wscore::frame::OpCode;
 use wscore::message::MessageKind;
 use wscore::Instant;
@@ -445,6 +447,28 @@ fn vanished_peer(seed: u64) -> Result<(), String> {
 /// one of the two sides closes. The message still arrives whole before the
 /// close completes, and the close frame follows its last fragment.
 fn close_mid_fragment(seed: u64) -> Result<(), String> {
+    close_mid_message(seed, false)
+}
+
+/// The same close, half-way through a payload that travels as a stream of
+/// the streamed envelope: the close waits for the stream, which arrives
+/// whole and exactly once.
+fn close_mid_stream(seed: u64) -> Result<(), String> {
+    close_mid_message(seed, true)
+}
+
+fn streamed(config: Config) -> Config {
+    config
+        .subprotocols(vec![Subprotocol::streamed("sim.v2")])
+        .stream(
+            StreamConfig::default()
+                .send_threshold(Some(20_000))
+                .chunk_size(4_096),
+        )
+        .receive_mode(ReceiveMode::Whole)
+}
+
+fn close_mid_message(seed: u64, stream: bool) -> Result<(), String> {
     let mut rng = Rng::new(seed);
     let sender = *rng.pick(&Side::BOTH);
     let receiver = sender.peer();
@@ -456,6 +480,11 @@ fn close_mid_fragment(seed: u64) -> Result<(), String> {
     let receiver_config = random_config(&mut rng)
         .keepalive(keepalive)
         .close_timeout(60 * SECOND);
+    let (sender_config, receiver_config) = if stream {
+        (streamed(sender_config), streamed(receiver_config))
+    } else {
+        (sender_config, receiver_config)
+    };
     let (client, server) = match sender {
         Side::Client => (sender_config, receiver_config),
         Side::Server => (receiver_config, sender_config),
@@ -471,7 +500,11 @@ fn close_mid_fragment(seed: u64) -> Result<(), String> {
     pair.drive();
 
     let len = rng.range(50_000..=150_000);
-    let kind = *rng.pick(&[MessageKind::Text, MessageKind::Binary]);
+    let kind = if stream {
+        MessageKind::Binary
+    } else {
+        *rng.pick(&[MessageKind::Text, MessageKind::Binary])
+    };
     let start = pair.link_to(receiver).written();
     pair.send(sender, random_message(&mut rng, kind, len))
         .map_err(|e| e.to_string())?;
@@ -506,12 +539,16 @@ fn close_mid_fragment(seed: u64) -> Result<(), String> {
         closer.peer(),
         &closed(code, &reason, CloseCause::Remote),
     )?;
-    let continuations = pair
-        .frames_written(sender)?
-        .iter()
-        .filter(|f| f.opcode == OpCode::Continuation)
-        .count();
-    if continuations == 0 {
+    let frames = pair.frames_written(sender)?;
+    if stream {
+        let chunks = frames
+            .iter()
+            .filter(|f| f.opcode == OpCode::Binary && f.payload.first() == Some(&2))
+            .count();
+        if chunks < len / 4_096 {
+            return Err(format!("the long message went as {chunks} chunks"));
+        }
+    } else if !frames.iter().any(|f| f.opcode == OpCode::Continuation) {
         return Err("the long message was not fragmented".into());
     }
     check_common(&pair)
@@ -740,6 +777,11 @@ fn vanished_peer_is_detected_by_timeouts() {
 #[test]
 fn close_in_the_middle_of_a_fragmented_message() {
     run_seeds("close_mid_fragment", 2_000..2_060, close_mid_fragment);
+}
+
+#[test]
+fn close_in_the_middle_of_a_stream() {
+    run_seeds("close_mid_stream", 2_100..2_160, close_mid_stream);
 }
 
 #[test]

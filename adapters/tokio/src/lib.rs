@@ -149,3 +149,8 @@ where
 {
     WebSocket::from_upgraded(TokioIo::new(stream), role, config)
 }
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
