@@ -45,12 +45,11 @@ async fn echo(stream: TcpStream) {
         ]);
     let config = Config::from(protocol);
     let accept = |_: &_| Ok(Accept::new());
-    let Ok(mut ws) = wscore_tokio::accept_with(stream, config, accept).await else {
+    let Ok(ws) = wscore_tokio::accept_with(stream, config, accept).await else {
         return;
     };
-    while let Some(Ok(message)) = ws.next().await {
-        if ws.send(message).await.is_err() {
-            break;
-        }
-    }
+    // `forward` flushes only when no message is ready, so echoes of a burst
+    // travel together in one batch.
+    let (read, write) = ws.split();
+    let _ = read.forward(write).await;
 }

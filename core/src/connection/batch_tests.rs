@@ -245,7 +245,12 @@ fn malformed_batches_close_with_1007_and_deliver_nothing() {
             offset: 4
         }))
     );
-    assert_eq!(&bytes_of(&mut s)[..4], &[0x88, 0x02, 0x03, 0xef]);
+    let close = bytes_of(&mut s);
+    assert_eq!(&close[..1], &[0x88]);
+    assert_eq!(&close[2..4], &[0x03, 0xef]);
+    // The reason names the offset.
+    let reason = core::str::from_utf8(&close[4..]).unwrap();
+    assert_eq!(reason, "malformed batch at byte 4: message runs past the batch");
 }
 
 #[test]

@@ -92,7 +92,9 @@ pub enum Event {
     MessageStart(MessageKind),
     /// The next piece of the current message (incremental mode). For text,
     /// a piece may end inside a multi-byte character; the whole message is
-    /// valid UTF-8.
+    /// valid UTF-8. A piece inflated from a compressed message is at most
+    /// 64 KiB, and the next one is inflated only once this one has been
+    /// taken.
     MessageData(Bytes),
     /// The current message is complete and valid (incremental mode).
     MessageEnd,
@@ -828,6 +830,11 @@ impl Connection {
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() && self.inbound.inflating() {
+            // The next piece of a compressed message is inflated only once
+            // the queued ones were taken: its input waits compressed.
+            self.process_input(self.now);
+        }
         let event = self.events.pop_front()?;
         if let Event::CloseReceived(_) = &event {
             self.answer_remote_close();
@@ -1030,6 +1037,11 @@ impl Connection {
 
     fn read_frames(&mut self, now: Instant) {
         loop {
+            if self.inbound.inflating() && !self.events.is_empty() {
+                // The next inflated piece waits until the queued events are
+                // taken: `poll_event` resumes.
+                return;
+            }
             let item = match self
                 .inbound
                 .next_item(&self.config, self.role, self.codec.as_mut())
@@ -1201,7 +1213,15 @@ impl Connection {
     fn fail(&mut self, error: ProtocolError) {
         let code = error.close_code();
         if matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal) {
-            self.outbound.queue_close(CloseFrame::new(code, ""));
+            // The reason tells the peer what was wrong, where it can (a
+            // batch error names its byte offset).
+            let mut reason = alloc::format!("{error}");
+            let mut end = reason.len().min(MAX_REASON_LEN);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+            self.outbound.queue_close(CloseFrame::new(code, reason));
         }
         self.finish(code, String::new(), CloseCause::Protocol(error));
     }
