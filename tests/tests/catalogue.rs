@@ -5,8 +5,6 @@
 //! Rows run one after another in a single test so that the counting
 //! allocator below measures one row at a time.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,30 +23,11 @@ use wscore::handshake::{accept_key, ClientRequest, HandshakeError};
 use wscore::Instant;
 use wscore_tests::{encode_frame, encode_frame_with, LenForm};
 
-/// Counts live heap bytes and their peak, for the memory bound of each row.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+#[path = "support/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 const T0: Instant = Instant::ZERO;
 const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
@@ -931,8 +910,7 @@ fn run(row: &Row) -> Result<(), String> {
             .replace("{accept}", &accept)
             .into_bytes();
     }
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = counting::reset_peak();
 
     let mut now = T0;
     // Pings and pongs are counted, not kept: they would be the row's memory.
@@ -961,7 +939,7 @@ fn run(row: &Row) -> Result<(), String> {
     }
     keep(wscore_tests::drain_events(&mut conn), &mut events);
     written.extend(wscore_tests::drain_transmits(&mut conn));
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    let peak = counting::peak().saturating_sub(base);
     // Input, transmits and events the row itself keeps are not the engine's.
     if peak > row.max_heap + written.capacity() + events.capacity() * 64 {
         return Err(format!(

@@ -39,6 +39,14 @@
 //! timer of the reactor async-std and smol share, plus TCP for [`connect`];
 //! without it the crate is the driver alone (which is how `wscore-tokio`
 //! uses it).
+//!
+//! # Features
+//!
+//! - `deflate` (default): permessage-deflate (RFC 7692). Off by default
+//!   on the wire: set [`Config::protocol`]'s `deflate` to offer (client) or
+//!   accept (server) it.
+//! - `async-io` (default): timers and TCP from `async-io`.
+//! - `rustls`: `wss://` URLs in [`connect`].
 #![deny(unsafe_code)]
 
 mod config;

@@ -49,6 +49,13 @@
 //! `futures-io`) and [`TokioTimer`] (tokio's timer and clock, so paused
 //! time in tests drives keepalive and close deadlines). Protocol behaviour
 //! lives in the core.
+//!
+//! # Features
+//!
+//! - `deflate` (default): permessage-deflate (RFC 7692). Off by default
+//!   on the wire: set [`Config::protocol`]'s `deflate` to offer (client) or
+//!   accept (server) it.
+//! - `rustls`: `wss://` URLs in [`connect`].
 #![deny(unsafe_code)]
 
 mod io;

@@ -378,8 +378,12 @@ async fn protocol_error_sends_the_close_code_and_ends_the_stream() {
     raw.read_to_end(&mut reply).await.unwrap();
     let frame_at = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     assert!(reply.starts_with(b"HTTP/1.1 101"));
-    // Close frame, code 1002, and then the transport was shut down.
-    assert_eq!(&reply[frame_at..], b"\x88\x02\x03\xea");
+    // Close frame, code 1002 with a reason naming the error, and then the
+    // transport was shut down.
+    let reason = b"unmasked frame from a client";
+    let mut close = vec![0x88, 2 + reason.len() as u8, 0x03, 0xea];
+    close.extend_from_slice(reason);
+    assert_eq!(&reply[frame_at..], &close[..]);
 }
 
 #[tokio::test]

@@ -250,7 +250,10 @@ fn malformed_batches_close_with_1007_and_deliver_nothing() {
     assert_eq!(&close[2..4], &[0x03, 0xef]);
     // The reason names the offset.
     let reason = core::str::from_utf8(&close[4..]).unwrap();
-    assert_eq!(reason, "malformed batch at byte 4: message runs past the batch");
+    assert_eq!(
+        reason,
+        "malformed batch at byte 4: message runs past the batch"
+    );
 }
 
 #[test]

@@ -6,10 +6,10 @@
 //! that no compressed path can run and the calls cost nothing.
 
 #[cfg(feature = "deflate")]
-pub(super) use crate::extension::deflate::{Deflate as Codec, InflateError};
+pub(super) use crate::extension::deflate::Deflate as Codec;
 
 #[cfg(not(feature = "deflate"))]
-pub(super) use disabled::{Codec, InflateError};
+pub(super) use disabled::Codec;
 
 #[cfg(not(feature = "deflate"))]
 mod disabled {
@@ -22,10 +22,13 @@ mod disabled {
 
     /// Mirrors the real codec's error so the inbound path reads the same.
     #[derive(Debug)]
-    #[allow(dead_code)]
-    pub(crate) enum InflateError {
-        Corrupt,
-        TooLarge,
+    pub(crate) enum InflateError {}
+
+    /// Mirrors the real codec's progress report.
+    #[derive(Debug)]
+    pub(crate) struct Inflated {
+        pub(crate) consumed: usize,
+        pub(crate) complete: bool,
     }
 
     impl Codec {
@@ -38,8 +41,8 @@ mod disabled {
             _input: &[u8],
             _last: bool,
             _out: &mut Vec<u8>,
-            _limit: usize,
-        ) -> Result<(), InflateError> {
+            _room: usize,
+        ) -> Result<Inflated, InflateError> {
             match *self {}
         }
     }

@@ -5,6 +5,12 @@
 //! certain and a large frame is never walked twice. In whole-message mode a
 //! single-frame message is handed out as a slice of the input buffer without
 //! a copy; fragments are joined once.
+//!
+//! Compressed messages are inflated as their bytes arrive. In incremental
+//! mode each inflated piece is at most [`INFLATE_PIECE`] bytes: compressed
+//! input that would inflate to more stays in the input buffer until the
+//! piece before it has been taken, so a small frame never turns into a
+//! large allocation.
 
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
@@ -16,8 +22,12 @@ use crate::frame::{apply_mask, FrameHeader, OpCode, Rsv};
 use crate::message::{Message, MessageKind};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
-use super::codec::{Codec, InflateError};
+use super::codec::Codec;
 use super::Role;
+
+/// The largest [`Item::MessageData`] piece inflated from a compressed
+/// message in incremental mode.
+pub(super) const INFLATE_PIECE: usize = 64 * 1024;
 
 /// One step of progress on the inbound stream.
 #[derive(Debug)]
@@ -59,6 +69,56 @@ struct PartialMessage {
     inflated_len: u64,
     /// Delivered in pieces as it arrives.
     incremental: bool,
+}
+
+impl PartialMessage {
+    /// Inflates the next compressed bytes of the message, validating text
+    /// as it appears and bounding the output by the message limit `max`.
+    /// A whole message grows in place; an incremental one yields a piece of
+    /// at most [`INFLATE_PIECE`] bytes (`resume`: the previous step filled
+    /// one, so this one likely will too).
+    fn inflate(
+        &mut self,
+        input: &[u8],
+        last: bool,
+        max: u64,
+        codec: &mut Codec,
+        resume: bool,
+    ) -> Result<InflateStep, ProtocolError> {
+        // One byte past the budget tells "exactly full" from "too large".
+        let budget = max.saturating_sub(self.inflated_len).saturating_add(1);
+        let room = usize::try_from(budget).unwrap_or(usize::MAX);
+        let mut piece = Vec::new();
+        let (out, room) = if self.incremental {
+            let room = room.min(INFLATE_PIECE);
+            if resume {
+                piece.reserve_exact(room);
+            }
+            (&mut piece, room)
+        } else {
+            (&mut self.inflated, room)
+        };
+        let start = out.len();
+        let step = codec
+            .inflate(input, last, out, room)
+            .map_err(|_| ProtocolError::InvalidCompressedData)?;
+        let fresh = out.get(start..).unwrap_or_default();
+        self.inflated_len += fresh.len() as u64;
+        if self.inflated_len > max {
+            return Err(ProtocolError::MessageTooLarge {
+                len: self.inflated_len,
+                max,
+            });
+        }
+        if let Some(utf8) = self.utf8.as_mut() {
+            utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(InflateStep {
+            consumed: step.consumed,
+            complete: step.complete,
+            piece: (!piece.is_empty()).then(|| Bytes::from(piece)),
+        })
+    }
 }
 
 /// Fragments received so far, joined lazily: one fragment needs no copy.
@@ -109,6 +169,16 @@ pub(super) struct Inbound {
     /// Binary messages are envelopes and arrive whole whatever the
     /// receive mode.
     whole_binary: bool,
+    /// The last inflate step of a compressed message stopped at the piece
+    /// size: more output is due without more input.
+    piece_full: bool,
+}
+
+/// The outcome of one inflate step of a compressed message.
+struct InflateStep {
+    consumed: usize,
+    complete: bool,
+    piece: Option<Bytes>,
 }
 
 impl Inbound {
@@ -120,7 +190,17 @@ impl Inbound {
             allowed_rsv: Rsv::NONE,
             queued: None,
             whole_binary: false,
+            piece_full: false,
         }
+    }
+
+    /// Whether a compressed message is being received in pieces. The
+    /// connection decodes no further while one of its pieces waits to be
+    /// taken, so that compressed input waits compressed.
+    pub(super) fn inflating(&self) -> bool {
+        self.message
+            .as_ref()
+            .is_some_and(|m| m.compressed && m.incremental)
     }
 
     /// Makes binary messages arrive whole (an envelope parses them).
@@ -149,6 +229,7 @@ impl Inbound {
         self.frame = None;
         self.message = None;
         self.queued = None;
+        self.piece_full = false;
     }
 
     /// Decodes the next item from the buffered bytes, or `None` when more
@@ -200,20 +281,45 @@ impl Inbound {
 
             let incremental = self.message.as_ref().is_some_and(|m| m.incremental);
             if compressed {
-                // Compressed bytes are consumed as they arrive: only the
-                // inflated output is kept, and it is bounded as it grows.
-                let raw = self.buf.split_to(available);
-                frame.remaining -= available as u64;
-                frame.taken += available as u64;
-                frame.processed = 0;
-                let frame_done = frame.remaining == 0;
-                let last = frame_done && frame.header.fin;
+                // Compressed bytes are consumed as they are inflated: only
+                // the inflated output is kept, bounded as it grows, and
+                // input left over when a piece is full waits in the buffer.
+                let last = frame.header.fin && available as u64 == frame.remaining;
+                let codec = codec.as_deref_mut().ok_or(ProtocolError::ReservedBits)?;
+                let message = self
+                    .message
+                    .as_mut()
+                    .ok_or(ProtocolError::UnexpectedContinuation)?;
+                let input = self.buf.get(..available).unwrap_or_default();
+                let step = message.inflate(
+                    input,
+                    last,
+                    config.max_message_size,
+                    codec,
+                    self.piece_full,
+                )?;
+                self.buf.advance(step.consumed);
+                frame.remaining -= step.consumed as u64;
+                frame.taken += step.consumed as u64;
+                frame.processed -= step.consumed;
+                self.piece_full = !step.complete;
+                let frame_done = step.complete && frame.remaining == 0;
                 if frame_done {
                     self.frame = None;
                 }
-                let codec = codec.as_deref_mut().ok_or(ProtocolError::ReservedBits)?;
-                if let Some(item) = self.inflate(&raw, last, config, codec)? {
-                    return Ok(Some(item));
+                let piece = step.piece.map(Item::MessageData);
+                if step.complete && last {
+                    let end = self.finish_compressed()?;
+                    return Ok(match piece {
+                        Some(piece) => {
+                            self.queued = end;
+                            Some(piece)
+                        }
+                        None => end,
+                    });
+                }
+                if piece.is_some() {
+                    return Ok(piece);
                 }
                 if !frame_done {
                     return Ok(None);
@@ -239,63 +345,17 @@ impl Inbound {
         }
     }
 
-    /// Inflates the next compressed bytes of the current message, validating
-    /// text as it appears and bounding the output by the message limit.
-    fn inflate(
-        &mut self,
-        raw: &[u8],
-        last: bool,
-        config: &Config,
-        codec: &mut Codec,
-    ) -> Result<Option<Item>, ProtocolError> {
-        let Some(message) = self.message.as_mut() else {
-            return Ok(None);
-        };
-        let incremental = message.incremental;
-        let max = config.max_message_size;
-        let limit = usize::try_from(max.saturating_sub(message.inflated_len)).unwrap_or(usize::MAX);
-        let mut piece = Vec::new();
-        let out = if incremental {
-            &mut piece
-        } else {
-            &mut message.inflated
-        };
-        let start = out.len();
-        let limit = if incremental {
-            limit
-        } else {
-            start.saturating_add(limit)
-        };
-        codec.inflate(raw, last, out, limit).map_err(|e| match e {
-            InflateError::TooLarge => ProtocolError::MessageTooLarge {
-                len: max.saturating_add(1),
-                max,
-            },
-            InflateError::Corrupt => ProtocolError::InvalidCompressedData,
-        })?;
-        let fresh = out.get(start..).unwrap_or_default();
-        message.inflated_len += fresh.len() as u64;
-        if let Some(utf8) = message.utf8.as_mut() {
-            utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
-        }
-        let piece = (!piece.is_empty()).then(|| Item::MessageData(Bytes::from(piece)));
-        if !last {
-            return Ok(piece);
-        }
+    /// Completes the compressed message whose last bytes were just
+    /// inflated: the whole message, or the end of its pieces.
+    fn finish_compressed(&mut self) -> Result<Option<Item>, ProtocolError> {
         let Some(mut message) = self.message.take() else {
-            return Ok(piece);
+            return Ok(None);
         };
         if let Some(utf8) = message.utf8.as_mut() {
             utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }
-        if incremental {
-            return Ok(match piece {
-                Some(piece) => {
-                    self.queued = Some(Item::MessageEnd);
-                    Some(piece)
-                }
-                None => Some(Item::MessageEnd),
-            });
+        if message.incremental {
+            return Ok(Some(Item::MessageEnd));
         }
         let body = Bytes::from(message.inflated);
         Ok(Some(Item::Message(match message.kind {
@@ -417,5 +477,216 @@ impl Inbound {
             MessageKind::Text => Message::Text(Utf8Bytes::from_validated(body)),
             MessageKind::Binary => Message::Binary(body),
         })))
+    }
+}
+
+#[cfg(all(test, feature = "deflate"))]
+mod tests {
+    use alloc::vec::Vec;
+
+    use super::INFLATE_PIECE;
+    use crate::config::{Config, ReceiveMode};
+    use crate::connection::{Connection, Event};
+    use crate::extension::deflate::DeflateConfig;
+    use crate::frame::{apply_mask, FrameHeader, OpCode, Rsv};
+    use crate::handshake::{Accept, ClientRequest};
+    use crate::message::{Message, MessageKind};
+    use crate::Instant;
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// A server connection that accepted permessage-deflate.
+    fn deflate_server(config: Config) -> Connection {
+        let now = Instant::ZERO;
+        let deflate = Config::default().deflate(Some(DeflateConfig::default()));
+        let mut client =
+            Connection::client(deflate, ClientRequest::new("h", "/"), [2; 32], now).unwrap();
+        let mut server = Connection::server(config, now).unwrap();
+        while let Some(transmit) = client.poll_transmit() {
+            let mut bytes = Vec::new();
+            transmit.write_to(&mut bytes);
+            server.handle_input(now, &bytes);
+        }
+        assert!(matches!(server.poll_event(), Some(Event::Request(_))));
+        server.accept(now, Accept::new()).unwrap();
+        assert!(matches!(server.poll_event(), Some(Event::Connected(_))));
+        assert!(server.deflate().is_some());
+        while server.poll_transmit().is_some() {}
+        server
+    }
+
+    /// A masked frame as a client sends it.
+    fn frame(fin: bool, rsv: Rsv, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask: Some(KEY),
+            payload_len: payload.len() as u64,
+        };
+        let mut out = header.encode().as_slice().to_vec();
+        let start = out.len();
+        out.extend_from_slice(payload);
+        apply_mask(&mut out[start..], KEY, 0);
+        out
+    }
+
+    /// Writes deflate bit fields, least significant bit first.
+    #[derive(Default)]
+    struct Bits {
+        out: Vec<u8>,
+        acc: u32,
+        len: u32,
+    }
+
+    impl Bits {
+        fn put(&mut self, value: u32, len: u32) {
+            self.acc |= value << self.len;
+            self.len += len;
+            while self.len >= 8 {
+                self.out.push(self.acc as u8);
+                self.acc >>= 8;
+                self.len -= 8;
+            }
+        }
+
+        /// Huffman codes go most significant bit first.
+        fn code(&mut self, code: u32, len: u32) {
+            self.put(code.reverse_bits() >> (32 - len), len);
+        }
+    }
+
+    /// `len` zero bytes as a message payload on the wire: one fixed-Huffman
+    /// block of a literal and matches of 258 at distance 1, ended as a sync
+    /// flush ends with its `00 00 ff ff` removed. Built by hand because
+    /// compressing 64 MiB takes seconds in a debug build.
+    fn compressed_zeros(len: usize) -> Vec<u8> {
+        const LITERAL_ZERO: u32 = 0b0011_0000;
+        const LENGTH_258: u32 = 0b1100_0101;
+        let mut bits = Bits::default();
+        bits.put(0, 1); // not final
+        bits.put(1, 2); // fixed Huffman codes
+        bits.code(LITERAL_ZERO, 8);
+        let mut left = len - 1;
+        while left >= 258 {
+            bits.code(LENGTH_258, 8);
+            bits.code(0, 5); // distance 1
+            left -= 258;
+        }
+        for _ in 0..left {
+            bits.code(LITERAL_ZERO, 8);
+        }
+        bits.code(0, 7); // end of block
+        bits.put(0, 3); // the empty stored block's header, then padding
+        if bits.len > 0 {
+            bits.put(0, 8 - bits.len);
+        }
+        bits.out
+    }
+
+    /// Bytes of inflated pieces queued in the connection.
+    fn queued_piece_bytes(conn: &Connection) -> usize {
+        conn.events
+            .iter()
+            .map(|event| match event {
+                Event::MessageData(piece) => piece.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn incremental_compressed_pieces_stay_bounded() {
+        const TOTAL: usize = 64 << 20;
+        let config = Config::default()
+            .receive_mode(ReceiveMode::Incremental)
+            .deflate(Some(DeflateConfig::default()));
+        let mut server = deflate_server(config);
+        let wire = compressed_zeros(TOTAL);
+        assert!(wire.len() < TOTAL / 100, "{}", wire.len());
+        // 64 KiB of compressed input per frame, a text message after.
+        let chunks: Vec<&[u8]> = wire.chunks(64 << 10).collect();
+        let mut input = Vec::new();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let (rsv, opcode) = match i {
+                0 => (Rsv::RSV1, OpCode::Binary),
+                _ => (Rsv::NONE, OpCode::Continuation),
+            };
+            input.extend(frame(i + 1 == chunks.len(), rsv, opcode, chunk));
+        }
+        input.extend(frame(true, Rsv::NONE, OpCode::Text, b"after"));
+
+        let (mut total, mut pieces, mut largest_held) = (0, 0, 0);
+        let (mut kind, mut others, mut text) = (None, Vec::new(), Vec::new());
+        for read in input.chunks(16 << 10) {
+            server.handle_input(Instant::ZERO, read);
+            loop {
+                largest_held = largest_held.max(queued_piece_bytes(&server));
+                let Some(event) = server.poll_event() else {
+                    break;
+                };
+                match event {
+                    Event::MessageData(piece) if kind == Some(MessageKind::Binary) => {
+                        assert!(piece.len() <= INFLATE_PIECE, "{}", piece.len());
+                        assert!(piece.iter().all(|&b| b == 0));
+                        total += piece.len();
+                        pieces += 1;
+                    }
+                    Event::MessageData(piece) => text.extend_from_slice(&piece),
+                    Event::MessageStart(start) => {
+                        kind = Some(start);
+                        others.push(event);
+                    }
+                    other => others.push(other),
+                }
+            }
+            // Compressed input is all that waits, never inflated output.
+            assert!(server.buffered_input() <= wire.len());
+        }
+        assert_eq!(total, TOTAL);
+        // Full pieces, except where a read ran out of compressed input.
+        let reads = input.len().div_ceil(16 << 10);
+        assert!(pieces <= TOTAL / INFLATE_PIECE + reads, "{pieces}");
+        assert!(largest_held <= INFLATE_PIECE, "{largest_held}");
+        assert_eq!(
+            others,
+            [
+                Event::MessageStart(MessageKind::Binary),
+                Event::MessageEnd,
+                Event::MessageStart(MessageKind::Text),
+                Event::MessageEnd,
+            ]
+        );
+        assert_eq!(text, b"after");
+    }
+
+    #[test]
+    fn whole_mode_inflates_the_same_stream() {
+        let config = Config::default()
+            .max_message_size(1 << 20)
+            .deflate(Some(DeflateConfig::default()));
+        let mut server = deflate_server(config.clone());
+        let wire = compressed_zeros(1 << 20);
+        server.handle_input(
+            Instant::ZERO,
+            &frame(true, Rsv::RSV1, OpCode::Binary, &wire),
+        );
+        assert_eq!(
+            server.poll_event(),
+            Some(Event::Message(Message::Binary(
+                alloc::vec![0; 1 << 20].into()
+            )))
+        );
+        // One byte more is refused with 1009.
+        let mut server = deflate_server(config);
+        let wire = compressed_zeros((1 << 20) + 1);
+        server.handle_input(
+            Instant::ZERO,
+            &frame(true, Rsv::RSV1, OpCode::Binary, &wire),
+        );
+        let Some(Event::Closed(closed)) = server.poll_event() else {
+            panic!("not closed");
+        };
+        assert_eq!(closed.code, crate::close::CloseCode::TOO_BIG);
     }
 }

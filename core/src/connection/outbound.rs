@@ -19,6 +19,7 @@
 //! next stream takes its place. The close frame waits for every stream.
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use bytes::Bytes;
 
 use crate::close::CloseFrame;

@@ -11,21 +11,34 @@
 //!
 //! # Memory
 //!
-//! A compressed connection holds one deflate state and one inflate state.
-//! With 15-bit windows (the default) that is about 270 KiB for the deflate
-//! state (a 64 KiB window doubled, its hash chains and a 64 KiB symbol
-//! buffer) and about 40 KiB for the inflate state (a 32 KiB window and the
-//! decoding tables), plus the inflated output, which is bounded by
-//! [`Config::max_message_size`](crate::Config::max_message_size). Smaller
-//! window bits shrink both states: every bit less halves the window.
+//! A compressed connection holds a deflate state and an inflate state, each
+//! built when first needed: the inflate state by the first compressed
+//! message received, the deflate state by the first message worth
+//! compressing. Measured on the zlib-rs backend at level 1 (see
+//! `tests/tests/deflate_memory.rs`), a server connection holds:
+//!
+//! | traffic so far | 15-bit windows | 9-bit windows, no context takeover |
+//! |---|---|---|
+//! | handshake only | 0.9 KB | 1.0 KB |
+//! | a compressed message received | 50 KB | |
+//! | one compressed message each way | 421 KB | 292 KB |
+//!
+//! The deflate state is most of it (about 380 KB at 15 bits, 250 KB at 9:
+//! its hash table and symbol buffer do not shrink with the window), the
+//! inflate state about 47 KB. Inflated output is bounded by
+//! [`Config::max_message_size`](crate::Config::max_message_size), and in
+//! incremental receive mode by the piece size. A server with many
+//! connections that send little keeps most of them at the first two rows;
+//! one that sends to all of them pays the last row per connection.
 //!
 //! # Windows of 256 bytes
 //!
 //! RFC 7692 allows a window of 8 bits, which the zlib family cannot produce.
-//! When the peer limits our window to 8 bits we accept and simply never
-//! compress: uncompressed messages are always allowed. Inflating uses a
-//! 9-bit window for an 8-bit agreement, which decodes every stream an 8-bit
-//! compressor can produce.
+//! When the peer limits our window to 8 bits we accept and send messages
+//! uncompressed, which is always allowed, or, under
+//! [`DeflateConfig::always_compress`], as stored blocks, which refer to no
+//! earlier bytes. Inflating uses a 9-bit window for an 8-bit agreement,
+//! which decodes every stream an 8-bit compressor can produce.
 //!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 
@@ -52,9 +65,11 @@ const MIN_BITS: u8 = 8;
 /// The smallest window the deflate backend can use.
 const MIN_BACKEND_BITS: u8 = 9;
 
-/// Inflated bytes produced per decompression call: small enough that the
-/// output never outgrows the message limit by much before it is checked.
-const INFLATE_STEP: usize = 32 * 1024;
+/// The most inflated bytes one decompression call writes: the size of the
+/// zeroed scratch area it writes into.
+const INFLATE_STEP: usize = 64 * 1024;
+/// The smallest growth of an inflate buffer.
+const MIN_GROWTH: usize = 256;
 
 const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
 const CLIENT_NO_CONTEXT_TAKEOVER: &str = "client_no_context_takeover";
@@ -69,8 +84,9 @@ const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 /// ```
 /// use wscore::extension::deflate::DeflateConfig;
 ///
-/// // Small windows and no context kept between messages: about 10 KiB of
-/// // compression state per connection instead of 300 KiB.
+/// // Small windows and no context kept between messages: a peer's
+/// // compressor keeps less state for us, and ours about a third less
+/// // (see the module's memory table).
 /// let config = DeflateConfig::default()
 ///     .server_no_context_takeover(true)
 ///     .client_no_context_takeover(true)
@@ -87,6 +103,13 @@ pub struct DeflateConfig {
     /// Messages shorter than this many bytes are sent uncompressed.
     /// Default 32.
     pub threshold: usize,
+    /// Compress every message, whatever its size and however well it
+    /// compresses ([`threshold`](Self::threshold) is ignored). Default
+    /// `false`: short and incompressible messages go out uncompressed, which
+    /// RFC 7692 allows but some peers mishandle. Under an 8-bit window
+    /// agreement messages are then sent as stored deflate blocks, which hold
+    /// no back-references and so fit any window.
+    pub always_compress: bool,
     /// Ask that the server compress every message on its own (client), or
     /// always do so (server). Default `false`.
     pub server_no_context_takeover: bool,
@@ -107,6 +130,7 @@ impl Default for DeflateConfig {
         Self {
             level: 1,
             threshold: 32,
+            always_compress: false,
             server_no_context_takeover: false,
             client_no_context_takeover: false,
             server_max_window_bits: MAX_BITS,
@@ -132,6 +156,8 @@ impl DeflateConfig {
         level: u32;
         /// Sets [`DeflateConfig::threshold`].
         threshold: usize;
+        /// Sets [`DeflateConfig::always_compress`].
+        always_compress: bool;
         /// Sets [`DeflateConfig::server_no_context_takeover`].
         server_no_context_takeover: bool;
         /// Sets [`DeflateConfig::client_no_context_takeover`].
@@ -540,15 +566,43 @@ pub fn negotiate_client(
 
 /// Why a compressed message could not be inflated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InflateError {
     /// The bytes are not a valid deflate stream (close code 1007).
     Corrupt,
-    /// The output would exceed the limit (close code 1009).
-    TooLarge,
+}
+
+impl fmt::Display for InflateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Corrupt => f.write_str("invalid deflate stream"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for InflateError {}
+
+/// What one [`Deflate::inflate`] call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inflated {
+    /// Bytes of the input consumed. The rest was not looked at: pass it
+    /// again in the next call.
+    pub consumed: usize,
+    /// Everything the input yields (and, for the last bytes of a message,
+    /// the end of the message) is in the output. `false` means the output
+    /// room ran out first: call again with the unconsumed input, possibly
+    /// none, and more room.
+    pub complete: bool,
 }
 
 /// The per-connection codec: compresses outbound messages and inflates
 /// inbound ones, honouring the agreed windows and context takeover.
+///
+/// Inflating is bounded by the caller: each call appends at most `room`
+/// bytes and reports how much input it consumed, so a message can be
+/// inflated in pieces of any size, and a decompression bomb is caught by
+/// offering one byte more than the budget left.
 ///
 /// ```
 /// use wscore::extension::deflate::{Deflate, DeflateConfig, DeflateParams};
@@ -562,31 +616,74 @@ pub enum InflateError {
 /// let wire = client.compress(&json).expect("compressible");
 /// assert!(wire.len() < json.len() / 5);
 ///
-/// let mut out = Vec::new();
-/// server.inflate(&wire, true, &mut out, 1 << 20)?;
-/// assert_eq!(out, json);
+/// // Inflate in pieces of at most 256 bytes.
+/// let (mut message, mut input) = (Vec::new(), &wire[..]);
+/// loop {
+///     let mut piece = Vec::new();
+///     let step = server.inflate(input, true, &mut piece, 256)?;
+///     assert!(piece.len() <= 256);
+///     message.extend_from_slice(&piece);
+///     input = &input[step.consumed..];
+///     if step.complete {
+///         break;
+///     }
+/// }
+/// assert_eq!(message, json);
 /// # Ok::<(), wscore::extension::deflate::InflateError>(())
 /// ```
 pub struct Deflate {
-    /// `None` when the agreed window is too small for the backend: then
-    /// every message goes out uncompressed.
-    compress: Option<Compress>,
+    compressor: Compressor,
     compress_reset: bool,
-    decompress: Decompress,
+    /// Built by the first compressed message received.
+    decompress: Option<Decompress>,
+    /// The decompressor's window, as a base-2 logarithm.
+    receive_bits: u8,
     decompress_reset: bool,
     /// The current inbound message ended its deflate stream early.
     stream_ended: bool,
+    /// Bytes of the trailer already fed for the current inbound message.
+    trailer_fed: usize,
     threshold: usize,
+    always_compress: bool,
 }
 
 impl fmt::Debug for Deflate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deflate")
-            .field("compresses", &self.compress.is_some())
+            .field("compresses", &!matches!(self.compressor, Compressor::Off))
             .field("compress_reset", &self.compress_reset)
             .field("decompress_reset", &self.decompress_reset)
             .field("threshold", &self.threshold)
+            .field("always_compress", &self.always_compress)
             .finish()
+    }
+}
+
+/// The sending half of the codec. Its state is most of a compressed
+/// connection's memory, so it is built by the first message worth
+/// compressing: a connection that only receives, or only sends short
+/// messages, never pays for it.
+enum Compressor {
+    /// The agreement rules compression out.
+    Off,
+    /// Not needed yet: the level and window it will have.
+    Pending {
+        level: Compression,
+        bits: u8,
+    },
+    Ready(Compress),
+}
+
+impl Compressor {
+    /// The compressor, built on first use; `None` when compression is off.
+    fn get(&mut self) -> Option<&mut Compress> {
+        if let Self::Pending { level, bits } = *self {
+            *self = Self::Ready(Compress::new_with_window_bits(level, false, bits));
+        }
+        match self {
+            Self::Ready(compress) => Some(compress),
+            _ => None,
+        }
     }
 }
 
@@ -596,33 +693,56 @@ impl Deflate {
         let (send_bits, compress_reset) = params.sending(role, config);
         let (receive_bits, decompress_reset) = params.receiving(role);
         let level = Compression::new(config.level.min(9));
-        let compress = (send_bits >= MIN_BACKEND_BITS)
-            .then(|| Compress::new_with_window_bits(level, false, send_bits.min(MAX_BITS)));
-        let receive_bits = receive_bits.clamp(MIN_BACKEND_BITS, MAX_BITS);
+        let compressor = if send_bits >= MIN_BACKEND_BITS {
+            Compressor::Pending {
+                level,
+                bits: send_bits.min(MAX_BITS),
+            }
+        } else if config.always_compress {
+            // Level 0 emits stored blocks only: no back-references, so the
+            // peer's 256-byte window is never exceeded.
+            Compressor::Pending {
+                level: Compression::none(),
+                bits: MIN_BACKEND_BITS,
+            }
+        } else {
+            Compressor::Off
+        };
         Self {
-            compress,
+            compressor,
             compress_reset,
-            decompress: Decompress::new_with_window_bits(false, receive_bits),
+            decompress: None,
+            receive_bits: receive_bits.clamp(MIN_BACKEND_BITS, MAX_BITS),
             decompress_reset,
             stream_ended: false,
+            trailer_fed: 0,
             threshold: config.threshold,
+            always_compress: config.always_compress,
         }
     }
 
     /// Compresses one whole message payload, without the trailing
     /// `00 00 ff ff`. `None` means "send it uncompressed": the payload is
     /// below the threshold, compression would not make it smaller, or the
-    /// agreement rules compression out.
+    /// agreement rules compression out (the first two never apply under
+    /// [`DeflateConfig::always_compress`]).
     pub fn compress(&mut self, payload: &[u8]) -> Option<Bytes> {
-        if payload.len() < self.threshold {
+        if payload.len() < self.threshold && !self.always_compress {
             return None;
         }
-        let compress = self.compress.as_mut()?;
+        if payload.is_empty() {
+            // A flush right after a flush produces nothing, not even the
+            // trailer. The single byte 0x00 is an empty stored block once
+            // the trailer is removed; the compressor is left as it was.
+            let on = !matches!(self.compressor, Compressor::Off);
+            return (on && self.always_compress).then(|| Bytes::from_static(&[0x00]));
+        }
+        let compress = self.compressor.get()?;
         let out = deflate_sync(compress, payload);
         // A reset keeps both windows consistent whatever we send: after it
         // our stream refers only to bytes the peer will also inflate.
         match out {
-            Some(out) if out.len() < payload.len() => {
+            Some(out) if self.always_compress || out.len() < payload.len() => {
                 if self.compress_reset {
                     compress.reset();
                 }
@@ -635,96 +755,129 @@ impl Deflate {
         }
     }
 
-    /// Inflates the next compressed bytes of a message into `out`, never
-    /// letting `out` grow past `limit` bytes. `last` marks the final bytes
-    /// of the message, after which the trailer is restored.
+    /// Inflates the next compressed bytes of a message, appending at most
+    /// `room` bytes to `out`. `last` marks input that runs to the end of the
+    /// message: once it is consumed, the trailer is restored and the message
+    /// completed. See [`Inflated`] for what to do next.
+    ///
+    /// To enforce a size limit, offer one byte more than the budget left:
+    /// output beyond the budget means the message is too large, and no more
+    /// than that one byte was produced past it.
     pub fn inflate(
         &mut self,
         input: &[u8],
         last: bool,
         out: &mut Vec<u8>,
-        limit: usize,
-    ) -> Result<(), InflateError> {
-        self.inflate_bytes(input, out, limit)?;
-        if last {
-            if !self.stream_ended {
-                self.inflate_bytes(&TRAILER, out, limit)?;
-            }
-            if self.stream_ended || self.decompress_reset {
-                self.decompress.reset(false);
-            }
-            self.stream_ended = false;
+        room: usize,
+    ) -> Result<Inflated, InflateError> {
+        let end = out.len().saturating_add(room);
+        let (consumed, drained) = self.run(input, out, end)?;
+        if !drained || !last {
+            return Ok(Inflated {
+                consumed,
+                complete: drained,
+            });
         }
-        Ok(())
+        if !self.stream_ended {
+            let rest = TRAILER.get(self.trailer_fed..).unwrap_or_default();
+            let (fed, drained) = self.run(rest, out, end)?;
+            self.trailer_fed += fed;
+            if !drained {
+                return Ok(Inflated {
+                    consumed,
+                    complete: false,
+                });
+            }
+        }
+        if self.stream_ended || self.decompress_reset {
+            if let Some(decompress) = self.decompress.as_mut() {
+                decompress.reset(false);
+            }
+        }
+        self.stream_ended = false;
+        self.trailer_fed = 0;
+        Ok(Inflated {
+            consumed,
+            complete: true,
+        })
     }
 
-    fn inflate_bytes(
+    /// Feeds `input` to the decompressor, appending to `out` until it is
+    /// `end` bytes long. Returns the input consumed and whether the
+    /// decompressor is drained: all of `input` consumed with output room to
+    /// spare, so that no output is pending inside it.
+    fn run(
         &mut self,
-        mut input: &[u8],
+        input: &[u8],
         out: &mut Vec<u8>,
-        limit: usize,
-    ) -> Result<(), InflateError> {
-        if self.stream_ended {
-            // Nothing may follow a final block within its message.
-            return if input.is_empty() {
-                Ok(())
-            } else {
-                Err(InflateError::Corrupt)
-            };
-        }
+        end: usize,
+    ) -> Result<(usize, bool), InflateError> {
+        let mut rest = input;
         loop {
-            let len = out.len();
-            // One byte past the limit tells "exactly full" from "too much".
-            let step = limit
-                .saturating_sub(len)
-                .saturating_add(1)
-                .min(INFLATE_STEP);
-            let want = len.saturating_add(step);
-            if out.capacity() < want {
-                // Geometric growth, but never past the limit's worth.
-                let target = out
-                    .capacity()
-                    .saturating_mul(2)
-                    .min(limit.saturating_add(1))
-                    .max(want);
-                out.reserve_exact(target - len);
+            if self.stream_ended {
+                // Nothing may follow a final block within its message.
+                return if rest.is_empty() {
+                    Ok((input.len(), true))
+                } else {
+                    Err(InflateError::Corrupt)
+                };
             }
-            out.resize(want, 0);
-            let (before_in, before_out) = (self.decompress.total_in(), self.decompress.total_out());
-            let status = self.decompress.decompress(
-                input,
+            let len = out.len();
+            let step = make_room(out, end, input.len());
+            if step == 0 {
+                return Ok((input.len() - rest.len(), false));
+            }
+            out.resize(len + step, 0);
+            let bits = self.receive_bits;
+            let decompress = self
+                .decompress
+                .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+            let (before_in, before_out) = (decompress.total_in(), decompress.total_out());
+            let status = decompress.decompress(
+                rest,
                 out.get_mut(len..).unwrap_or_default(),
                 FlushDecompress::Sync,
             );
-            let consumed = (self.decompress.total_in() - before_in) as usize;
-            let produced = (self.decompress.total_out() - before_out) as usize;
+            let consumed = (decompress.total_in() - before_in) as usize;
+            let produced = (decompress.total_out() - before_out) as usize;
             out.truncate(len + produced);
-            input = input.get(consumed..).unwrap_or_default();
+            rest = rest.get(consumed..).unwrap_or_default();
             match status {
                 Err(_) => return Err(InflateError::Corrupt),
-                Ok(Status::StreamEnd) => {
-                    // A final block (BFINAL) ends the stream: the message
-                    // ends with it, and the next one starts a new stream.
-                    self.stream_ended = true;
-                    if out.len() > limit {
-                        return Err(InflateError::TooLarge);
+                // A final block (BFINAL) ends the stream: the message ends
+                // with it, and the next one starts a new stream.
+                Ok(Status::StreamEnd) => self.stream_ended = true,
+                Ok(_) => {
+                    if produced < step && rest.is_empty() {
+                        return Ok((input.len(), true));
                     }
-                    return self.inflate_bytes(input, out, limit);
+                    if produced == 0 && consumed == 0 {
+                        // Room to write and nothing written: the stream is
+                        // stuck.
+                        return Err(InflateError::Corrupt);
+                    }
                 }
-                Ok(_) => {}
-            }
-            if out.len() > limit {
-                return Err(InflateError::TooLarge);
-            }
-            if produced < step && input.is_empty() {
-                return Ok(());
-            }
-            if produced == 0 && consumed == 0 {
-                // Room to write and nothing written: the stream is stuck.
-                return Err(InflateError::Corrupt);
             }
         }
     }
+}
+
+/// Makes room after `out`'s length for the next decompression step and
+/// returns its size: growing geometrically (from a guess based on the
+/// compressed size) but never past `end` bytes, and at most
+/// [`INFLATE_STEP`] at a time so that the zeroed scratch area stays small
+/// when a large buffer receives a little at a time.
+fn make_room(out: &mut Vec<u8>, end: usize, compressed: usize) -> usize {
+    let len = out.len();
+    let left = end.saturating_sub(len);
+    if left == 0 {
+        return 0;
+    }
+    if out.capacity() == len {
+        let guess = compressed.saturating_mul(4).max(MIN_GROWTH);
+        out.reserve_exact(len.max(guess).min(left));
+    }
+    (out.capacity() - len).min(left).min(INFLATE_STEP)
 }
 
 /// Deflates `payload` with a sync flush and strips the trailer.
@@ -938,14 +1091,56 @@ mod tests {
         )
     }
 
-    fn inflate_all(
-        codec: &mut Deflate,
-        wire: &[u8],
-        limit: usize,
-    ) -> Result<Vec<u8>, InflateError> {
+    /// Why [`inflate_all`] gave up.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Fail {
+        Corrupt,
+        TooLarge,
+    }
+
+    /// Inflates a whole message in one call, the way a caller enforces a
+    /// size limit: one byte of room past it.
+    fn inflate_all(codec: &mut Deflate, wire: &[u8], limit: usize) -> Result<Vec<u8>, Fail> {
         let mut out = Vec::new();
-        codec.inflate(wire, true, &mut out, limit)?;
+        let step = codec
+            .inflate(wire, true, &mut out, limit.saturating_add(1))
+            .map_err(|InflateError::Corrupt| Fail::Corrupt)?;
+        if out.len() > limit {
+            return Err(Fail::TooLarge);
+        }
+        assert_eq!(
+            step,
+            Inflated {
+                consumed: wire.len(),
+                complete: true
+            }
+        );
         Ok(out)
+    }
+
+    /// Inflates `input` in pieces of at most `room` bytes, appending them
+    /// to `out`, resuming with the unconsumed input after each piece.
+    fn inflate_pieces(
+        codec: &mut Deflate,
+        mut input: &[u8],
+        last: bool,
+        room: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, InflateError> {
+        let mut calls = 0;
+        loop {
+            let mut piece = Vec::new();
+            let step = codec.inflate(input, last, &mut piece, room)?;
+            calls += 1;
+            assert!(piece.len() <= room, "{} > {room}", piece.len());
+            assert!(step.complete || piece.len() == room, "stopped early");
+            out.extend_from_slice(&piece);
+            input = &input[step.consumed..];
+            if step.complete {
+                assert!(input.is_empty());
+                return Ok(calls);
+            }
+        }
     }
 
     #[test]
@@ -1038,20 +1233,114 @@ mod tests {
         let wire = client.compress(&zeros).unwrap();
         assert!(wire.len() < 20 << 10);
         let mut out = Vec::new();
-        assert_eq!(
-            server.inflate(&wire, true, &mut out, 1 << 20),
-            Err(InflateError::TooLarge)
-        );
-        assert!(out.capacity() <= (1 << 20) + INFLATE_STEP + 1);
+        let step = server.inflate(&wire, true, &mut out, (1 << 20) + 1);
+        // The output stops at the room given, and its buffer never grew
+        // past it either.
+        assert_eq!(step.map(|s| s.complete), Ok(false));
+        assert_eq!(out.len(), (1 << 20) + 1);
+        assert!(out.capacity() <= (1 << 20) + 1, "{}", out.capacity());
         // Exactly at the limit is fine.
         let (mut client, mut server) = pair(&DeflateParams::default(), &DeflateConfig::default());
         let wire = client.compress(&zeros[..4096]).unwrap();
         assert_eq!(inflate_all(&mut server, &wire, 4096).unwrap().len(), 4096);
         let wire = client.compress(&zeros[..4097]).unwrap();
-        assert_eq!(
-            inflate_all(&mut server, &wire, 4096),
-            Err(InflateError::TooLarge)
+        assert_eq!(inflate_all(&mut server, &wire, 4096), Err(Fail::TooLarge));
+    }
+
+    #[test]
+    fn pieces_resume_with_the_unconsumed_input() {
+        let (mut client, mut server) = pair(
+            &DeflateParams::default(),
+            &DeflateConfig::default().level(9),
         );
+        let zeros = vec![0u8; 1 << 20];
+        let wire = client.compress(&zeros).unwrap();
+        // A bomb: the first 4 KiB piece leaves most of the input unread.
+        let mut piece = Vec::new();
+        let step = server.inflate(&wire, true, &mut piece, 4096).unwrap();
+        assert_eq!(piece.len(), 4096);
+        assert!(!step.complete);
+        assert!(
+            step.consumed < wire.len() / 2,
+            "{} of {}",
+            step.consumed,
+            wire.len()
+        );
+        let mut out = piece;
+        let rest = &wire[step.consumed..];
+        let calls = inflate_pieces(&mut server, rest, true, 4096, &mut out).unwrap();
+        assert_eq!(calls, 256);
+        assert_eq!(out, zeros);
+        // The codec is ready for the next message, context kept.
+        let text = br#"{"a":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}"#;
+        let wire = client.compress(text).unwrap();
+        assert_eq!(inflate_all(&mut server, &wire, 1 << 10).unwrap(), text);
+    }
+
+    #[test]
+    fn always_compress_sends_every_message_compressed() {
+        let config = DeflateConfig::default().always_compress(true);
+        let (mut client, mut server) = pair(&DeflateParams::default(), &config);
+        let noise: Vec<u8> = (0..512u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        // An empty message right after another one too: the compressor has
+        // nothing to flush then.
+        for message in [&b""[..], b"hi", &noise, b"", b"", b"hi"] {
+            let wire = client.compress(message).expect("compressed");
+            assert_eq!(inflate_all(&mut server, &wire, 1 << 10).unwrap(), message);
+        }
+    }
+
+    /// Whether `wire` is a run of stored deflate blocks (each starts on a
+    /// byte boundary, as stored blocks leave it): what a peer with a
+    /// 256-byte window can always inflate.
+    fn stored_only(mut wire: &[u8]) -> bool {
+        while let [header, a, b, c, d, rest @ ..] = wire {
+            let (len, nlen) = (u16::from_le_bytes([*a, *b]), u16::from_le_bytes([*c, *d]));
+            if *header > 1 || len != !nlen || rest.len() < usize::from(len) {
+                return false;
+            }
+            wire = &rest[usize::from(len)..];
+        }
+        wire.is_empty()
+    }
+
+    #[test]
+    fn always_compress_stores_under_an_8_bit_window() {
+        let params = DeflateParams {
+            client_max_window_bits: Some(8),
+            ..DeflateParams::default()
+        };
+        let text = b"abcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabcabc".repeat(40);
+        let (mut client, _) = pair(&params, &DeflateConfig::default());
+        assert_eq!(client.compress(&text), None);
+        let config = DeflateConfig::default().always_compress(true);
+        let (mut client, mut server) = pair(&params, &config);
+        for message in [&text[..], b"", &text[..100], &text] {
+            let wire = client.compress(message).expect("compressed");
+            // The trailer is stripped: restore it to parse the blocks.
+            let whole = [&wire[..], &TRAILER[..]].concat();
+            assert!(stored_only(&whole), "{wire:02x?}");
+            assert_eq!(inflate_all(&mut server, &wire, 1 << 12).unwrap(), message);
+        }
+        // The parser sees through a compressed stream.
+        let (mut client, _) = pair(&DeflateParams::default(), &config);
+        assert!(!stored_only(
+            &[&client.compress(&text).unwrap()[..], &TRAILER[..]].concat()
+        ));
+    }
+
+    #[test]
+    fn data_after_a_final_block_is_corrupt() {
+        let mut compress = Compress::new_with_window_bits(Compression::default(), false, 15);
+        let mut wire = Vec::with_capacity(128);
+        compress
+            .compress_vec(b"final block", &mut wire, FlushCompress::Finish)
+            .unwrap();
+        wire.push(0x00);
+        let (_, mut server) = pair(&DeflateParams::default(), &DeflateConfig::default());
+        assert_eq!(inflate_all(&mut server, &wire, 100), Err(Fail::Corrupt));
     }
 
     #[test]
@@ -1060,7 +1349,7 @@ mod tests {
         // BTYPE 11 is reserved.
         assert_eq!(
             inflate_all(&mut server, &[0xff, 0xff, 0xff], 1 << 20),
-            Err(InflateError::Corrupt)
+            Err(Fail::Corrupt)
         );
     }
 
@@ -1110,13 +1399,33 @@ mod tests {
                 let (a, b) = wire.split_at(cut);
                 let got = split
                     .inflate(a, false, &mut out, usize::MAX)
-                    .and_then(|()| split.inflate(b, true, &mut out, usize::MAX))
-                    .map(|()| out);
-                if got != expected || expected.as_deref() != Ok(&message[..]) {
+                    .and_then(|_| split.inflate(b, true, &mut out, usize::MAX))
+                    .map(|_| out);
+                if got.as_ref().ok() != expected.as_ref().ok() || got.as_deref() != Ok(&message[..]) {
                     return TestResult::failed();
                 }
             }
             TestResult::passed()
+        }
+
+        fn pieces_match_whole(messages: Vec<Vec<u8>>, cuts: Vec<usize>, room: u8) -> bool {
+            let room = usize::from(room) + 1;
+            let config = DeflateConfig::default().threshold(0);
+            let (mut client, mut server) = pair(&DeflateParams::default(), &config);
+            for (i, message) in messages.iter().enumerate() {
+                // Repetition makes pieces stop mid-match and mid-trailer.
+                let message = message.repeat(3);
+                let Some(wire) = client.compress(&message) else { continue };
+                let cut = cuts.get(i).map_or(0, |c| c % (wire.len() + 1));
+                let (a, b) = wire.split_at(cut);
+                let mut out = Vec::new();
+                let done = inflate_pieces(&mut server, a, false, room, &mut out)
+                    .and_then(|_| inflate_pieces(&mut server, b, true, room, &mut out));
+                if done.is_err() || out != message {
+                    return false;
+                }
+            }
+            true
         }
 
         fn garbage_never_panics(chunks: Vec<Vec<u8>>) -> bool {
@@ -1125,6 +1434,9 @@ mod tests {
             for chunk in &chunks {
                 if server.inflate(chunk, true, &mut out, 1 << 16).is_err() {
                     server = pair(&DeflateParams::default(), &DeflateConfig::default()).1;
+                }
+                if out.len() > 1 << 16 {
+                    return false;
                 }
                 out.clear();
             }
