@@ -36,6 +36,9 @@
 //!   application sent while handling earlier events is therefore written
 //!   first: an echo server that receives a burst of messages and a close
 //!   echoes every one of them before its close frame.
+//! - A protocol violation is treated the same way: the events decoded
+//!   before it come first, and the close frame with the RFC's code is
+//!   queued once they are taken, after the application's answers.
 //! - Messages accepted by [`Connection::send`] are always written before our
 //!   close frame, whoever started the close.
 //! - [`Event::Closed`] is always the last event.
@@ -320,6 +323,22 @@ pub struct Connection {
     /// How far the search for the end of the handshake header block got,
     /// so a byte-at-a-time peer costs linear time.
     header_scan: HeaderScan,
+    /// A protocol error found behind events the application has not taken
+    /// yet: the connection fails once they are taken.
+    failure: Option<PendingFailure>,
+}
+
+/// A protocol error waiting for the events queued before it.
+///
+/// Failing at once would put the close frame ahead of the application's
+/// answers to messages that arrived before the violation; waiting until
+/// those messages are taken lets the answers out first, and nothing that
+/// follows the violation is read.
+#[derive(Debug)]
+struct PendingFailure {
+    error: ProtocolError,
+    /// Events still ahead of the failure in the queue.
+    events_ahead: usize,
 }
 
 impl fmt::Debug for Connection {
@@ -418,6 +437,7 @@ impl Connection {
             #[cfg(feature = "deflate")]
             deflate: None,
             header_scan: HeaderScan::default(),
+            failure: None,
         })
     }
 
@@ -487,7 +507,10 @@ impl Connection {
     ///
     /// Protocol violations are not returned: they queue the close frame with
     /// the RFC's code and end in [`Event::Closed`] with
-    /// [`CloseCause::Protocol`].
+    /// [`CloseCause::Protocol`]. Events decoded before the violation come
+    /// first, and the close frame is queued only once they are taken, so
+    /// answers to them go out ahead of it; nothing after the violation is
+    /// read.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
         self.receive(now, bytes.len(), |buf| buf.extend_from_slice(bytes));
     }
@@ -515,6 +538,10 @@ impl Connection {
 
     fn receive(&mut self, now: Instant, len: usize, append: impl FnOnce(&mut BytesMut)) {
         self.now = self.now.max(now);
+        if self.failure.is_some() {
+            // Nothing after a violation is read.
+            return;
+        }
         match self.lifecycle {
             Lifecycle::ClosingRemote(_) | Lifecycle::Closed => return,
             Lifecycle::AwaitingDecision(_) => {
@@ -830,7 +857,14 @@ impl Connection {
     /// The next event, if any.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.events.is_empty() && self.inbound.inflating() {
+        if let Some(failure) = self.failure.take_if(|f| f.events_ahead == 0) {
+            // The events before the violation were taken, and the
+            // application has had its chance to answer them.
+            self.fail_now(failure.error);
+        }
+        if let Some(failure) = self.failure.as_mut() {
+            failure.events_ahead = failure.events_ahead.saturating_sub(1);
+        } else if self.events.is_empty() && self.inbound.inflating() {
             // The next piece of a compressed message is inflated only once
             // the queued ones were taken: its input waits compressed.
             self.process_input(self.now);
@@ -1209,8 +1243,23 @@ impl Connection {
         }
     }
 
-    /// The peer broke the protocol: send the matching close and stop.
+    /// The peer broke the protocol: send the matching close and stop, once
+    /// the events queued before the violation are taken.
     fn fail(&mut self, error: ProtocolError) {
+        let open = matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal);
+        if open && !self.events.is_empty() && self.failure.is_none() {
+            self.inbound.clear();
+            self.failure = Some(PendingFailure {
+                error,
+                events_ahead: self.events.len(),
+            });
+            return;
+        }
+        self.fail_now(error);
+    }
+
+    /// Sends the close for a protocol error and stops.
+    fn fail_now(&mut self, error: ProtocolError) {
         let code = error.close_code();
         if matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal) {
             // The reason tells the peer what was wrong, where it can (a

@@ -325,6 +325,42 @@ fn peer_close_is_answered_after_replies_to_earlier_messages() {
 }
 
 #[test]
+fn protocol_error_is_sent_after_replies_to_earlier_messages() {
+    let mut conn = server(Config::default());
+    let mut wire = Vec::new();
+    for text in ["a", "b"] {
+        wire.extend(client_frame(true, OpCode::Text, text.as_bytes()));
+    }
+    // A reserved opcode, then bytes that are never read.
+    wire.extend(client_frame(true, OpCode::Text, b"x"));
+    let bad = wire.len() - 7;
+    wire[bad] = 0x83;
+    wire.extend(client_frame(true, OpCode::Text, b"after the violation"));
+    conn.handle_input(T0, &wire);
+    // Nothing goes out while the messages before the violation wait.
+    assert!(written(&mut conn).is_empty());
+    let mut seen = Vec::new();
+    while let Some(event) = conn.poll_event() {
+        if let Event::Message(m) = &event {
+            conn.send(m.clone()).unwrap();
+        }
+        seen.push(event);
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[1], Event::Message(Message::text("b")));
+    let closed = closed_cause(&seen).expect("closed");
+    assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR);
+    assert!(matches!(closed.cause, CloseCause::Protocol(_)));
+    let out = frames(&written(&mut conn));
+    let ops: Vec<_> = out.iter().map(|(_, op, _)| *op).collect();
+    assert_eq!(ops, [OpCode::Text, OpCode::Text, OpCode::Close]);
+    assert_eq!(out[2].2[..2], 1002u16.to_be_bytes());
+    // Later input is ignored.
+    conn.handle_input(T0, &client_frame(true, OpCode::Text, b"late"));
+    assert_eq!(conn.poll_event(), None);
+}
+
+#[test]
 fn local_close_follows_queued_messages_and_refuses_later_sends() {
     let mut conn = server(Config::default());
     conn.send(Message::text("first")).unwrap();
