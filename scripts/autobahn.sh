@@ -6,12 +6,10 @@
 #   server role: the echo_server example, driven by `kosoku -m fuzzingclient`;
 #   client role: `kosoku -m fuzzingserver`, driven by the autobahn_client
 #                example.
-# Sections 1-10 run for both adapters. Sections 12 and 13 (permessage-deflate)
-# run once more in both roles through the tokio adapter, with `--deflate`:
-# compression lives in the core and both adapters share one IO driver, so a
-# second adapter would test nothing new. Every run prints one summary line;
-# the script fails if any case is FAILED, UNIMPLEMENTED or did not run, or if
-# its closing handshake was judged wrong.
+# Sections 1-10 run for both adapters, then sections 12 and 13
+# (permessage-deflate) for both adapters with `--deflate`. Every run prints
+# one summary line; the script fails if any case is FAILED, UNIMPLEMENTED or
+# did not run, or if its closing handshake was judged wrong.
 #
 # Reports (index.json, per-case JSON and HTML) are left in
 # target/autobahn/reports/<adapter>-<role>/ (under $CARGO_TARGET_DIR if set).
@@ -210,7 +208,23 @@ done
 # Compressed messages only: kosoku fails on the uncompressed messages RFC 7692
 # allows on a compressed connection ("Strings must be encoded before
 # hashing"), so both examples' `--deflate` compresses every message.
-run_server_role tokio tokio-deflate "$DEFLATE_SECTIONS" --deflate -- "${DEFLATE[@]}" || status=1
-run_client_role tokio tokio-deflate "$DEFLATE_SECTIONS" --deflate -- "${DEFLATE[@]}" || status=1
+for adapter in tokio async-std; do
+  run_server_role "$adapter" "$adapter-deflate" "$DEFLATE_SECTIONS" --deflate -- "${DEFLATE[@]}" ||
+    status=1
+done
+# A client runs its cases one at a time and mostly waits on the fuzzing
+# server, so the two adapters' client runs overlap.
+client_pids=()
+for adapter in tokio async-std; do
+  run_client_role "$adapter" "$adapter-deflate" "$DEFLATE_SECTIONS" --deflate -- "${DEFLATE[@]}" \
+    >"$WORK/$adapter-deflate-client.summary" 2>&1 &
+  client_pids+=("$!")
+done
+for i in "${!client_pids[@]}"; do
+  wait "${client_pids[$i]}" || status=1
+done
+for adapter in tokio async-std; do
+  cat "$WORK/$adapter-deflate-client.summary"
+done
 echo "autobahn: done in $((SECONDS - started))s (reports in $WORK/reports)"
 exit "$status"
