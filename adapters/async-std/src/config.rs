@@ -40,9 +40,11 @@ pub struct Config {
     /// sending waits for the transport: the back-pressure threshold. Memory
     /// held for outbound data stays below this plus one message.
     pub write_buffer_limit: usize,
-    /// Bytes read from the transport at a time. Received payloads are
-    /// slices of these read windows (no copy), so a window is released when
-    /// the last message read from it is dropped.
+    /// The largest number of bytes read from the transport at a time.
+    /// Windows start at 4 KiB and double while reads fill them; an idle
+    /// connection holds none. Received payloads are slices of these read
+    /// windows (no copy), so a window is released when the last message
+    /// read from it is dropped.
     pub read_buffer_size: usize,
 }
 

@@ -29,6 +29,11 @@ use super::Role;
 /// message in incremental mode.
 pub(super) const INFLATE_PIECE: usize = 64 * 1024;
 
+/// Frames at least this large that are received whole have their buffer
+/// reserved in one step. Smaller ones usually arrive in a read or two, and
+/// a fresh reservation would cost more than it saves.
+const RESERVE_WHOLE: u64 = 1 << 20;
+
 /// One step of progress on the inbound stream.
 #[derive(Debug)]
 pub(super) enum Item {
@@ -439,7 +444,21 @@ impl Inbound {
             inflated_len: 0,
             incremental,
         });
+        if !incremental && header.rsv != Rsv::RSV1 && header.payload_len >= RESERVE_WHOLE {
+            self.reserve_frame(header.payload_len);
+        }
         incremental.then_some(Item::MessageStart(kind))
+    }
+
+    /// Grows the buffer once to hold a frame that is received whole,
+    /// rather than doubling (and copying what it holds) as the frame's
+    /// bytes arrive. The length was checked against the frame limit; the
+    /// pages of a large reservation only become resident as bytes land.
+    fn reserve_frame(&mut self, payload_len: u64) {
+        let need = usize::try_from(payload_len).unwrap_or(0);
+        if let Some(more) = need.checked_sub(self.buf.len()) {
+            self.buf.reserve(more);
+        }
     }
 
     fn finish_frame(

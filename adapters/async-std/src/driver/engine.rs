@@ -32,6 +32,8 @@ const MAX_PENDING_BYTES: usize = 512 << 10;
 /// Reads in one poll before yielding to the executor, so a peer that only
 /// sends control frames cannot monopolise a worker thread.
 const READ_BUDGET: usize = 32;
+/// The first read window of a connection, before reads show it needs more.
+const FIRST_WINDOW: usize = 4 << 10;
 /// Deadlines fired in one poll: a guard against a timer that keeps
 /// reporting ready before the clock reaches its deadline.
 const TIMER_BUDGET: usize = 16;
@@ -142,6 +144,9 @@ pub(crate) struct Engine<S, T> {
     /// What was read is split off and handed to the core, which keeps
     /// received payloads as slices of it.
     read_buf: BytesMut,
+    /// The size of the next read window: it starts small, doubles while
+    /// reads fill it, up to `read_size`.
+    window: usize,
     read_size: usize,
     /// Transmits taken from the core and not yet completely written; each
     /// keeps its own progress (it is a [`Buf`]).
@@ -221,6 +226,7 @@ where
             io,
             clock,
             read_buf: BytesMut::new(),
+            window: config.read_buffer_size.clamp(1, FIRST_WINDOW),
             read_size: config.read_buffer_size.max(1),
             out: VecDeque::with_capacity(MAX_PENDING_TRANSMITS),
             out_bytes: 0,
@@ -404,17 +410,21 @@ where
 
     /// One read from the transport, fed to the core.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.read_buf.len() < (self.read_size / 8).max(1) {
+        if self.read_buf.len() < (self.window / 8).max(1) {
             // A fresh window. `resize` reuses the allocation once every
             // earlier chunk has been released, and zeroes it only here, once
             // per window rather than once per read.
             self.read_buf.clear();
-            self.read_buf.resize(self.read_size, 0);
+            self.read_buf.resize(self.window, 0);
         }
         loop {
             match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
                 Poll::Ready(Ok(n)) => {
                     let n = n.min(self.read_buf.len());
+                    if n == self.read_buf.len() && n >= self.window / 2 {
+                        // The peer sends faster than this window takes.
+                        self.window = (self.window * 2).min(self.read_size);
+                    }
                     if n > 0 {
                         let chunk = self.read_buf.split_to(n);
                         self.conn.handle_input_buf(self.clock.now(), chunk);
@@ -422,6 +432,11 @@ where
                     return Poll::Ready(Ok(n));
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Pending => {
+                    // Nothing to read: an idle connection holds no window.
+                    self.read_buf = BytesMut::new();
+                    return Poll::Pending;
+                }
                 other => return other,
             }
         }
