@@ -106,6 +106,99 @@ fn main() {
          receiver checks every message's bytes and order."
     ));
     table.print();
+    loopback(&settings, &all, count, bursts, rounds);
+}
+
+/// The same work over loopback TCP, wscore-tokio at both ends: the
+/// client feeds a burst into its socket and flushes, the server receives
+/// and checks every message. Time runs from the first send to the last
+/// message received.
+fn loopback(settings: &Settings, all: &Bytes, count: usize, bursts: &[usize], rounds: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut table = Table::new(
+        format!("Batching: {count} binary messages of {SIZE} B over loopback TCP (wscore-tokio)"),
+        &["burst", "plain msgs/s", "batched msgs/s", "batched/plain"],
+    );
+    for &burst in bursts {
+        eprintln!("batching over loopback: burst {burst}");
+        let mut contenders: Vec<Sample<'_>> = vec![
+            Box::new(|| rt.block_on(tcp_run(subprotocol(false), all, count, burst))),
+            Box::new(|| rt.block_on(tcp_run(subprotocol(true), all, count, burst))),
+        ];
+        let times = alternate(rounds, &mut contenders);
+        drop(contenders);
+        let [plain_t, batched_t] = times[..] else {
+            unreachable!("two contenders")
+        };
+        let per_sec = |t: Duration| count as f64 / t.as_secs_f64().max(1e-12);
+        table.row(vec![
+            burst.to_string(),
+            rate(per_sec(plain_t)),
+            rate(per_sec(batched_t)),
+            ratio(per_sec(batched_t) / per_sec(plain_t)),
+        ]);
+    }
+    table.note(format!(
+        "Medians of {rounds} alternating rounds{}. Client and server are wscore-tokio sockets in one \
+         process on a two-worker tokio runtime; the client feeds each burst and flushes; the server \
+         checks every message's sequence number and length.",
+        if settings.smoke { " (smoke)" } else { "" }
+    ));
+    table.print();
+}
+
+/// One loopback run: `count` messages in bursts of `burst`.
+async fn tcp_run(config: Config, all: &Bytes, count: usize, burst: usize) -> Duration {
+    use futures::{SinkExt, StreamExt};
+    use wscore::handshake::{Accept, ClientRequest};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let server_config = config.clone();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut ws = wscore_tokio::accept_with(stream, server_config, |_| Ok(Accept::new()))
+            .await
+            .expect("handshake");
+        let mut next = 0u64;
+        while next < count as u64 {
+            let Some(Ok(Message::Binary(payload))) = ws.next().await else {
+                panic!("connection ended after {next} messages");
+            };
+            let seq = payload
+                .get(..8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+            assert_eq!((seq, payload.len()), (Some(next), SIZE), "message {next}");
+            next += 1;
+        }
+        ws
+    });
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let request = ClientRequest::new("127.0.0.1", "/");
+    let (mut ws, _) = wscore_tokio::client(stream, request, config)
+        .await
+        .expect("handshake");
+    let start = Instant::now();
+    for first in (0..count).step_by(burst.max(1)) {
+        for i in first..(first + burst).min(count) {
+            let message = Message::binary(all.slice(i * SIZE..(i + 1) * SIZE));
+            ws.feed(message).await.expect("send");
+        }
+        ws.flush().await.expect("flush");
+    }
+    let mut server_ws = server.await.expect("server");
+    let elapsed = start.elapsed();
+    let _ = ws.close(wscore::close::CloseCode::NORMAL, "").await;
+    let _ = server_ws.next().await;
+    elapsed
 }
 
 fn subprotocol(batched: bool) -> Config {
