@@ -158,7 +158,10 @@ impl Outbound {
         }
         self.seal_back();
         self.queued_bytes += prefix.len();
-        let capacity = (add + prefix.len()).max(config.cap.min(4096));
+        // Sized for what it holds: a batch that stays at one message (a
+        // quiet sender) costs no more than that message; a growing one
+        // doubles, which the many messages it gathers amortise.
+        let capacity = (add + prefix.len()).min(config.cap);
         let mut batch = BatchWriter::with_prefix(capacity, prefix);
         batch.push(framing, message);
         self.data.push_back(Pending {
