@@ -539,6 +539,12 @@ where
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.poll_timers(cx);
         self.send_state()?;
+        if self.buffered() <= self.write_limit {
+            // Room: the message joins what is queued and goes out with it
+            // at the next flush. Writing here would cost a write per message
+            // and cut every batch at one message.
+            return Poll::Ready(Ok(()));
+        }
         if let Poll::Ready(Err(e)) = self.poll_write(cx) {
             return Poll::Ready(Err(self.report_io(e)));
         }
