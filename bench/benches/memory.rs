@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use servers::{Server, OPENED};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use wscore::frame::{apply_mask, OpCode};
 use wscore::{Config, Connection, Event, ReceiveMode, Role};
@@ -186,23 +186,7 @@ impl AsyncRead for IdleStream {
     }
 }
 
-impl AsyncWrite for IdleStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
+wscore_bench::discard_writes!(IdleStream);
 
 /// Builds `n` connections with `open`, each of which must have received
 /// [`HELLO`], holds them all, and returns the growth per connection.

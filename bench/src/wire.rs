@@ -12,6 +12,38 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wscore::frame::{apply_mask, FrameHeader, OpCode, Rsv};
 
+/// Implements tokio's `AsyncWrite` for a read-side test stream by taking
+/// and forgetting every byte: the benchmarks read from it, and what the
+/// connection writes back is not what they measure.
+#[macro_export]
+macro_rules! discard_writes {
+    ($ty:ty) => {
+        impl tokio::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                std::task::Poll::Ready(Ok(buf.len()))
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+    };
+}
+
 /// The most bytes one read from an in-memory stream returns: what a
 /// loopback socket typically hands over, and the adapters' read window.
 pub const READ_SIZE: usize = 64 << 10;
@@ -186,23 +218,7 @@ impl AsyncRead for MemStream<'_> {
     }
 }
 
-impl AsyncWrite for MemStream<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
+discard_writes!(MemStream<'_>);
 
 /// A write target that copies what it is given, as a socket's send buffer
 /// would, and forgets it past a limit so it stays cache-sized. Reads see
@@ -428,23 +444,7 @@ impl AsyncRead for GenStream {
     }
 }
 
-impl AsyncWrite for GenStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
+discard_writes!(GenStream);
 
 /// Checks bytes received piece by piece against [`binary_payload`]`(period)`
 /// repeated, the payload [`GenStream`] (with `period` = [`READ_SIZE`]) and
