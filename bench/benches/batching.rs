@@ -33,11 +33,7 @@ fn main() {
     }
     let all = Bytes::from(all);
 
-    let bursts: &[usize] = if settings.smoke {
-        &[1, 256]
-    } else {
-        &[1, 16, 256, 4096]
-    };
+    let bursts = &settings.bursts[..];
     let rounds = if settings.smoke { 1 } else { 5 };
     let mut table = Table::new(
         format!("Batching: {count} binary messages of {SIZE} B, client to server, in memory"),

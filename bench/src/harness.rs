@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 /// | `WSCORE_BENCH_IDLE_CONNS` | idle connections per server | 10000 (smoke 100) |
 /// | `WSCORE_BENCH_BIG_MESSAGE` | bytes of the large-message test | 256 MiB (smoke 4 MiB) |
 /// | `WSCORE_BENCH_BATCH_MESSAGES` | messages in the batching test | 1000000 (smoke 20000) |
+/// | `WSCORE_BENCH_BURSTS` | comma-separated burst sizes of the batching test | `1,16,256,4096` (smoke `1,256`) |
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Every row runs one short iteration.
@@ -43,6 +44,8 @@ pub struct Settings {
     pub big_message: usize,
     /// Messages sent in the batching row.
     pub batch_messages: usize,
+    /// Burst sizes of the batching row.
+    pub bursts: Vec<usize>,
 }
 
 /// `full` normally, `quick` in a smoke run.
@@ -58,19 +61,25 @@ fn var<T: std::str::FromStr>(name: &str) -> Option<T> {
     std::env::var(name).ok()?.trim().parse().ok()
 }
 
+/// A comma-separated list of positive numbers, if the variable holds one.
+fn list(name: &str) -> Option<Vec<usize>> {
+    let values: Vec<usize> = std::env::var(name)
+        .ok()?
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
 impl Settings {
     /// Reads the settings from the environment.
     pub fn from_env() -> Settings {
         let smoke = std::env::var("WSCORE_BENCH_SMOKE").is_ok_and(|v| v != "0" && !v.is_empty());
-        let echo_conns = std::env::var("WSCORE_BENCH_ECHO_CONNS")
-            .ok()
-            .map(|v| {
-                v.split(',')
-                    .filter_map(|n| n.trim().parse().ok())
-                    .collect::<Vec<usize>>()
-            })
-            .filter(|v| !v.is_empty())
+        let echo_conns = list("WSCORE_BENCH_ECHO_CONNS")
             .unwrap_or_else(|| pick(smoke, vec![1, 64, 512], vec![1, 8]));
+        let bursts = list("WSCORE_BENCH_BURSTS")
+            .unwrap_or_else(|| pick(smoke, vec![1, 16, 256, 4096], vec![1, 256]));
         let echo_secs: f64 = var("WSCORE_BENCH_ECHO_SECS").unwrap_or(pick(smoke, 0.4, 0.05));
         Settings {
             smoke,
@@ -92,6 +101,7 @@ impl Settings {
             big_message: var("WSCORE_BENCH_BIG_MESSAGE").unwrap_or(pick(smoke, 256 << 20, 4 << 20)),
             batch_messages: var("WSCORE_BENCH_BATCH_MESSAGES")
                 .unwrap_or(pick(smoke, 1_000_000, 20_000)),
+            bursts,
         }
     }
 
