@@ -64,7 +64,9 @@ pub struct Config {
     /// closes with 1009. In incremental mode it still bounds the total.
     pub max_message_size: u64,
     /// Outbound messages larger than this are split into fragments of this
-    /// size, so that control frames can be written between them.
+    /// size, so that control frames can be written between them. The
+    /// default, 256 KiB, is the default batch cap: a full batch goes out as
+    /// one frame, which the receiver takes without joining fragments.
     pub fragment_size: usize,
     /// The largest handshake header block accepted, in bytes.
     pub max_handshake_bytes: usize,
@@ -102,7 +104,7 @@ impl Default for Config {
         Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
-            fragment_size: 128 << 10,
+            fragment_size: 256 << 10,
             max_handshake_bytes: 16 << 10,
             max_headers: 64,
             handshake_timeout: Duration::from_secs(10),

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use wscore::envelope::batch::{split, BatchWriter, Framing};
+use wscore::envelope::batch::{split, Batch, BatchWriter, Framing};
 
 /// A self-delimiting format: a length byte, then that many bytes.
 fn tlv(buf: &[u8]) -> Option<usize> {
@@ -21,8 +21,11 @@ fuzz_target!(|input: (bool, u8, &[u8])| {
     };
     let payload = Bytes::copy_from_slice(data);
     let max_messages = usize::from(max).max(1);
-    match split(&payload, framing, max_messages, 4096) {
-        Ok(parts) => {
+    match Batch::parse(payload.clone(), framing, max_messages, 4096) {
+        Ok(batch) => {
+            let counted = batch.len();
+            let parts: Vec<Bytes> = batch.collect();
+            assert_eq!(parts.len(), counted, "validation and iteration agree");
             assert!(parts.len() <= max_messages);
             let mut writer = BatchWriter::default();
             for part in &parts {

@@ -294,11 +294,11 @@ impl Script {
             LenForm::Minimal,
         );
         events.push(Event::CloseReceived(close.clone()));
-        events.push(Event::Closed(Closed {
+        events.push(Event::Closed(Box::new(Closed {
             code: close.code,
             reason: close.reason.clone(),
             cause: CloseCause::Remote,
-        }));
+        })));
         const MAX_PENDING_PONGS: usize = 16;
         if pings.len() > MAX_PENDING_PONGS {
             let newest = pings.pop();

@@ -40,11 +40,14 @@ pub struct Config {
     /// sending waits for the transport: the back-pressure threshold. Memory
     /// held for outbound data stays below this plus one message.
     pub write_buffer_limit: usize,
-    /// The largest number of bytes read from the transport at a time.
-    /// Windows start at 4 KiB and double while reads fill them; an idle
-    /// connection holds none. Received payloads are slices of these read
-    /// windows (no copy), so a window is released when the last message
-    /// read from it is dropped.
+    /// The largest number of bytes read from the transport at a time
+    /// (default 256 KiB). Windows start at 4 KiB and double while reads
+    /// fill them, so only a connection whose peer sends faster than it
+    /// reads reaches the largest; an idle connection holds none. Received
+    /// payloads are slices of these read windows (no copy), so a window is
+    /// released when the last message read from it is dropped. A frame
+    /// larger than a window is copied together from several; the default
+    /// takes a full batch (256 KiB) in one read.
     pub read_buffer_size: usize,
 }
 
@@ -53,7 +56,7 @@ impl Default for Config {
         Config {
             protocol: ProtocolConfig::default(),
             write_buffer_limit: 128 << 10,
-            read_buffer_size: 64 << 10,
+            read_buffer_size: 256 << 10,
         }
     }
 }

@@ -256,6 +256,60 @@ fn malformed_batches_close_with_1007_and_deliver_nothing() {
     );
 }
 
+/// A masked client frame.
+fn client_frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let header = FrameHeader {
+        fin: true,
+        rsv: Rsv::NONE,
+        opcode,
+        mask: Some([0; 4]),
+        payload_len: payload.len() as u64,
+    };
+    let mut frame = header.encode().as_slice().to_vec();
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[test]
+fn batched_messages_keep_their_place_among_other_events() {
+    let config = Config::default().subprotocols(batched());
+    let (_, mut s) = pair(config.clone(), config);
+    let wire = [
+        client_frame(OpCode::Binary, b"\x01a\x01b\x01c"),
+        client_frame(OpCode::Ping, b"p"),
+        client_frame(OpCode::Binary, b"\x02de"),
+        // A violation: everything before it is delivered, then the close.
+        client_frame(OpCode::Binary, b"\x01f\x05g"),
+        client_frame(OpCode::Binary, b"\x01h"),
+    ]
+    .concat();
+    s.handle_input(T0, &wire);
+    let bin = |b: &'static [u8]| Event::Message(Message::Binary(Bytes::from_static(b)));
+    // Take the first message alone: the pong must already be queued
+    // behind nothing but the batch, and no close yet.
+    assert_eq!(s.poll_event(), Some(bin(b"a")));
+    assert!(!s.is_closed());
+    let rest = events(&mut s);
+    let (closed, before) = rest.split_last().unwrap();
+    assert_eq!(
+        before,
+        [
+            bin(b"b"),
+            bin(b"c"),
+            Event::Ping(Bytes::from_static(b"p")),
+            bin(b"de")
+        ]
+    );
+    let Event::Closed(closed) = closed else {
+        panic!("{rest:?}")
+    };
+    assert_eq!(closed.code, CloseCode::INVALID_PAYLOAD);
+    // The pong goes out before the close frame.
+    let out = bytes_of(&mut s);
+    assert_eq!(out[0], 0x8A);
+    assert_eq!(out[3], 0x88);
+}
+
 #[test]
 fn batch_limits_close_with_their_codes() {
     let tight = Config::default()

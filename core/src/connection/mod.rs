@@ -44,10 +44,12 @@
 //! - [`Event::Closed`] is always the last event.
 
 mod codec;
+mod events;
 mod inbound;
 mod outbound;
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
@@ -59,7 +61,7 @@ use crate::envelope::stream::{
     self, AbortCode, Delivery, Direction, OutStream, Reassembly, Record, StreamError, StreamEvent,
     StreamId, StreamSource,
 };
-use crate::envelope::{batch, Envelope, Framing};
+use crate::envelope::{batch::Batch, Envelope, Framing};
 use crate::error::{ProtocolError, SendError, SetupError};
 use crate::frame::{mask_into, EncodedHeader, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{self, Accept, ClientRequest, HandshakeError, Reject, Request, Response};
@@ -69,6 +71,7 @@ use crate::timer::{Timer, Timers};
 use crate::Instant;
 
 use codec::Codec;
+use events::EventQueue;
 use inbound::{Inbound, Item};
 use outbound::{Next, Outbound};
 
@@ -82,13 +85,17 @@ pub enum Role {
 }
 
 /// Something the application should know about.
+///
+/// The variants that happen once per connection are boxed, so that an
+/// event is no larger than a message and the many that carry messages are
+/// cheap to move.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// Server only: a client asks to upgrade. Answer with
     /// [`Connection::accept`] or [`Connection::reject`].
-    Request(Request),
+    Request(Box<Request>),
     /// The handshake completed; messages may flow.
-    Connected(Connected),
+    Connected(Box<Connected>),
     /// A complete message ([`ReceiveMode::Whole`](crate::config::ReceiveMode::Whole)).
     Message(Message),
     /// The start of a message ([`ReceiveMode::Incremental`](crate::config::ReceiveMode::Incremental)).
@@ -111,7 +118,7 @@ pub enum Event {
     CloseReceived(CloseFrame),
     /// The connection is over; no event follows. Keep draining
     /// [`Connection::poll_transmit`], then shut the transport down.
-    Closed(Closed),
+    Closed(Box<Closed>),
     /// Something happened to a stream of the streamed envelope. A stream
     /// received whole arrives as [`Event::Message`] instead.
     Stream(StreamEvent),
@@ -302,7 +309,7 @@ pub struct Connection {
     lifecycle: Lifecycle,
     inbound: Inbound,
     outbound: Outbound,
-    events: VecDeque<Event>,
+    events: EventQueue,
     timers: Timers,
     rng: KeyRng,
     subprotocol: Option<String>,
@@ -424,7 +431,7 @@ impl Connection {
             lifecycle,
             inbound: Inbound::new(),
             outbound: Outbound::default(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             timers: Timers::default(),
             rng,
             subprotocol: None,
@@ -656,6 +663,7 @@ impl Connection {
 
     /// Queues a message. It is written in order after every message sent
     /// before it, cut into fragments of [`Config::fragment_size`].
+    #[inline]
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), SendError> {
         self.check_can_send()?;
         self.queue_message(message.into());
@@ -663,6 +671,7 @@ impl Connection {
     }
 
     /// Queues a data message through the connection's envelope.
+    #[inline]
     fn queue_message(&mut self, message: Message) {
         let (framing, prefix): (Framing, &[u8]) = match (self.envelope, &message) {
             (Envelope::Batched(framing), Message::Binary(_)) => (framing, &[]),
@@ -856,7 +865,12 @@ impl Connection {
 
     /// The next event, if any.
     #[must_use]
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.failure.is_none() && !self.events.is_empty() {
+            // The common case: events are queued and nothing is pending.
+            return self.pop_event();
+        }
         if let Some(failure) = self.failure.take_if(|f| f.events_ahead == 0) {
             // The events before the violation were taken, and the
             // application has had its chance to answer them.
@@ -869,6 +883,11 @@ impl Connection {
             // the queued ones were taken: its input waits compressed.
             self.process_input(self.now);
         }
+        self.pop_event()
+    }
+
+    #[inline]
+    fn pop_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;
         if let Event::CloseReceived(_) = &event {
             self.answer_remote_close();
@@ -884,6 +903,7 @@ impl Connection {
 
     // ---- internals ----
 
+    #[inline]
     fn check_can_send(&self) -> Result<(), SendError> {
         match self.lifecycle {
             Lifecycle::Open | Lifecycle::ClosingRemote(_) => Ok(()),
@@ -924,10 +944,10 @@ impl Connection {
         self.lifecycle = Lifecycle::Open;
         self.timers.clear(Timer::Handshake);
         self.arm_open_timers(now);
-        self.events.push_back(Event::Connected(Connected {
+        self.events.push_back(Event::Connected(Box::new(Connected {
             subprotocol: self.subprotocol.clone(),
             response,
-        }));
+        })));
     }
 
     fn arm_open_timers(&mut self, now: Instant) {
@@ -1003,7 +1023,8 @@ impl Connection {
             Ok(None) => false,
             Ok(Some((request, consumed))) => {
                 self.inbound.buffer().advance(consumed);
-                self.events.push_back(Event::Request(request.clone()));
+                self.events
+                    .push_back(Event::Request(Box::new(request.clone())));
                 self.lifecycle = Lifecycle::AwaitingDecision(request);
                 true
             }
@@ -1109,9 +1130,14 @@ impl Connection {
                         }
                     };
                     let limits = &self.config.batch;
-                    match batch::split(&batch, framing, limits.max_messages, limits.max_bytes) {
-                        Ok(messages) => {
-                            for message in messages {
+                    match Batch::parse(batch, framing, limits.max_messages, limits.max_bytes) {
+                        // Auto-responses look at every message as it
+                        // arrives; otherwise the batch is cut as it is taken.
+                        Ok(batch) if self.auto_responses.is_empty() => {
+                            self.events.push_batch(batch);
+                        }
+                        Ok(batch) => {
+                            for message in batch {
                                 self.deliver(Message::Binary(message));
                             }
                         }
@@ -1310,11 +1336,11 @@ impl Connection {
                 error: StreamError::ConnectionClosed,
             }));
         }
-        self.events.push_back(Event::Closed(Closed {
+        self.events.push_back(Event::Closed(Box::new(Closed {
             code,
             reason,
             cause,
-        }));
+        })));
     }
 }
 

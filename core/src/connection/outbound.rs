@@ -77,10 +77,11 @@ impl Pending {
         self.sent > 0 || self.encoded || self.scheduled
     }
 
-    fn seal(&mut self) {
-        if let Some(mut batch) = self.open.take() {
-            self.payload = batch.take();
-        }
+    /// Closes an open batch to further messages; returns its length.
+    fn seal(&mut self) -> Option<usize> {
+        let mut batch = self.open.take()?;
+        self.payload = batch.take();
+        Some(self.payload.len())
     }
 }
 
@@ -105,6 +106,11 @@ pub(super) struct Outbound {
     queued_bytes: usize,
     /// An open batch at the front waits for [`Outbound::seal_back`].
     linger: bool,
+    /// Room a new batch starts with: the length of the last batch sealed,
+    /// or half the previous hint if that is more, so a sender whose bursts
+    /// alternate with stragglers keeps most of its room and a sender that
+    /// turns quiet gives it back within a few batches.
+    batch_hint: usize,
     /// Outbound streams; the front one sends next.
     streams: VecDeque<OutStream>,
     /// Abort and refuse records, ahead of other data.
@@ -141,6 +147,7 @@ impl Outbound {
     /// Appends a logical message to the open batch, or opens a new one when
     /// there is none or the message does not fit. Returns whether a batch
     /// was opened.
+    #[inline]
     pub(super) fn push_logical(
         &mut self,
         framing: Framing,
@@ -158,10 +165,11 @@ impl Outbound {
         }
         self.seal_back();
         self.queued_bytes += prefix.len();
-        // Sized for what it holds: a batch that stays at one message (a
-        // quiet sender) costs no more than that message; a growing one
-        // doubles, which the many messages it gathers amortise.
-        let capacity = (add + prefix.len()).min(config.cap);
+        // Sized like the last batch: a sender that sends one message at a
+        // time holds no more than that message, and one that sends in
+        // bursts gets room for its next burst at once instead of growing
+        // into it by copies.
+        let capacity = (add + prefix.len()).max(self.batch_hint).min(config.cap);
         let mut batch = BatchWriter::with_prefix(capacity, prefix);
         batch.push(framing, message);
         self.data.push_back(Pending {
@@ -282,8 +290,8 @@ impl Outbound {
 
     /// Closes the batch at the back to further messages, so it is written.
     pub(super) fn seal_back(&mut self) {
-        if let Some(back) = self.data.back_mut() {
-            back.seal();
+        if let Some(len) = self.data.back_mut().and_then(Pending::seal) {
+            self.batch_hint = len.max(self.batch_hint / 2);
         }
     }
 
@@ -407,7 +415,9 @@ impl Outbound {
             if linger {
                 return None;
             }
-            front.seal();
+            if let Some(len) = front.seal() {
+                self.batch_hint = len.max(self.batch_hint / 2);
+            }
         }
         Some(front)
     }

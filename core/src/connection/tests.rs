@@ -303,11 +303,11 @@ fn peer_close_is_answered_after_replies_to_earlier_messages() {
     );
     assert_eq!(
         seen[4],
-        Event::Closed(Closed {
+        Event::Closed(Box::new(Closed {
             code: CloseCode::NORMAL,
             reason: "bye".into(),
             cause: CloseCause::Remote
-        })
+        }))
     );
     let out = frames(&written(&mut conn));
     let ops: Vec<_> = out.iter().map(|(_, op, p)| (*op, p.clone())).collect();
@@ -707,4 +707,12 @@ fn handshake_outcome_does_not_depend_on_read_boundaries() {
         let (a, b) = data.split_at(at);
         assert_eq!(run(&[a, b]), whole, "split at {at}");
     }
+}
+
+#[test]
+fn events_stay_as_small_as_a_stream_event() {
+    // Message events are moved through the queue and out of `poll_event`
+    // one by one; the rare large variants are boxed to keep that cheap.
+    let words = core::mem::size_of::<Event>() / core::mem::size_of::<usize>();
+    assert!(words <= 6, "Event is {words} words");
 }

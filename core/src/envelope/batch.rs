@@ -11,7 +11,7 @@
 //! malformed batch is never half-delivered.
 
 use alloc::vec::Vec;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use core::fmt;
 use core::time::Duration;
 
@@ -196,6 +196,7 @@ impl std::error::Error for BatchError {}
 /// assert_eq!(&out[..], &[0xAC, 0x02]);
 /// assert_eq!(read_varint(&out), Some(Ok((300, 2))));
 /// ```
+#[inline]
 pub fn put_varint(out: &mut BytesMut, mut len: u64) {
     while len >= 0x80 {
         out.put_u8((len as u8) | 0x80);
@@ -206,7 +207,10 @@ pub fn put_varint(out: &mut BytesMut, mut len: u64) {
 
 /// The number of bytes [`put_varint`] writes for `len`.
 pub const fn varint_len(len: u64) -> usize {
-    let bits = 64 - (len | 1).leading_zeros() as usize;
+    if len < 0x80 {
+        return 1;
+    }
+    let bits = 64 - len.leading_zeros() as usize;
     bits.div_ceil(7)
 }
 
@@ -228,9 +232,140 @@ pub fn read_varint(buf: &[u8]) -> Option<Result<(u64, usize), ()>> {
     None
 }
 
+/// A received batch, validated whole, that yields its logical messages in
+/// order as slices of the payload (no copy).
+///
+/// Validation reads every length once; iterating reads them again rather
+/// than storing them, so a batch of many small messages costs no memory
+/// beyond its payload. With [`Framing::SelfDelimiting`] the splitting
+/// function therefore runs twice per message and must give the same answer
+/// both times (a pure function of the bytes); if it does not, iteration
+/// stops at the first disagreement.
+///
+/// ```
+/// use bytes::Bytes;
+/// use wscore::envelope::batch::{Batch, BatchError, Framing};
+///
+/// let batch = Batch::parse(Bytes::from_static(b"\x02hi\x03you"), Framing::Varint, 16, 1024).unwrap();
+/// assert_eq!(batch.len(), 2);
+/// assert_eq!(batch.collect::<Vec<_>>(), [Bytes::from_static(b"hi"), Bytes::from_static(b"you")]);
+///
+/// let truncated = Bytes::from_static(b"\x02hi\x05you");
+/// assert_eq!(
+///     Batch::parse(truncated, Framing::Varint, 16, 1024).err(),
+///     Some(BatchError::TruncatedMessage { offset: 4 })
+/// );
+/// ```
+#[derive(Clone, Debug)]
+pub struct Batch {
+    payload: Bytes,
+    framing: Framing,
+    /// Messages not yet yielded.
+    remaining: usize,
+}
+
+impl Batch {
+    /// Validates `payload` as a batch of at most `max_messages` messages
+    /// and `max_bytes` bytes. Fails, naming the offset, if any part of it
+    /// is malformed.
+    pub fn parse(
+        payload: Bytes,
+        framing: Framing,
+        max_messages: usize,
+        max_bytes: usize,
+    ) -> Result<Batch, BatchError> {
+        if payload.len() > max_bytes {
+            return Err(BatchError::TooLarge { offset: max_bytes });
+        }
+        let mut count = 0;
+        let mut offset = 0;
+        while offset < payload.len() {
+            if count == max_messages {
+                return Err(BatchError::TooManyMessages { offset });
+            }
+            let rest = payload.get(offset..).unwrap_or_default();
+            let (start, len) = measure(rest, framing, offset)?;
+            offset = start
+                .checked_add(len)
+                .filter(|&end| end <= payload.len())
+                .ok_or(BatchError::TruncatedMessage { offset: start })?;
+            count += 1;
+        }
+        Ok(Batch {
+            payload,
+            framing,
+            remaining: count,
+        })
+    }
+
+    /// Logical messages not yet yielded.
+    pub fn len(&self) -> usize {
+        self.remaining
+    }
+
+    /// Whether every message has been yielded.
+    pub fn is_empty(&self) -> bool {
+        self.remaining == 0
+    }
+}
+
+impl Iterator for Batch {
+    type Item = Bytes;
+
+    #[inline]
+    fn next(&mut self) -> Option<Bytes> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let measured = match (self.framing, self.payload.first()) {
+            // Messages under 128 bytes, the common case, have a one-byte
+            // length.
+            (Framing::Varint, Some(&len)) if len < 0x80 => Some((1, usize::from(len))),
+            _ => measure(&self.payload, self.framing, 0).ok(),
+        };
+        let message = measured.and_then(|(start, len)| {
+            let end = start.checked_add(len)?;
+            (end <= self.payload.len()).then_some((start, end))
+        });
+        let Some((start, end)) = message else {
+            // Only a splitting function that changed its mind gets here.
+            self.remaining = 0;
+            return None;
+        };
+        let mut message = self.payload.split_to(end);
+        message.advance(start);
+        self.remaining -= 1;
+        Some(message)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining))
+    }
+}
+
+/// Where the message at the start of `rest` begins and how long it is;
+/// `offset` is where `rest` starts in the batch, for errors.
+fn measure(rest: &[u8], framing: Framing, offset: usize) -> Result<(usize, usize), BatchError> {
+    match framing {
+        Framing::Varint => match read_varint(rest) {
+            None => Err(BatchError::TruncatedLength { offset }),
+            Some(Err(())) => Err(BatchError::LengthOverflow { offset }),
+            Some(Ok((len, prefix))) => {
+                let len =
+                    usize::try_from(len).map_err(|_| BatchError::LengthOverflow { offset })?;
+                Ok((offset + prefix, len))
+            }
+        },
+        Framing::SelfDelimiting(measure) => match measure(rest) {
+            Some(len) if len > 0 && len <= rest.len() => Ok((offset, len)),
+            _ => Err(BatchError::Unsplittable { offset }),
+        },
+    }
+}
+
 /// Splits a received batch into its logical messages, as slices of
-/// `payload` (no copy). Fails without yielding anything if any part of the
-/// batch is malformed.
+/// `payload` (no copy): [`Batch::parse`], collected. Fails without
+/// yielding anything if any part of the batch is malformed.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -252,39 +387,7 @@ pub fn split(
     max_messages: usize,
     max_bytes: usize,
 ) -> Result<Vec<Bytes>, BatchError> {
-    if payload.len() > max_bytes {
-        return Err(BatchError::TooLarge { offset: max_bytes });
-    }
-    let mut messages = Vec::new();
-    let mut offset = 0;
-    while offset < payload.len() {
-        if messages.len() == max_messages {
-            return Err(BatchError::TooManyMessages { offset });
-        }
-        let rest = payload.get(offset..).unwrap_or_default();
-        let (start, len) = match framing {
-            Framing::Varint => match read_varint(rest) {
-                None => return Err(BatchError::TruncatedLength { offset }),
-                Some(Err(())) => return Err(BatchError::LengthOverflow { offset }),
-                Some(Ok((len, prefix))) => {
-                    let len =
-                        usize::try_from(len).map_err(|_| BatchError::LengthOverflow { offset })?;
-                    (offset + prefix, len)
-                }
-            },
-            Framing::SelfDelimiting(measure) => match measure(rest) {
-                Some(len) if len > 0 && len <= rest.len() => (offset, len),
-                _ => return Err(BatchError::Unsplittable { offset }),
-            },
-        };
-        let end = start
-            .checked_add(len)
-            .filter(|&end| end <= payload.len())
-            .ok_or(BatchError::TruncatedMessage { offset: start })?;
-        messages.push(payload.slice(start..end));
-        offset = end;
-    }
-    Ok(messages)
+    Batch::parse(payload.clone(), framing, max_messages, max_bytes).map(Iterator::collect)
 }
 
 /// Collects outbound logical messages into one batch payload.
@@ -320,6 +423,7 @@ impl BatchWriter {
     }
 
     /// Appends one logical message.
+    #[inline]
     pub fn push(&mut self, framing: Framing, message: &[u8]) {
         if matches!(framing, Framing::Varint) {
             put_varint(&mut self.buf, message.len() as u64);
@@ -444,6 +548,48 @@ mod tests {
             split(&Bytes::from_static(&[0; 10]), Framing::Varint, 100, 8),
             Err(BatchError::TooLarge { offset: 8 })
         );
+    }
+
+    #[test]
+    fn a_splitter_that_changes_its_mind_ends_the_batch() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        // Whole messages of one byte while validating, then a length past
+        // the end.
+        fn fickle(buf: &[u8]) -> Option<usize> {
+            let calls = CALLS.fetch_add(1, Ordering::Relaxed);
+            Some(if calls < 3 { 1 } else { buf.len() + 1 })
+        }
+        let mut batch = Batch::parse(
+            Bytes::from_static(b"abc"),
+            Framing::SelfDelimiting(fickle),
+            8,
+            64,
+        )
+        .unwrap();
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch.next(), None);
+        assert!(batch.is_empty());
+    }
+
+    #[test]
+    fn iterating_yields_what_split_validated() {
+        let batch = Batch::parse(
+            Bytes::from_static(b"\x01a\x00\x81\x01"),
+            Framing::Varint,
+            8,
+            1024,
+        );
+        // 0x81 0x01 is 129: past the end.
+        assert_eq!(
+            batch.err(),
+            Some(BatchError::TruncatedMessage { offset: 5 })
+        );
+        let long = [&[0x80, 0x01][..], &[7; 128]].concat();
+        let mut batch = Batch::parse(Bytes::from(long), Framing::Varint, 8, 1024).unwrap();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch.next().map(|m| m.len()), Some(128));
+        assert_eq!((batch.len(), batch.next()), (0, None));
     }
 
     #[test]

@@ -155,6 +155,11 @@ pub(crate) struct Engine<S, T> {
     out_bytes: usize,
     needs_flush: bool,
     write_limit: usize,
+    /// Sends start a batch linger, which runs from the send: the core is
+    /// told the time before each one.
+    timed_sends: bool,
+    /// A pong or close reply was queued while taking events.
+    answer_queued: bool,
     close_timeout: std::time::Duration,
     phase: Phase,
     closed: Option<Closed>,
@@ -232,6 +237,8 @@ where
             out_bytes: 0,
             needs_flush: false,
             write_limit: config.write_buffer_limit,
+            timed_sends: !config.protocol.batch.linger.is_zero(),
+            answer_queued: false,
             close_timeout: config.protocol.close_timeout,
             phase: Phase::Running,
             closed: None,
@@ -460,9 +467,10 @@ where
             match event {
                 Event::Message(message) if keep => return Some(message),
                 Event::Closed(closed) => {
-                    self.on_closed(closed);
+                    self.on_closed(*closed);
                     return None;
                 }
+                Event::Ping(_) | Event::CloseReceived(_) => self.answer_queued = true,
                 _ => {}
             }
         }
@@ -475,9 +483,12 @@ where
         let mut budget = READ_BUDGET;
         loop {
             if let Some(message) = self.next_event(keep) {
-                // A pong queued by the same read goes out now rather than
-                // at the reader's next poll, which may be far off.
-                if self.is_running() {
+                // A pong or close reply queued by the same read goes out
+                // now rather than at the reader's next poll, which may be
+                // far off. Only then: a write attempt per message would
+                // cost more than the message.
+                if self.answer_queued && self.is_running() {
+                    self.answer_queued = false;
                     if let Poll::Ready(Err(e)) = self.poll_write(cx) {
                         self.fail_io(e);
                     }
@@ -537,14 +548,17 @@ where
     /// Ready when a message may be queued: the connection is open and
     /// fewer than `write_buffer_limit` bytes wait to be written.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.poll_timers(cx);
         self.send_state()?;
         if self.buffered() <= self.write_limit {
             // Room: the message joins what is queued and goes out with it
             // at the next flush. Writing here would cost a write per message
-            // and cut every batch at one message.
+            // and cut every batch at one message. Timers wait for the flush
+            // or the next read, as a clock reading per message would cost
+            // more than the message.
             return Poll::Ready(Ok(()));
         }
+        self.poll_timers(cx);
+        self.send_state()?;
         if let Poll::Ready(Err(e)) = self.poll_write(cx) {
             return Poll::Ready(Err(self.report_io(e)));
         }
@@ -558,9 +572,11 @@ where
     /// Queues a message (no IO).
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         self.send_state()?;
-        // Sends carry no time; telling the core the time first starts a
-        // batch linger from now rather than from the last read.
-        self.conn.handle_timeout(self.clock.now());
+        if self.timed_sends {
+            // Sends carry no time; telling the core the time first starts
+            // a batch linger from now rather than from the last read.
+            self.conn.handle_timeout(self.clock.now());
+        }
         self.conn.send(message).map_err(Error::Send)
     }
 
@@ -662,7 +678,7 @@ where
                         return Poll::Ready(Ok(connected.response));
                     }
                     Some(Event::Closed(closed)) => {
-                        self.on_closed(closed);
+                        self.on_closed(*closed);
                         continue;
                     }
                     Some(_) => continue,

@@ -5,8 +5,9 @@
 //! masks, close codes and deadlines is decided by the core, which the loop
 //! only feeds and drains:
 //!
-//! - bytes read go to [`Connection::handle_input`], through one reusable
-//!   buffer of [`Config::read_buffer_size`] bytes;
+//! - bytes read go to [`Connection::handle_input_buf`] in read windows of
+//!   up to [`Config::read_buffer_size`] bytes, which become the payloads'
+//!   memory (no copy);
 //! - every transmit the core has ready is written in one vectored write
 //!   (header and payload slices, payloads never copied), then the
 //!   transport is flushed;
