@@ -259,7 +259,7 @@ fn secs(d: Duration) -> f64 {
 fn ours_encode(payload: &Bytes, frames: usize, sink: &mut Sink) {
     let now = wscore::Instant::ZERO;
     // One frame per message, as the peers write it (the default cuts
-    // messages above 128 KiB into fragments).
+    // messages above 256 KiB into fragments).
     let config = Config::default().fragment_size(payload.len().max(1));
     let mut conn = Connection::upgraded(Role::Client, config, [7; 32], now).unwrap();
     for _ in 0..frames {

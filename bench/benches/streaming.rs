@@ -93,7 +93,7 @@ fn main() {
         "{rounds} runs per case: latencies pooled, throughput the median, peak heap the largest. \
          The streamed payload comes from a pull source, so the sender never holds it; the plain \
          one is a {} message allocated before measuring, and not counted. Chunks are 256 KiB, \
-         fragments of the plain message 128 KiB (the defaults); a small message is sent every {} \
+         fragments of the plain message 256 KiB (the defaults); a small message is sent every {} \
          moved. Latency is CPU time through the in-memory pipe, no network: it shows how many \
          frames a small message waits behind. Every byte of the payload and of every small \
          message is checked at the receiver.",
