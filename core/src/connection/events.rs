@@ -8,17 +8,20 @@
 //! application sees is the same: every message of a batch comes after
 //! what was queued before the batch and before what was queued after it.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 
 use super::Event;
 use crate::envelope::batch::Batch;
 use crate::message::Message;
 
-/// One entry: an event, or the messages of a batch not yet taken.
+/// One entry: an event, or the messages of a batch not yet taken. The
+/// batch is boxed so that an entry is no larger than an event and the
+/// events, by far the most common entries, move in and out unchanged.
 #[derive(Debug)]
 enum Entry {
     Event(Event),
-    Batch(Batch),
+    Batch(Box<Batch>),
 }
 
 /// Events in the order they are delivered.
@@ -30,6 +33,7 @@ pub(super) struct EventQueue {
 }
 
 impl EventQueue {
+    #[inline]
     pub(super) fn push_back(&mut self, event: Event) {
         self.entries.push_back(Entry::Event(event));
         self.len += 1;
@@ -39,7 +43,7 @@ impl EventQueue {
     pub(super) fn push_batch(&mut self, batch: Batch) {
         if !batch.is_empty() {
             self.len += batch.len();
-            self.entries.push_back(Entry::Batch(batch));
+            self.entries.push_back(Entry::Batch(Box::new(batch)));
         }
     }
 
@@ -101,6 +105,11 @@ mod tests {
 
     fn binary(bytes: &'static [u8]) -> Event {
         Event::Message(Message::binary(bytes))
+    }
+
+    #[test]
+    fn an_entry_is_no_larger_than_an_event() {
+        assert_eq!(core::mem::size_of::<Entry>(), core::mem::size_of::<Event>());
     }
 
     #[test]

@@ -476,23 +476,33 @@ impl Inbound {
         let Some(message) = self.message.as_mut() else {
             return Err(ProtocolError::UnexpectedContinuation);
         };
-        if !payload.is_empty() {
-            message.body.push(payload);
-        }
         if !header.fin {
+            if !payload.is_empty() {
+                message.body.push(payload);
+            }
             return Ok(None);
         }
-        let Some(mut message) = self.message.take() else {
-            return Ok(None);
-        };
+        // Taken apart in place, and a message of one frame never enters
+        // `body`: moving these values around would cost more than a small
+        // message.
         if let Some(utf8) = message.utf8.as_mut() {
             utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }
+        let kind = message.kind;
+        let body = if matches!(message.body, Body::Empty) {
+            payload
+        } else {
+            let mut body = core::mem::take(&mut message.body);
+            if !payload.is_empty() {
+                body.push(payload);
+            }
+            body.into_bytes()
+        };
+        self.message = None;
         if incremental {
             return Ok(Some(Item::MessageEnd));
         }
-        let body = message.body.into_bytes();
-        Ok(Some(Item::Message(match message.kind {
+        Ok(Some(Item::Message(match kind {
             MessageKind::Text => Message::Text(Utf8Bytes::from_validated(body)),
             MessageKind::Binary => Message::Binary(body),
         })))

@@ -325,6 +325,8 @@ pub struct Connection {
     auto_responses: BTreeMap<(MessageKind, Bytes), Message>,
     /// The payload transform a negotiated extension applies, if any.
     codec: Option<Codec>,
+    /// Client: the block small payloads are masked into and cut from.
+    mask_block: BytesMut,
     #[cfg(feature = "deflate")]
     deflate: Option<crate::extension::deflate::DeflateParams>,
     /// How far the search for the end of the handshake header block got,
@@ -441,6 +443,7 @@ impl Connection {
             now: Instant::ZERO,
             auto_responses: BTreeMap::new(),
             codec: None,
+            mask_block: BytesMut::new(),
             #[cfg(feature = "deflate")]
             deflate: None,
             header_scan: HeaderScan::default(),
@@ -834,7 +837,12 @@ impl Connection {
             self.outbound
                 .encode_front(|payload| Some((codec.compress(payload)?, Rsv::RSV1)));
         }
-        let next = self.outbound.next(self.config.fragment_size)?;
+        let Some(next) = self.outbound.next(self.config.fragment_size) else {
+            // Frames cut from the block keep it alive until written; a
+            // connection with nothing to send holds none.
+            self.mask_block = BytesMut::new();
+            return None;
+        };
         let frame = match next {
             Next::Raw(bytes) => return Some(Transmit::raw(bytes)),
             Next::Frame(frame) => frame,
@@ -851,9 +859,8 @@ impl Connection {
             Role::Client => {
                 let key = self.rng.mask_key();
                 header.mask = Some(key);
-                let mut masked = BytesMut::with_capacity(frame.payload.len());
-                mask_into(&mut masked, &frame.payload, key);
-                masked.freeze()
+                let queued = self.outbound.queued_bytes();
+                mask_payload(&mut self.mask_block, &frame.payload, key, queued)
             }
         };
         Some(Transmit {
@@ -1110,10 +1117,14 @@ impl Connection {
                     if let Some(idle) = self.config.idle_timeout {
                         self.timers.set(Timer::Idle, now + idle);
                     }
-                    let (framing, batch) = match (self.envelope, message) {
-                        (Envelope::Batched(framing), Message::Binary(batch)) => (framing, batch),
-                        (Envelope::Streamed(framing), Message::Binary(payload)) => {
-                            match Record::decode(&payload) {
+                    // Matched by reference: moving the message into a tuple
+                    // would cost a copy of it per message.
+                    let (framing, batch) = match (self.envelope, &message) {
+                        (Envelope::Batched(framing), Message::Binary(_)) => {
+                            (framing, message.into_payload())
+                        }
+                        (Envelope::Streamed(framing), Message::Binary(_)) => {
+                            match Record::decode(message.payload()) {
                                 Ok(Record::Batch(batch)) => (framing, batch),
                                 Ok(record) => {
                                     self.stream_record(now, record);
@@ -1124,7 +1135,7 @@ impl Connection {
                                 }
                             }
                         }
-                        (_, message) => {
+                        _ => {
                             self.deliver(message);
                             continue;
                         }
@@ -1202,8 +1213,9 @@ impl Connection {
 
     /// Hands a received (logical) message to the auto-responses or the
     /// application.
+    #[inline]
     fn deliver(&mut self, message: Message) {
-        if !self.auto_respond(&message) {
+        if self.auto_responses.is_empty() || !self.auto_respond(&message) {
             self.events.push_back(Event::Message(message));
         }
     }
@@ -1342,6 +1354,35 @@ impl Connection {
             cause,
         })));
     }
+}
+
+/// Payloads up to this size are masked into a shared block.
+const MASK_BLOCK_PAYLOAD: usize = 512;
+/// The largest shared masking block.
+const MASK_BLOCK: usize = 4 << 10;
+
+/// Masks `payload` into a buffer of its own, or, when it is small, into
+/// `block`, which is sized for what else is queued (at most
+/// [`MASK_BLOCK`]) and cut into one slice per frame. A burst of small
+/// frames then costs one allocation instead of one per frame, and the
+/// block is reused in place once the frames cut from it have been
+/// written and dropped.
+fn mask_payload(block: &mut BytesMut, payload: &[u8], key: [u8; 4], queued: usize) -> Bytes {
+    let room = block.capacity() - block.len();
+    if payload.len() > MASK_BLOCK_PAYLOAD || (queued == 0 && room < payload.len()) {
+        // Large, or alone: a buffer of its own is one allocation, where a
+        // new block would cost two (the block, and the state it is shared
+        // by).
+        let mut masked = BytesMut::with_capacity(payload.len());
+        mask_into(&mut masked, payload, key);
+        return masked.freeze();
+    }
+    if room < payload.len() {
+        let want = queued.saturating_add(payload.len()).min(MASK_BLOCK);
+        block.reserve(payload.len().max(want));
+    }
+    mask_into(block, payload, key);
+    block.split().freeze()
 }
 
 fn control_payload(payload: Bytes) -> Result<Bytes, SendError> {

@@ -716,3 +716,27 @@ fn events_stay_as_small_as_a_stream_event() {
     let words = core::mem::size_of::<Event>() / core::mem::size_of::<usize>();
     assert!(words <= 6, "Event is {words} words");
 }
+
+#[test]
+fn small_payloads_are_masked_into_one_block() {
+    let key = [1, 2, 3, 4];
+    let masked = |payload: &[u8]| {
+        let mut out = payload.to_vec();
+        crate::frame::apply_mask(&mut out, key, 0);
+        out
+    };
+    let mut block = BytesMut::new();
+    let a = mask_payload(&mut block, b"hello", key, 100);
+    let b = mask_payload(&mut block, b"world!", key, 94);
+    assert_eq!(
+        (&a[..], &b[..]),
+        (&masked(b"hello")[..], &masked(b"world!")[..])
+    );
+    // The second frame was cut from the same allocation, right after the first.
+    assert_eq!(b.as_ptr(), a.as_ptr().wrapping_add(a.len()));
+    // A large payload gets a buffer of its own.
+    let big = [7u8; MASK_BLOCK_PAYLOAD + 1];
+    let c = mask_payload(&mut block, &big, key, 0);
+    assert_eq!(&c[..], &masked(&big)[..]);
+    assert_ne!(c.as_ptr(), b.as_ptr().wrapping_add(b.len()));
+}
