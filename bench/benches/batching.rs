@@ -76,12 +76,8 @@ fn main() {
         assert_eq!(plain.received, count as u64);
         assert_eq!(batched.received, count as u64);
         assert_eq!(plain.payload_bytes, batched.payload_bytes);
-        let per_sec = |t: Duration| count as f64 / t.as_secs_f64().max(1e-12);
-        table.row(vec![
-            burst.to_string(),
-            rate(per_sec(plain_t)),
-            rate(per_sec(batched_t)),
-            ratio(per_sec(batched_t) / per_sec(plain_t)),
+        let mut row = rates(burst, count, plain_t, batched_t);
+        row.extend([
             bytes(plain.wire_bytes as f64),
             bytes(batched.wire_bytes as f64),
             plain.frames.to_string(),
@@ -92,6 +88,7 @@ fn main() {
                 batched.wire_bytes as f64 / count as f64
             ),
         ]);
+        table.row(row);
     }
     table.note(format!(
         "Medians of {rounds} alternating rounds. A burst is how many messages the application sends \
@@ -130,13 +127,7 @@ fn loopback(settings: &Settings, all: &Bytes, count: usize, bursts: &[usize], ro
         let [plain_t, batched_t] = times[..] else {
             unreachable!("two contenders")
         };
-        let per_sec = |t: Duration| count as f64 / t.as_secs_f64().max(1e-12);
-        table.row(vec![
-            burst.to_string(),
-            rate(per_sec(plain_t)),
-            rate(per_sec(batched_t)),
-            ratio(per_sec(batched_t) / per_sec(plain_t)),
-        ]);
+        table.row(rates(burst, count, plain_t, batched_t));
     }
     table.note(format!(
         "Medians of {rounds} alternating rounds{}. Client and server are wscore-tokio sockets in one \
@@ -195,6 +186,17 @@ async fn tcp_run(config: Config, all: &Bytes, count: usize, burst: usize) -> Dur
     let _ = ws.close(wscore::close::CloseCode::NORMAL, "").await;
     let _ = server_ws.next().await;
     elapsed
+}
+
+/// The first cells of a row: the burst, both rates and their ratio.
+fn rates(burst: usize, count: usize, plain: Duration, batched: Duration) -> Vec<String> {
+    let per_sec = |t: Duration| count as f64 / t.as_secs_f64().max(1e-12);
+    vec![
+        burst.to_string(),
+        rate(per_sec(plain)),
+        rate(per_sec(batched)),
+        ratio(per_sec(batched) / per_sec(plain)),
+    ]
 }
 
 fn subprotocol(batched: bool) -> Config {
