@@ -12,7 +12,8 @@
 //!
 //! - getters: [`Connection::role`], [`Connection::is_open`],
 //!   [`Connection::is_closed`], [`Connection::subprotocol`], …
-//! - inputs: [`Connection::handle_input`] (bytes read from the transport) and
+//! - inputs: [`Connection::handle_input`] (bytes read from the transport),
+//!   [`Connection::handle_eof`] (the transport will yield no more bytes) and
 //!   [`Connection::handle_timeout`] (the deadline passed);
 //! - commands: [`Connection::send`], [`Connection::ping`],
 //!   [`Connection::close`], and for servers [`Connection::accept`] /
@@ -161,6 +162,11 @@ pub enum CloseCause {
     Rejected(u16),
     /// A deadline passed.
     Timeout(TimeoutKind),
+    /// The transport ended without a completed close handshake: the peer
+    /// went away (or half-closed) before its close frame, or before the
+    /// opening handshake completed. Reported by
+    /// [`Connection::handle_eof`], always with [`CloseCode::ABNORMAL`].
+    Eof,
 }
 
 /// Which deadline ended a connection.
@@ -335,6 +341,10 @@ pub struct Connection {
     /// A protocol error found behind events the application has not taken
     /// yet: the connection fails once they are taken.
     failure: Option<PendingFailure>,
+    /// The transport ended ([`Connection::handle_eof`]): nothing more is
+    /// read, and the connection ends once the input already buffered has
+    /// been decoded.
+    eof: bool,
 }
 
 /// A protocol error waiting for the events queued before it.
@@ -448,6 +458,7 @@ impl Connection {
             deflate: None,
             header_scan: HeaderScan::default(),
             failure: None,
+            eof: false,
         })
     }
 
@@ -548,8 +559,8 @@ impl Connection {
 
     fn receive(&mut self, now: Instant, len: usize, append: impl FnOnce(&mut BytesMut)) {
         self.now = self.now.max(now);
-        if self.failure.is_some() {
-            // Nothing after a violation is read.
+        if self.failure.is_some() || self.eof {
+            // Nothing after a violation, or after the end, is read.
             return;
         }
         match self.lifecycle {
@@ -572,6 +583,74 @@ impl Connection {
             self.note_activity(now);
         }
         self.process_input(now);
+    }
+
+    /// Tells the connection that the transport ended: a read returned no
+    /// bytes (a TCP FIN, a TLS `close_notify`, a closed pipe). Nothing is
+    /// read after it; later calls, and calls once the connection is closed,
+    /// are no-ops.
+    ///
+    /// - During the opening handshake the connection ends at once with
+    ///   [`Event::Closed`], code [`CloseCode::ABNORMAL`] and
+    ///   [`CloseCause::Eof`]. A server's [`Event::Request`] already queued
+    ///   stays ahead of it, and a later [`Connection::accept`] or
+    ///   [`Connection::reject`] returns [`SendError::NoPendingRequest`].
+    /// - While open, or after our close frame was queued, the peer's close
+    ///   can no longer arrive: every event decoded before the end is
+    ///   delivered first (the rest of a compressed message received whole
+    ///   included), then every stream cut short is reported with
+    ///   [`StreamError::ConnectionClosed`], then [`Event::Closed`] with
+    ///   [`CloseCode::ABNORMAL`] (RFC 6455 §7.1.5) and [`CloseCause::Eof`].
+    ///   A partial frame or message is dropped: in incremental mode its
+    ///   [`Event::MessageStart`] is not followed by [`Event::MessageEnd`].
+    ///   A protocol error already found behind queued events still ends the
+    ///   connection with its own cause.
+    /// - After the peer's close frame arrived, the end of the transport is
+    ///   expected (RFC 6455 §7.1.1: the server closes the TCP connection
+    ///   first) and changes nothing: the connection finishes as usual when
+    ///   [`Event::CloseReceived`] is taken, and our answer is still queued.
+    ///
+    /// No frame is queued by the end of input. A peer that ends its
+    /// transport before the close handshake has abandoned the connection:
+    /// a close frame could reach at most a half-closed socket whose reader
+    /// has stopped, so the end of input drops what was queued and not yet
+    /// taken by [`Connection::poll_transmit`] (as a timeout does) and
+    /// reports the outbound streams it cuts short. A close frame that was
+    /// already queued stays queued; writing it may fail, which the caller
+    /// can ignore once [`Event::Closed`] has been seen.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        if self.eof {
+            return;
+        }
+        self.eof = true;
+        match self.lifecycle {
+            Lifecycle::AwaitingRequest
+            | Lifecycle::AwaitingDecision(_)
+            | Lifecycle::AwaitingResponse { .. } => {
+                self.outbound.abandon();
+                self.finish(CloseCode::ABNORMAL, String::new(), CloseCause::Eof);
+            }
+            Lifecycle::Open | Lifecycle::ClosingLocal => self.end_of_input(),
+            Lifecycle::ClosingRemote(_) | Lifecycle::Closed => {}
+        }
+    }
+
+    /// Ends an open connection whose transport ended, once the input
+    /// buffered before the end has been decoded: a compressed message
+    /// received in incremental mode is inflated one piece per taken event,
+    /// and the frames behind it wait for it.
+    fn end_of_input(&mut self) {
+        let decoding = self.inbound.inflating() && !self.events.is_empty();
+        if !self.eof
+            || decoding
+            || self.failure.is_some()
+            || !matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal)
+        {
+            return;
+        }
+        self.outbound.abandon();
+        self.finish(CloseCode::ABNORMAL, String::new(), CloseCause::Eof);
     }
 
     /// Fires every deadline that has passed at `now`. Calls before the
@@ -889,6 +968,7 @@ impl Connection {
             // The next piece of a compressed message is inflated only once
             // the queued ones were taken: its input waits compressed.
             self.process_input(self.now);
+            self.end_of_input();
         }
         self.pop_event()
     }
@@ -1397,5 +1477,7 @@ mod tests;
 
 #[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+mod eof_tests;
 #[cfg(test)]
 mod stream_tests;
