@@ -415,6 +415,25 @@ fn close_codes_are_validated_both_ways() {
         server(Config::default()).close(T0, CloseCode(1006), ""),
         Err(SendError::InvalidCloseCode(1006))
     );
+    // Registered for service restarts and overload (Node's `ws` sends
+    // them): sent, and a peer's is answered rather than failed.
+    for code in [1012, 1013, 1014] {
+        let mut conn = server(Config::default());
+        assert_eq!(conn.close(T0, CloseCode(code), "later"), Ok(()));
+        assert_eq!(close_sent(&mut conn), Some(code));
+
+        let mut conn = server(Config::default());
+        let payload = [&code.to_be_bytes()[..], b"try again later"].concat();
+        conn.handle_input(T0, &client_frame(true, OpCode::Close, &payload));
+        let ev = events(&mut conn);
+        assert_eq!(
+            ev[0],
+            Event::CloseReceived(CloseFrame::new(CloseCode(code), "try again later"))
+        );
+        assert_eq!(closed_cause(&ev).unwrap().cause, CloseCause::Remote);
+        assert_eq!(closed_cause(&ev).unwrap().code, CloseCode(code));
+        assert_eq!(close_sent(&mut conn), Some(code));
+    }
     let long = "x".repeat(124);
     assert!(matches!(
         server(Config::default()).close(T0, CloseCode::NORMAL, &long),
