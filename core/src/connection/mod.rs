@@ -860,12 +860,19 @@ impl Connection {
     /// Starts the close handshake, or answers the peer's close if it has
     /// arrived. The close frame is written after every message already
     /// queued; no data may be sent after it. Use [`CloseCode::NO_STATUS`]
-    /// for a close frame without a code.
+    /// with an empty reason for a close frame without a code.
+    ///
+    /// A code that may not be sent ([`CloseCode::is_sendable`]), including
+    /// [`CloseCode::NO_STATUS`] with a reason, is refused with
+    /// [`SendError::InvalidCloseCode`] before the reason's length is looked
+    /// at; a reason over [`MAX_REASON_LEN`] bytes with
+    /// [`SendError::ControlPayloadTooLong`].
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        if code != CloseCode::NO_STATUS && !code.is_sendable() {
+        let empty_frame = code == CloseCode::NO_STATUS && reason.is_empty();
+        if !empty_frame && !code.is_sendable() {
             return Err(SendError::InvalidCloseCode(code.0));
         }
-        if reason.len() > MAX_REASON_LEN || (code == CloseCode::NO_STATUS && !reason.is_empty()) {
+        if reason.len() > MAX_REASON_LEN {
             return Err(SendError::ControlPayloadTooLong(reason.len() + 2));
         }
         self.start_close(now, CloseFrame::new(code, reason))

@@ -434,6 +434,20 @@ fn close_codes_are_validated_both_ways() {
         assert_eq!(closed_cause(&ev).unwrap().code, CloseCode(code));
         assert_eq!(close_sent(&mut conn), Some(code));
     }
+    // A code that may not be sent is named, whatever the reason's length:
+    // 1005 with a reason is not an empty close frame.
+    for (code, reason) in [
+        (1005, "why"),
+        (1005, "x".repeat(200).as_str()),
+        (1006, "x".repeat(200).as_str()),
+        (999, ""),
+    ] {
+        assert_eq!(
+            server(Config::default()).close(T0, CloseCode(code), reason),
+            Err(SendError::InvalidCloseCode(code)),
+            "{code}"
+        );
+    }
     let long = "x".repeat(124);
     assert!(matches!(
         server(Config::default()).close(T0, CloseCode::NORMAL, &long),
