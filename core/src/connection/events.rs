@@ -84,7 +84,7 @@ impl EventQueue {
     }
 
     /// The queued events that are not part of a batch.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "deflate"))]
     pub(super) fn iter(&self) -> impl Iterator<Item = &Event> {
         self.entries.iter().filter_map(|entry| match entry {
             Entry::Event(event) => Some(event),
@@ -97,6 +97,7 @@ impl EventQueue {
 mod tests {
     use super::*;
     use crate::envelope::batch::Framing;
+    use alloc::vec::Vec;
     use bytes::Bytes;
 
     fn batch(bytes: &'static [u8]) -> Batch {

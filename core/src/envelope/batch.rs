@@ -457,6 +457,7 @@ impl BatchWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use quickcheck::quickcheck;
 
     fn encode(messages: &[Vec<u8>], framing: Framing) -> Bytes {
