@@ -194,6 +194,13 @@ pub enum SetupError {
     /// The client's upgrade request cannot be written (for example a header
     /// value with a line break).
     Request(crate::handshake::HandshakeError),
+    /// The client's request offers an extension, named here, that the
+    /// configuration does not run: permessage-deflate without
+    /// [`Config::deflate`](crate::config::Config::deflate), or one the
+    /// engine does not implement. A server that accepted it would send
+    /// frames the connection fails with 1002. Configure permessage-deflate
+    /// with `Config::deflate` (which writes the offer itself) instead.
+    UnconfiguredExtension(alloc::string::String),
 }
 
 impl From<crate::config::ConfigError> for SetupError {
@@ -213,6 +220,9 @@ impl fmt::Display for SetupError {
         match self {
             SetupError::Config(e) => write!(f, "invalid configuration: {e}"),
             SetupError::Request(e) => write!(f, "invalid upgrade request: {e}"),
+            SetupError::UnconfiguredExtension(name) => {
+                write!(f, "extension {name} is offered but not configured")
+            }
         }
     }
 }

@@ -386,6 +386,25 @@ impl Connection {
     ///
     /// `seed` feeds the generator of the handshake nonce and the masking
     /// keys: take it from the operating system's random source.
+    ///
+    /// The request may offer only extensions the configuration runs: an
+    /// offer of permessage-deflate while [`Config::deflate`] is unset, or of
+    /// any other extension, is refused with
+    /// [`SetupError::UnconfiguredExtension`]. `Config::deflate` writes its
+    /// own offer.
+    ///
+    /// ```
+    /// use wscore::error::SetupError;
+    /// use wscore::handshake::ClientRequest;
+    /// use wscore::{Config, Connection, Instant};
+    ///
+    /// let request = ClientRequest::new("example.com", "/").extension("permessage-deflate");
+    /// let refused = Connection::client(Config::default(), request, [0; 32], Instant::ZERO);
+    /// assert_eq!(
+    ///     refused.unwrap_err(),
+    ///     SetupError::UnconfiguredExtension("permessage-deflate".into())
+    /// );
+    /// ```
     pub fn client(
         config: Config,
         request: ClientRequest,
@@ -393,6 +412,9 @@ impl Connection {
         now: Instant,
     ) -> Result<Connection, SetupError> {
         config.validate()?;
+        if let Some(name) = unconfigured_extension(&config, &request) {
+            return Err(SetupError::UnconfiguredExtension(name.into()));
+        }
         let mut request = request;
         for subprotocol in &config.subprotocols {
             if !request.subprotocols().contains(&subprotocol.name) {
@@ -1470,6 +1492,29 @@ fn mask_payload(block: &mut BytesMut, payload: &[u8], key: [u8; 4], queued: usiz
     }
     mask_into(block, payload, key);
     block.split().freeze()
+}
+
+/// The name of the first extension `request` offers that `config` does not
+/// run. The engine runs permessage-deflate, when it is configured, and
+/// nothing else.
+fn unconfigured_extension<'r>(config: &Config, request: &'r ClientRequest) -> Option<&'r str> {
+    request
+        .extensions()
+        .iter()
+        .flat_map(|offers| offers.split(','))
+        .map(handshake::extension_name)
+        .filter(|name| !name.is_empty())
+        .find(|name| !runs_extension(config, name))
+}
+
+#[cfg(feature = "deflate")]
+fn runs_extension(config: &Config, name: &str) -> bool {
+    config.deflate.is_some() && name.eq_ignore_ascii_case(crate::extension::deflate::EXTENSION_NAME)
+}
+
+#[cfg(not(feature = "deflate"))]
+fn runs_extension(_config: &Config, _name: &str) -> bool {
+    false
 }
 
 fn control_payload(payload: Bytes) -> Result<Bytes, SendError> {

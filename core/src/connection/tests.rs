@@ -773,3 +773,41 @@ fn small_payloads_are_masked_into_one_block() {
     assert_eq!(&c[..], &masked(&big)[..]);
     assert_ne!(c.as_ptr(), b.as_ptr().wrapping_add(b.len()));
 }
+
+/// Offering permessage-deflate by hand while `Config::deflate` is unset
+/// used to pass: a server that accepted the offer then sent compressed
+/// frames the client failed with 1002.
+#[test]
+fn an_extension_offer_the_config_does_not_run_is_refused() {
+    let request = ClientRequest::new("example.com", "/").extension("permessage-deflate");
+    let refused = Connection::client(Config::default(), request, [7; 32], T0);
+    assert_eq!(
+        refused.unwrap_err(),
+        SetupError::UnconfiguredExtension("permessage-deflate".into())
+    );
+    // An extension the engine does not implement, among others in one offer.
+    let request =
+        ClientRequest::new("h", "/").extension("permessage-deflate; client_max_window_bits, x-foo");
+    let config = Config::default();
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(Some(Default::default()));
+    let expected = if cfg!(feature = "deflate") {
+        "x-foo"
+    } else {
+        "permessage-deflate"
+    };
+    assert_eq!(
+        Connection::client(config, request, [7; 32], T0).unwrap_err(),
+        SetupError::UnconfiguredExtension(expected.into())
+    );
+}
+
+/// With `Config::deflate` set, a hand-written permessage-deflate offer is
+/// one the connection runs.
+#[cfg(feature = "deflate")]
+#[test]
+fn a_configured_extension_may_also_be_offered_by_hand() {
+    let config = Config::default().deflate(Some(Default::default()));
+    let request = ClientRequest::new("h", "/").extension("permessage-deflate");
+    assert!(Connection::client(config, request, [7; 32], T0).is_ok());
+}
