@@ -7,8 +7,9 @@
 //!   in its current state (send after close, an oversized control frame).
 //!   Returned from the command that was misused; the connection is unharmed.
 //! - [`HandshakeError`](crate::handshake::HandshakeError): the upgrade failed.
-//! - [`ConfigError`](crate::config::ConfigError): a configuration value is
-//!   out of range.
+//! - [`SetupError`]: a connection could not be created, because a
+//!   [`ConfigError`](crate::config::ConfigError) says a configuration value
+//!   is out of range, or the client's request cannot be sent.
 
 use core::fmt;
 
@@ -185,7 +186,10 @@ impl fmt::Display for SendError {
 #[cfg(feature = "std")]
 impl std::error::Error for SendError {}
 
-/// A connection could not be created.
+/// A connection could not be created: the error of
+/// [`Connection::server`](crate::Connection::server),
+/// [`Connection::client`](crate::Connection::client) and
+/// [`Connection::upgraded`](crate::Connection::upgraded).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SetupError {

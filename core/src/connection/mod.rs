@@ -57,7 +57,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use core::fmt;
 
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::envelope::stream::{
     self, AbortCode, Delivery, Direction, OutStream, Reassembly, Record, StreamError, StreamEvent,
     StreamId, StreamSource,
@@ -374,7 +374,10 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     /// A server connection that starts by reading the upgrade request.
-    pub fn server(config: Config, now: Instant) -> Result<Connection, ConfigError> {
+    ///
+    /// The three constructors fail alike, with a [`SetupError`]: here only
+    /// for an invalid configuration ([`SetupError::Config`]).
+    pub fn server(config: Config, now: Instant) -> Result<Connection, SetupError> {
         let rng = KeyRng::from_seed([0; 32]);
         let mut conn = Connection::new(Role::Server, config, rng, Lifecycle::AwaitingRequest)?;
         conn.timers
@@ -441,12 +444,13 @@ impl Connection {
 
     /// A connection whose handshake was done elsewhere (for example by an
     /// HTTP server that handed over the upgraded stream). It starts open.
+    /// Fails with [`SetupError::Config`] for an invalid configuration.
     pub fn upgraded(
         role: Role,
         config: Config,
         seed: [u8; 32],
         now: Instant,
-    ) -> Result<Connection, ConfigError> {
+    ) -> Result<Connection, SetupError> {
         let mut conn = Connection::new(role, config, KeyRng::from_seed(seed), Lifecycle::Open)?;
         conn.arm_open_timers(now);
         Ok(conn)
@@ -457,7 +461,7 @@ impl Connection {
         config: Config,
         rng: KeyRng,
         lifecycle: Lifecycle,
-    ) -> Result<Connection, ConfigError> {
+    ) -> Result<Connection, SetupError> {
         config.validate()?;
         Ok(Connection {
             role,
@@ -830,7 +834,7 @@ impl Connection {
     /// let mut conn = Connection::upgraded(Role::Server, config, [0; 32], Instant::ZERO)?;
     /// // Upgraded elsewhere, so no subprotocol was chosen here: plain.
     /// assert!(conn.send_stream(Bytes::from(vec![0; 10]), Bytes::new()).is_err());
-    /// # Ok::<(), wscore::config::ConfigError>(())
+    /// # Ok::<(), wscore::error::SetupError>(())
     /// ```
     pub fn send_stream(
         &mut self,

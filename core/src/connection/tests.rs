@@ -811,3 +811,17 @@ fn a_configured_extension_may_also_be_offered_by_hand() {
     let request = ClientRequest::new("h", "/").extension("permessage-deflate");
     assert!(Connection::client(config, request, [7; 32], T0).is_ok());
 }
+
+#[test]
+fn every_constructor_fails_with_a_setup_error() {
+    let bad = || Config::default().fragment_size(0);
+    let expected = SetupError::Config(crate::config::ConfigError::Zero("fragment_size"));
+    let server: Result<Connection, SetupError> = Connection::server(bad(), T0);
+    assert_eq!(server.unwrap_err(), expected);
+    let upgraded: Result<Connection, SetupError> =
+        Connection::upgraded(Role::Client, bad(), [0; 32], T0);
+    assert_eq!(upgraded.unwrap_err(), expected);
+    let request = ClientRequest::new("h", "/");
+    let client: Result<Connection, SetupError> = Connection::client(bad(), request, [0; 32], T0);
+    assert_eq!(client.unwrap_err(), expected);
+}
