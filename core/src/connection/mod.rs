@@ -90,7 +90,30 @@ pub enum Role {
 /// The variants that happen once per connection are boxed, so that an
 /// event is no larger than a message and the many that carry messages are
 /// cheap to move.
+///
+/// New kinds of events may be added: a `match` needs a `_` arm, which
+/// can ignore them.
+///
+/// ```compile_fail,E0004
+/// # use wscore::Event;
+/// fn name(event: &Event) -> &'static str {
+///     match event {
+///         Event::Request(_) => "request",
+///         Event::Connected(_) => "connected",
+///         Event::Message(_) => "message",
+///         Event::MessageStart(_) => "start",
+///         Event::MessageData(_) => "data",
+///         Event::MessageEnd => "end",
+///         Event::Ping(_) => "ping",
+///         Event::Pong(_) => "pong",
+///         Event::CloseReceived(_) => "close received",
+///         Event::Closed(_) => "closed",
+///         Event::Stream(_) => "stream",
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// Server only: a client asks to upgrade. Answer with
     /// [`Connection::accept`] or [`Connection::reject`].
