@@ -62,6 +62,18 @@
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
+// Peer input must never reach a panic (see the crate's rules): indexing,
+// `unwrap`, `expect` and `panic!` are refused outside tests, and a path that
+// cannot fail says so with a fallback and a `debug_assert!`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]

@@ -66,7 +66,11 @@ impl EventQueue {
                 }
                 Entry::Event(_) => match self.entries.pop_front() {
                     Some(Entry::Event(event)) => event,
-                    _ => continue,
+                    // The front entry was just seen to be an event.
+                    other => {
+                        debug_assert!(other.is_none(), "the front entry changed");
+                        continue;
+                    }
                 },
             };
             self.len = self.len.saturating_sub(1);

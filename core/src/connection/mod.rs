@@ -258,6 +258,8 @@ impl Buf for Transmit {
     }
 
     fn chunk(&self) -> &[u8] {
+        // `advance` never moves past the end.
+        debug_assert!(self.offset <= self.len());
         let header = self.header();
         match header.get(self.offset..) {
             Some(rest) if !rest.is_empty() => rest,
