@@ -40,6 +40,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A read that returns no bytes is the end of the transport: call
+//! [`Connection::handle_eof`] instead, and the connection ends with
+//! [`Event::Closed`] (code 1006, [`CloseCause::Eof`]) after the events
+//! decoded before it, unless the close handshake had already got that far.
+//!
 //! ## Modules
 //!
 //! - [`handshake`]: the HTTP/1.1 upgrade for both roles.
