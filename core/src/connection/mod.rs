@@ -63,7 +63,7 @@ use crate::envelope::stream::{
 };
 use crate::envelope::{batch::Batch, Envelope, Framing};
 use crate::error::{ProtocolError, SendError, SetupError};
-use crate::frame::{mask_into, EncodedHeader, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
+use crate::frame::{mask_into, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{self, Accept, ClientRequest, HandshakeError, Reject, Request, Response};
 use crate::message::{Message, MessageKind};
 use crate::rng::KeyRng;
@@ -73,7 +73,7 @@ use crate::Instant;
 use codec::Codec;
 use events::EventQueue;
 use inbound::{Inbound, Item};
-use outbound::{Next, Outbound};
+use outbound::{Next, Outbound, WireHeader};
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -182,7 +182,7 @@ pub enum TimeoutKind {
 /// writes fit well), or use it as a [`bytes::Buf`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
-    header: EncodedHeader,
+    header: WireHeader,
     payload: Bytes,
     offset: usize,
 }
@@ -190,7 +190,7 @@ pub struct Transmit {
 impl Transmit {
     fn raw(payload: Bytes) -> Self {
         Transmit {
-            header: EncodedHeader::default(),
+            header: WireHeader::default(),
             payload,
             offset: 0,
         }
@@ -877,7 +877,8 @@ impl Connection {
     /// The next bytes to write, if any.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.outbound.schedule(&self.config.stream);
+        self.outbound
+            .schedule(&self.config.stream, self.config.fragment_size);
         while let Some(id) = self.outbound.take_failed_stream() {
             self.events.push_back(Event::Stream(StreamEvent::Failed {
                 id,
@@ -904,19 +905,27 @@ impl Connection {
             rsv: frame.rsv,
             opcode: frame.opcode,
             mask: None,
-            payload_len: frame.payload.len() as u64,
+            payload_len: (frame.prefix.len() + frame.payload.len()) as u64,
         };
         let payload = match self.role {
             Role::Server => frame.payload,
             Role::Client => {
                 let key = self.rng.mask_key();
                 header.mask = Some(key);
+                // The payload continues the mask where the prefix, written
+                // with the header, leaves off.
+                let mut payload_key = key;
+                payload_key.rotate_left(frame.prefix.len() % 4);
                 let queued = self.outbound.queued_bytes();
-                mask_payload(&mut self.mask_block, &frame.payload, key, queued)
+                mask_payload(&mut self.mask_block, &frame.payload, payload_key, queued)
             }
         };
         Some(Transmit {
-            header: header.encode(),
+            header: WireHeader::new(
+                header.encode().as_slice(),
+                frame.prefix.as_slice(),
+                header.mask,
+            ),
             payload,
             offset: 0,
         })

@@ -812,3 +812,118 @@ fn a_pushed_stream_cut_short_by_the_end_of_the_connection_is_reported() {
         .iter()
         .any(|e| matches!(e, Event::CloseReceived(_) | Event::Closed(_))));
 }
+
+/// Each transmit of `conn` decoded: its frame header, and the record its
+/// payload carries (unmasked).
+fn transmits(conn: &mut Connection) -> Vec<(FrameHeader, Transmit)> {
+    core::iter::from_fn(|| conn.poll_transmit())
+        .map(|t| {
+            let mut wire = Vec::new();
+            t.write_to(&mut wire);
+            let (header, _) = FrameHeader::decode(&wire).unwrap().unwrap();
+            (header, t)
+        })
+        .collect()
+}
+
+#[test]
+fn with_the_default_sizes_a_chunk_record_is_one_frame() {
+    let config = Config::default()
+        .subprotocols(vec![Subprotocol::streamed("files.v2")])
+        .stream(StreamConfig::default().send_threshold(None));
+    let (mut c, mut s) = pair(config.clone(), config);
+    let fragment = Config::default().fragment_size;
+    let data = payload(600 << 10, 9);
+    for sender in [&mut s, &mut c] {
+        sender.send_stream(data.clone(), Bytes::new()).unwrap();
+        let sent = transmits(sender);
+        for (header, _) in &sent {
+            assert!(header.fin, "a record split into fragments");
+            assert_eq!(header.opcode, OpCode::Binary);
+            assert!(header.payload_len as usize <= fragment);
+        }
+        // Open, three chunks, end.
+        assert_eq!(sent.len(), 5);
+    }
+    s.send_stream(data.clone(), Bytes::new()).unwrap();
+    pump(&mut s, &mut c, T0);
+    assert_eq!(messages(&mut c), vec![Message::Binary(data.clone())]);
+    c.send_stream(data.clone(), Bytes::new()).unwrap();
+    pump(&mut c, &mut s, T0);
+    assert_eq!(messages(&mut s), vec![Message::Binary(data)]);
+}
+
+#[test]
+fn a_server_writes_chunks_from_the_callers_bytes_without_a_copy() {
+    let (mut c, mut s) = pair(streamed(), streamed());
+    let data = payload(700, 10);
+    s.send_stream(data.clone(), Bytes::new()).unwrap();
+    let pushed = payload(500, 11);
+    let id = s.open_stream(500, Bytes::new()).unwrap();
+    s.push_stream(id, pushed.clone()).unwrap();
+    let mut wire = Vec::new();
+    let mut shared = 0;
+    for (header, t) in transmits(&mut s) {
+        t.write_to(&mut wire);
+        // The record's own bytes travel after the frame header.
+        let record_len = header.payload_len as usize;
+        let prefix_len = record_len.saturating_sub(t.payload().len());
+        let prefix = &t.header()[t.header().len() - prefix_len..];
+        let record = Bytes::from([prefix, &t.payload()[..]].concat());
+        let Ok(Record::Chunk {
+            id: got, offset, ..
+        }) = Record::decode(&record)
+        else {
+            continue;
+        };
+        let source = if got == id { &pushed } else { &data };
+        assert_eq!(
+            t.payload().as_ptr(),
+            source[offset as usize..].as_ptr(),
+            "the chunk is a slice of the caller's bytes"
+        );
+        shared += 1;
+    }
+    assert_eq!(shared, 3 + 2);
+    c.handle_input(T0, &wire);
+    assert_eq!(
+        messages(&mut c),
+        vec![Message::Binary(data), Message::Binary(pushed)]
+    );
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn compressed_chunk_records_are_whole_frames_both_ways() {
+    // Chunks fill their fragment; data that does not compress, compressed
+    // all the same, makes each record a little larger than that.
+    let deflate = crate::extension::deflate::DeflateConfig::default().always_compress(true);
+    let config = streamed().fragment_size(300).deflate(Some(deflate));
+    let (mut c, mut s) = pair(config.clone(), config);
+    assert!(c.deflate().is_some());
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let noise = Bytes::from(
+        (0..5000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect::<Vec<u8>>(),
+    );
+    let id = s.open_stream(5000, Bytes::new()).unwrap();
+    s.push_stream(id, noise.clone()).unwrap();
+    let sent = transmits(&mut s);
+    assert!(sent.iter().any(|(h, _)| h.payload_len > 300));
+    assert!(sent.iter().all(|(h, _)| h.fin), "no record in pieces");
+    let mut wire = Vec::new();
+    for (_, t) in sent {
+        t.write_to(&mut wire);
+    }
+    c.handle_input(T0, &wire);
+    assert_eq!(messages(&mut c), vec![Message::Binary(noise.clone())]);
+    c.send_stream(noise.clone(), Bytes::new()).unwrap();
+    pump(&mut c, &mut s, T0);
+    assert_eq!(messages(&mut s), vec![Message::Binary(noise)]);
+}

@@ -69,7 +69,9 @@ pub struct StreamConfig {
     /// Binary messages larger than this are sent as streams; `None` sends
     /// streams only when asked with `send_stream`. Default 512 KiB.
     pub send_threshold: Option<usize>,
-    /// Payload bytes per chunk record. Default 256 KiB.
+    /// Data bytes per chunk record, at most; fewer when the whole record
+    /// must fit one frame of [`Config::fragment_size`](crate::Config).
+    /// Default 256 KiB.
     pub chunk_size: usize,
     /// Chunks a stream may send in a row before other messages, other
     /// streams and control frames get their turn. Default 64.
@@ -600,6 +602,84 @@ pub(crate) enum PushError {
     },
 }
 
+/// The longest chunk record prefix: the tag, a 32-bit id and a 64-bit
+/// offset as varints.
+pub(crate) const MAX_CHUNK_PREFIX: usize = 1 + 5 + 10;
+
+/// The bytes of a chunk record before its data (tag, id, offset), kept
+/// apart so the data can go out as the caller's own [`Bytes`].
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ChunkPrefix {
+    bytes: [u8; MAX_CHUNK_PREFIX],
+    len: u8,
+}
+
+impl ChunkPrefix {
+    fn new(id: StreamId, offset: u64) -> Self {
+        let mut prefix = ChunkPrefix::default();
+        prefix.put(tag::CHUNK);
+        prefix.put_varint(u64::from(id));
+        prefix.put_varint(offset);
+        prefix
+    }
+
+    fn put(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
+    fn put_varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.put((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.put(value as u8);
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Debug for ChunkPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+/// An encoded record as it is written: `prefix` then `payload`. Only chunk
+/// records have a prefix; their payload is a slice of the stream's data.
+#[derive(Debug)]
+pub(crate) struct OutBytes {
+    pub(crate) prefix: ChunkPrefix,
+    pub(crate) payload: Bytes,
+}
+
+impl OutBytes {
+    /// A record with no separate prefix.
+    pub(crate) fn whole(payload: Bytes) -> Self {
+        OutBytes {
+            prefix: ChunkPrefix::default(),
+            payload,
+        }
+    }
+
+    /// The record's length on the wire.
+    pub(crate) fn len(&self) -> usize {
+        self.prefix.len() + self.payload.len()
+    }
+}
+
 /// An outbound stream, cut into records as they are needed.
 #[derive(Debug)]
 pub(crate) struct OutStream {
@@ -613,7 +693,7 @@ pub(crate) struct OutStream {
 /// The next record of an outbound stream.
 pub(crate) enum OutRecord {
     /// An open or chunk record; the stream continues.
-    Next(Bytes),
+    Next(OutBytes),
     /// The end record; the stream is done.
     Last(Bytes),
     /// The source failed: abort the stream.
@@ -697,7 +777,10 @@ impl OutStream {
         matches!(self.feed, Feed::Push { .. })
     }
 
-    pub(crate) fn next_record(&mut self, chunk_size: usize) -> OutRecord {
+    /// The next record. A chunk carries at most `chunk_size` bytes of data,
+    /// and fewer when that is needed for the whole record to fit
+    /// `max_record` bytes, so it goes out as one frame.
+    pub(crate) fn next_record(&mut self, chunk_size: usize, max_record: usize) -> OutRecord {
         if self.metadata.is_some() && self.total_len > 0 && self.waiting() == 0 && self.is_pushed()
         {
             // A pushed stream is announced with its first bytes, so the
@@ -711,13 +794,15 @@ impl OutStream {
                 total_len: self.total_len,
                 metadata,
             };
-            return OutRecord::Next(open.encode());
+            return OutRecord::Next(OutBytes::whole(open.encode()));
         }
         if self.sent >= self.total_len {
             return OutRecord::Last(Record::End { id: self.id }.encode());
         }
+        let prefix = ChunkPrefix::new(self.id, self.sent);
         let left = usize::try_from(self.total_len - self.sent).unwrap_or(usize::MAX);
-        let max = chunk_size.min(left);
+        let room = max_record.saturating_sub(prefix.len()).max(1);
+        let max = chunk_size.min(room).min(left);
         let data = match &mut self.feed {
             Feed::Bytes(bytes) => {
                 let start = usize::try_from(self.sent).unwrap_or(usize::MAX);
@@ -744,15 +829,11 @@ impl OutStream {
         let Some(data) = data.filter(|d| !d.is_empty()) else {
             return OutRecord::Failed;
         };
-        let chunk = Record::Chunk {
-            id: self.id,
-            offset: self.sent,
-            data,
-        };
-        if let Record::Chunk { data, .. } = &chunk {
-            self.sent += data.len() as u64;
-        }
-        OutRecord::Next(chunk.encode())
+        self.sent += data.len() as u64;
+        OutRecord::Next(OutBytes {
+            prefix,
+            payload: data,
+        })
     }
 }
 
@@ -1156,8 +1237,8 @@ mod tests {
         let mut s = OutStream::new(4, StreamSource::Bytes(payload.clone()), Bytes::new());
         let mut records = Vec::new();
         loop {
-            match s.next_record(300) {
-                OutRecord::Next(r) => records.push(Record::decode(&r).unwrap()),
+            match s.next_record(300, usize::MAX) {
+                OutRecord::Next(r) => records.push(Record::decode(&joined(&r)).unwrap()),
                 OutRecord::Last(r) => {
                     records.push(Record::decode(&r).unwrap());
                     break;
@@ -1174,6 +1255,38 @@ mod tests {
             })
             .collect();
         assert_eq!(offsets, [0, 300, 600, 900]);
+    }
+
+    fn joined(record: &OutBytes) -> Bytes {
+        Bytes::from([record.prefix.as_slice(), &record.payload[..]].concat())
+    }
+
+    #[test]
+    fn chunk_records_fit_the_record_limit_with_their_prefix() {
+        let payload = Bytes::from(vec![7u8; 1000]);
+        let mut s = OutStream::new(300, StreamSource::Bytes(payload.clone()), Bytes::new());
+        let mut sent = 0;
+        while let OutRecord::Next(r) = s.next_record(300, 100) {
+            let Ok(Record::Chunk { id, offset, data }) = Record::decode(&joined(&r)) else {
+                continue;
+            };
+            assert!(r.len() <= 100, "{} bytes", r.len());
+            assert_eq!((id, offset), (300, sent));
+            // The prefix is the record's own encoding, byte for byte.
+            let encoded = Record::Chunk {
+                id,
+                offset,
+                data: data.clone(),
+            }
+            .encode();
+            assert_eq!(r.prefix.as_slice(), &encoded[..r.prefix.len()]);
+            assert_eq!(
+                data,
+                payload.slice(sent as usize..sent as usize + data.len())
+            );
+            sent += data.len() as u64;
+        }
+        assert_eq!(sent, 1000);
     }
 
     struct Short(u64);
@@ -1195,11 +1308,11 @@ mod tests {
     #[test]
     fn a_short_source_fails_the_stream() {
         let mut s = OutStream::new(1, StreamSource::Pull(Box::new(Short(10))), Bytes::new());
-        assert!(matches!(s.next_record(4), OutRecord::Next(_)));
+        assert!(matches!(s.next_record(4, usize::MAX), OutRecord::Next(_)));
         for _ in 0..3 {
-            assert!(matches!(s.next_record(4), OutRecord::Next(_)));
+            assert!(matches!(s.next_record(4, usize::MAX), OutRecord::Next(_)));
         }
-        assert!(matches!(s.next_record(4), OutRecord::Failed));
+        assert!(matches!(s.next_record(4, usize::MAX), OutRecord::Failed));
     }
 
     quickcheck! {
