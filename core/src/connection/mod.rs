@@ -1236,6 +1236,13 @@ impl Connection {
 
     /// Applies an inbound stream record.
     fn stream_record(&mut self, now: Instant, record: Record) {
+        // A stream past its time-to-live is gone at `now` even if the timer
+        // has not run yet, so it holds no slot or budget the record needs.
+        let ttl = self.config.stream.ttl;
+        if self.reassembly.next_expiry(ttl).is_some_and(|at| at <= now) {
+            let expired = self.reassembly.evict(now, ttl);
+            self.apply_stream_outcome(expired);
+        }
         let incremental = self.config.receive_mode == crate::config::ReceiveMode::Incremental;
         let outcome = self
             .reassembly

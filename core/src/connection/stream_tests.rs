@@ -927,3 +927,56 @@ fn compressed_chunk_records_are_whole_frames_both_ways() {
     pump(&mut c, &mut s, T0);
     assert_eq!(messages(&mut s), vec![Message::Binary(noise)]);
 }
+
+#[test]
+fn an_expired_stream_holds_no_slot_for_input_that_arrives_before_the_timer() {
+    let config = streamed().stream(
+        StreamConfig::default()
+            .max_streams(1)
+            .ttl(Duration::from_secs(60)),
+    );
+    let (_, mut s) = pair(streamed(), config);
+    let open = |id| Record::Open {
+        id,
+        total_len: 10,
+        metadata: Bytes::new(),
+    };
+    s.handle_input(T0, &raw(&open(1)));
+    // The deadline passed but the timer has not run: the input comes first.
+    let late = T0 + Duration::from_secs(61);
+    s.handle_input(late, &raw(&open(2)));
+    s.handle_input(
+        late,
+        &raw(&Record::Chunk {
+            id: 2,
+            offset: 0,
+            data: Bytes::from_static(b"0123456789"),
+        }),
+    );
+    s.handle_input(late, &raw(&Record::End { id: 2 }));
+    let all = events(&mut s);
+    assert!(
+        matches!(
+            stream_events(&all)[..],
+            [StreamEvent::Failed {
+                id: 1,
+                error: StreamError::Expired,
+                ..
+            }]
+        ),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(&Event::Message(Message::Binary(Bytes::from_static(
+            b"0123456789"
+        ))))
+    );
+    assert!(matches!(
+        records(&bytes_of(&mut s))[..],
+        [Record::Refuse {
+            id: 1,
+            code: AbortCode::EXPIRED,
+            ..
+        }]
+    ));
+}
