@@ -980,3 +980,66 @@ fn an_expired_stream_holds_no_slot_for_input_that_arrives_before_the_timer() {
         }]
     ));
 }
+
+#[test]
+fn a_refused_stream_is_refused_once_however_many_chunks_follow() {
+    let config = streamed().stream(StreamConfig::default().max_stream_size(100));
+    let (_, mut s) = pair(streamed(), config);
+    let chunk = |id, offset| Record::Chunk {
+        id,
+        offset,
+        data: Bytes::from_static(b"0123456789"),
+    };
+    let open = |id, total_len| Record::Open {
+        id,
+        total_len,
+        metadata: Bytes::new(),
+    };
+    // Too large at open; a chunk out of range; chunks of a stream never
+    // opened: each with chunks still in flight behind it.
+    let mut wire = raw(&open(1, 1000));
+    wire.extend(raw(&open(2, 20)));
+    wire.extend(raw(&chunk(2, 5)));
+    for offset in [0, 10, 20] {
+        for id in [1, 2, 3] {
+            wire.extend(raw(&chunk(id, offset)));
+        }
+    }
+    for id in [1, 2, 3] {
+        wire.extend(raw(&Record::End { id }));
+    }
+    s.handle_input(T0, &wire);
+    let all = events(&mut s);
+    let failed: Vec<(StreamId, StreamError)> = stream_events(&all)
+        .into_iter()
+        .map(|e| match e {
+            StreamEvent::Failed { id, error, .. } => (*id, error.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            (1, StreamError::TooLarge),
+            (2, StreamError::OutOfRange { offset: 5, len: 10 }),
+            (3, StreamError::UnknownStream),
+        ]
+    );
+    let refused: Vec<StreamId> = records(&bytes_of(&mut s))
+        .into_iter()
+        .map(|r| match r {
+            Record::Refuse { id, .. } => id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(refused, vec![1, 2, 3]);
+    // A new open of a refused id is a new stream.
+    let mut wire = raw(&open(1, 10));
+    wire.extend(raw(&chunk(1, 0)));
+    wire.extend(raw(&Record::End { id: 1 }));
+    s.handle_input(T0, &wire);
+    assert_eq!(
+        messages(&mut s),
+        vec![Message::Binary(Bytes::from_static(b"0123456789"))]
+    );
+}

@@ -867,11 +867,19 @@ pub(crate) enum Delivery {
     Event(StreamEvent),
 }
 
+/// Refused stream ids remembered, at most. A peer has few chunks in flight
+/// for a refused stream, and one it refuses after this many others may see
+/// a second refusal: harmless, and the memory stays bounded.
+const MAX_REFUSED: usize = 64;
+
 /// The inbound streams of one connection, with their bounds.
 #[derive(Debug, Default)]
 pub(crate) struct Reassembly {
     streams: BTreeMap<StreamId, InStream>,
     buffered: usize,
+    /// Ids refused and not opened again since, oldest first: records still
+    /// in flight for them are dropped without another refusal.
+    refused: VecDeque<StreamId>,
 }
 
 impl Reassembly {
@@ -891,6 +899,7 @@ impl Reassembly {
                 total_len,
                 metadata,
             } => {
+                self.refused.retain(|&refused| refused != id);
                 if self.streams.contains_key(&id) {
                     self.fail(id, StreamError::AlreadyOpen, &mut out);
                     return out;
@@ -937,7 +946,7 @@ impl Reassembly {
             }
             Record::Chunk { id, offset, data } => {
                 let Some(stream) = self.streams.get_mut(&id) else {
-                    self.refuse_unknown(id, StreamError::UnknownStream, &mut out);
+                    self.refuse_unknown_once(id, &mut out);
                     return out;
                 };
                 let len = data.len() as u64;
@@ -969,7 +978,7 @@ impl Reassembly {
             }
             Record::End { id } => {
                 let Some(stream) = self.streams.get(&id) else {
-                    self.refuse_unknown(id, StreamError::UnknownStream, &mut out);
+                    self.refuse_unknown_once(id, &mut out);
                     return out;
                 };
                 if stream.received != stream.total_len {
@@ -1018,8 +1027,20 @@ impl Reassembly {
         self.refuse_unknown(id, error, out);
     }
 
+    /// Refuses a record for a stream that is not open, unless the stream
+    /// was refused already: then the record was in flight behind it.
+    fn refuse_unknown_once(&mut self, id: StreamId, out: &mut Outcome) {
+        if !self.refused.contains(&id) {
+            self.refuse_unknown(id, StreamError::UnknownStream, out);
+        }
+    }
+
     /// Tells the application and the peer about a stream we do not hold.
     fn refuse_unknown(&mut self, id: StreamId, error: StreamError, out: &mut Outcome) {
+        if self.refused.len() >= MAX_REFUSED {
+            self.refused.pop_front();
+        }
+        self.refused.push_back(id);
         out.refuse.push((id, error.clone()));
         out.events.push(Delivery::Event(StreamEvent::Failed {
             id,
@@ -1057,6 +1078,7 @@ impl Reassembly {
     /// Drops every stream, returning their ids.
     pub(crate) fn clear(&mut self) -> Vec<StreamId> {
         self.buffered = 0;
+        self.refused = VecDeque::new();
         core::mem::take(&mut self.streams).into_keys().collect()
     }
 }
@@ -1216,6 +1238,23 @@ mod tests {
             refused(r.apply(open(3, 101), at(0), true, &config)),
             [StreamError::TooLarge]
         );
+    }
+
+    #[test]
+    fn refused_ids_are_remembered_within_a_bound() {
+        let config = StreamConfig::default();
+        let mut r = Reassembly::default();
+        for id in 0..=MAX_REFUSED as StreamId {
+            let out = r.apply(chunk(id, 0, b"x"), at(0), false, &config);
+            assert_eq!(out.refuse.len(), 1);
+        }
+        assert_eq!(r.refused.len(), MAX_REFUSED);
+        let newest = MAX_REFUSED as StreamId;
+        let out = r.apply(Record::End { id: newest }, at(0), false, &config);
+        assert!(out.refuse.is_empty() && out.events.is_empty());
+        // The oldest was forgotten: a late record is refused again.
+        let out = r.apply(chunk(0, 1, b"x"), at(0), false, &config);
+        assert_eq!(out.refuse.len(), 1);
     }
 
     #[test]
