@@ -172,6 +172,14 @@ pub enum SendError {
         /// The length the push would have made.
         would_be: u64,
     },
+    /// A stream longer than `StreamConfig::max_send_size`; nothing was
+    /// queued.
+    StreamTooLarge {
+        /// The stream's length.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
 }
 
 impl fmt::Display for SendError {
@@ -199,6 +207,9 @@ impl fmt::Display for SendError {
                 f,
                 "stream {id} announced {announced} bytes; the push would make {would_be}"
             ),
+            SendError::StreamTooLarge { len, max } => {
+                write!(f, "stream of {len} bytes over the sending limit of {max}")
+            }
         }
     }
 }

@@ -669,7 +669,14 @@ impl Connection {
     #[inline]
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), SendError> {
         self.check_can_send()?;
-        self.queue_message(message.into());
+        let message = message.into();
+        if let (Envelope::Streamed(_), Message::Binary(payload)) = (self.envelope, &message) {
+            let threshold = self.config.stream.send_threshold;
+            if threshold.is_some_and(|threshold| payload.len() > threshold) {
+                self.check_stream_size(payload.len() as u64)?;
+            }
+        }
+        self.queue_message(message);
         Ok(())
     }
 
@@ -713,6 +720,19 @@ impl Connection {
         id
     }
 
+    /// Refuses a stream over [`StreamConfig::max_send_size`] before
+    /// anything of it is queued.
+    ///
+    /// [`StreamConfig::max_send_size`]: crate::envelope::stream::StreamConfig::max_send_size
+    #[inline]
+    fn check_stream_size(&self, len: u64) -> Result<(), SendError> {
+        let max = self.config.stream.max_send_size;
+        if len > max {
+            return Err(SendError::StreamTooLarge { len, max });
+        }
+        Ok(())
+    }
+
     fn take_stream_id(&mut self) -> StreamId {
         let id = self.next_stream_id;
         self.next_stream_id = id.wrapping_add(1);
@@ -723,7 +743,11 @@ impl Connection {
     /// type) for the receiver, on a connection whose subprotocol names the
     /// streamed envelope. The payload is cut into chunks as it is written,
     /// interleaved with other messages; the returned id names it in
-    /// [`StreamEvent`]s and [`Connection::abort_stream`].
+    /// [`StreamEvent`]s and [`Connection::abort_stream`]. A stream longer
+    /// than [`StreamConfig::max_send_size`] is refused with
+    /// [`SendError::StreamTooLarge`] and nothing of it is written.
+    ///
+    /// [`StreamConfig::max_send_size`]: crate::envelope::stream::StreamConfig::max_send_size
     ///
     /// ```
     /// use bytes::Bytes;
@@ -745,7 +769,9 @@ impl Connection {
         if !matches!(self.envelope, Envelope::Streamed(_)) {
             return Err(SendError::StreamsNotNegotiated);
         }
-        Ok(self.queue_stream(source.into(), metadata))
+        let source = source.into();
+        self.check_stream_size(source.total_len())?;
+        Ok(self.queue_stream(source, metadata))
     }
 
     /// Opens a stream of `total_len` bytes whose data the application
@@ -754,7 +780,9 @@ impl Connection {
     /// the first bytes are pushed (the open record goes with them), and
     /// the stream waits without holding up other messages while it has
     /// nothing pushed. The end record follows the last of the `total_len`
-    /// bytes by itself.
+    /// bytes by itself. A `total_len` over
+    /// [`StreamConfig::max_send_size`](crate::envelope::stream::StreamConfig::max_send_size)
+    /// is refused with [`SendError::StreamTooLarge`].
     ///
     /// The close frame follows the stream, so bytes may still be pushed
     /// after [`Connection::close`]; the connection's end drops the stream
@@ -764,6 +792,7 @@ impl Connection {
         if !matches!(self.envelope, Envelope::Streamed(_)) {
             return Err(SendError::StreamsNotNegotiated);
         }
+        self.check_stream_size(total_len)?;
         let id = self.take_stream_id();
         self.outbound
             .push_stream(OutStream::pushed(id, total_len, metadata));

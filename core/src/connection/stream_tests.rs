@@ -1043,3 +1043,58 @@ fn a_refused_stream_is_refused_once_however_many_chunks_follow() {
         vec![Message::Binary(Bytes::from_static(b"0123456789"))]
     );
 }
+
+/// A pull source that claims a length and never runs dry.
+struct Endless(u64);
+
+impl ChunkSource for Endless {
+    fn total_len(&self) -> u64 {
+        self.0
+    }
+    fn next_chunk(&mut self, max: usize) -> Option<Bytes> {
+        Some(Bytes::from(vec![0; max]))
+    }
+}
+
+#[test]
+fn a_stream_over_the_sending_limit_is_refused_before_anything_is_written() {
+    let (mut c, _) = pair(streamed(), streamed());
+    assert_eq!(StreamConfig::default().max_send_size, 1 << 30);
+    let huge = 2u64 << 30;
+    assert_eq!(
+        c.send_stream(StreamSource::Pull(Box::new(Endless(huge))), Bytes::new()),
+        Err(SendError::StreamTooLarge {
+            len: huge,
+            max: 1 << 30
+        })
+    );
+    assert_eq!(
+        c.open_stream(huge, Bytes::new()),
+        Err(SendError::StreamTooLarge {
+            len: huge,
+            max: 1 << 30
+        })
+    );
+    assert!(c.poll_transmit().is_none(), "nothing was written");
+    // At the limit is fine.
+    assert_eq!(c.open_stream(1 << 30, Bytes::new()), Ok(0));
+
+    // Binary messages sent as streams meet the same limit.
+    let config = streamed().stream(
+        StreamConfig::default()
+            .send_threshold(Some(1000))
+            .max_send_size(1500),
+    );
+    let (mut c, mut s) = pair(config.clone(), config);
+    assert_eq!(
+        c.send(Message::Binary(payload(1501, 1))),
+        Err(SendError::StreamTooLarge {
+            len: 1501,
+            max: 1500
+        })
+    );
+    assert!(c.poll_transmit().is_none());
+    c.send(Message::Binary(payload(1500, 1))).unwrap();
+    pump(&mut c, &mut s, T0);
+    assert_eq!(messages(&mut s), vec![Message::Binary(payload(1500, 1))]);
+}

@@ -82,6 +82,10 @@ pub struct StreamConfig {
     pub max_buffered: usize,
     /// The largest inbound stream. Default 1 GiB.
     pub max_stream_size: u64,
+    /// The largest outbound stream: a longer one is refused when it is
+    /// sent, before anything is written. Default 1 GiB, the receiving
+    /// default.
+    pub max_send_size: u64,
     /// The largest metadata of an inbound stream. Default 4 KiB.
     pub max_metadata: usize,
     /// An inbound stream with no chunk for this long is evicted. Default
@@ -98,6 +102,7 @@ impl Default for StreamConfig {
             max_streams: 16,
             max_buffered: 64 << 20,
             max_stream_size: 1 << 30,
+            max_send_size: 1 << 30,
             max_metadata: 4 << 10,
             ttl: Duration::from_secs(60),
         }
@@ -129,6 +134,8 @@ impl StreamConfig {
         max_buffered: usize;
         /// Sets [`StreamConfig::max_stream_size`].
         max_stream_size: u64;
+        /// Sets [`StreamConfig::max_send_size`].
+        max_send_size: u64;
         /// Sets [`StreamConfig::max_metadata`].
         max_metadata: usize;
         /// Sets [`StreamConfig::ttl`].
@@ -546,7 +553,7 @@ impl From<Bytes> for StreamSource {
 }
 
 impl StreamSource {
-    fn total_len(&self) -> u64 {
+    pub(crate) fn total_len(&self) -> u64 {
         match self {
             StreamSource::Bytes(b) => b.len() as u64,
             StreamSource::Pull(s) => s.total_len(),
