@@ -196,7 +196,11 @@ impl Transmit {
         }
     }
 
-    /// The frame header (empty for handshake bytes).
+    /// The frame header (empty for handshake bytes). For a chunk record
+    /// of a streamed connection it also holds the record's first bytes
+    /// (tag, stream id and offset: at most 16 more, masked like the rest
+    /// of a client's payload), so that the payload is the stream's own
+    /// data.
     pub fn header(&self) -> &[u8] {
         self.header.as_slice()
     }
@@ -804,7 +808,9 @@ impl Connection {
     /// chunk records as it is written. They count in
     /// [`Connection::queued_bytes`] until written, so an adapter applies
     /// back-pressure by pushing only while that is under its limit.
-    /// Bytes past the announced length are refused whole.
+    /// Bytes past the announced length are refused whole; once the last
+    /// record is written the stream is gone and a push names an unknown
+    /// stream.
     pub fn push_stream(&mut self, id: StreamId, data: Bytes) -> Result<(), SendError> {
         match self.outbound.push_to_stream(id, data) {
             Some(Ok(())) => Ok(()),
