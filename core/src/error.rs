@@ -161,6 +161,26 @@ pub enum SendError {
     StreamsNotNegotiated,
     /// No outbound stream with this id is being sent.
     UnknownStream(StreamId),
+    /// Bytes pushed to a stream that was not opened with
+    /// `Connection::open_stream`.
+    NotPushed(StreamId),
+    /// Bytes pushed past a stream's announced length; nothing was queued.
+    PushPastEnd {
+        /// The stream.
+        id: StreamId,
+        /// The length it announced.
+        announced: u64,
+        /// The length the push would have made.
+        would_be: u64,
+    },
+    /// A stream longer than `StreamConfig::max_send_size`; nothing was
+    /// queued.
+    StreamTooLarge {
+        /// The stream's length.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
 }
 
 impl fmt::Display for SendError {
@@ -179,6 +199,18 @@ impl fmt::Display for SendError {
                 f.write_str("no streamed subprotocol was negotiated")
             }
             SendError::UnknownStream(id) => write!(f, "no outbound stream {id}"),
+            SendError::NotPushed(id) => write!(f, "stream {id} does not take pushed bytes"),
+            SendError::PushPastEnd {
+                id,
+                announced,
+                would_be,
+            } => write!(
+                f,
+                "stream {id} announced {announced} bytes; the push would make {would_be}"
+            ),
+            SendError::StreamTooLarge { len, max } => {
+                write!(f, "stream of {len} bytes over the sending limit of {max}")
+            }
         }
     }
 }

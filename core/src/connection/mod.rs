@@ -59,12 +59,12 @@ use core::fmt;
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::Config;
 use crate::envelope::stream::{
-    self, AbortCode, Delivery, Direction, OutStream, Reassembly, Record, StreamError, StreamEvent,
-    StreamId, StreamSource,
+    self, AbortCode, Delivery, Direction, OutStream, PushError, Reassembly, Record, StreamError,
+    StreamEvent, StreamId, StreamSource,
 };
 use crate::envelope::{batch::Batch, Envelope, Framing};
 use crate::error::{ProtocolError, SendError, SetupError};
-use crate::frame::{mask_into, EncodedHeader, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
+use crate::frame::{mask_into, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{self, Accept, ClientRequest, HandshakeError, Reject, Request, Response};
 use crate::message::{Message, MessageKind};
 use crate::rng::KeyRng;
@@ -74,7 +74,7 @@ use crate::Instant;
 use codec::Codec;
 use events::EventQueue;
 use inbound::{Inbound, Item};
-use outbound::{Next, Outbound};
+use outbound::{Next, Outbound, WireHeader};
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -211,7 +211,7 @@ pub enum TimeoutKind {
 /// writes fit well), or use it as a [`bytes::Buf`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
-    header: EncodedHeader,
+    header: WireHeader,
     payload: Bytes,
     offset: usize,
 }
@@ -219,13 +219,17 @@ pub struct Transmit {
 impl Transmit {
     fn raw(payload: Bytes) -> Self {
         Transmit {
-            header: EncodedHeader::default(),
+            header: WireHeader::default(),
             payload,
             offset: 0,
         }
     }
 
-    /// The frame header (empty for handshake bytes).
+    /// The frame header (empty for handshake bytes). For a chunk record
+    /// of a streamed connection it also holds the record's first bytes
+    /// (tag, stream id and offset: at most 16 more, masked like the rest
+    /// of a client's payload), so that the payload is the stream's own
+    /// data.
     pub fn header(&self) -> &[u8] {
         self.header.as_slice()
     }
@@ -799,7 +803,14 @@ impl Connection {
     #[inline]
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), SendError> {
         self.check_can_send()?;
-        self.queue_message(message.into());
+        let message = message.into();
+        if let (Envelope::Streamed(_), Message::Binary(payload)) = (self.envelope, &message) {
+            let threshold = self.config.stream.send_threshold;
+            if threshold.is_some_and(|threshold| payload.len() > threshold) {
+                self.check_stream_size(payload.len() as u64)?;
+            }
+        }
+        self.queue_message(message);
         Ok(())
     }
 
@@ -837,10 +848,28 @@ impl Connection {
     }
 
     fn queue_stream(&mut self, source: StreamSource, metadata: Bytes) -> StreamId {
-        let id = self.next_stream_id;
-        self.next_stream_id = id.wrapping_add(1);
+        let id = self.take_stream_id();
         self.outbound
             .push_stream(OutStream::new(id, source, metadata));
+        id
+    }
+
+    /// Refuses a stream over [`StreamConfig::max_send_size`] before
+    /// anything of it is queued.
+    ///
+    /// [`StreamConfig::max_send_size`]: crate::envelope::stream::StreamConfig::max_send_size
+    #[inline]
+    fn check_stream_size(&self, len: u64) -> Result<(), SendError> {
+        let max = self.config.stream.max_send_size;
+        if len > max {
+            return Err(SendError::StreamTooLarge { len, max });
+        }
+        Ok(())
+    }
+
+    fn take_stream_id(&mut self) -> StreamId {
+        let id = self.next_stream_id;
+        self.next_stream_id = id.wrapping_add(1);
         id
     }
 
@@ -848,7 +877,11 @@ impl Connection {
     /// type) for the receiver, on a connection whose subprotocol names the
     /// streamed envelope. The payload is cut into chunks as it is written,
     /// interleaved with other messages; the returned id names it in
-    /// [`StreamEvent`]s and [`Connection::abort_stream`].
+    /// [`StreamEvent`]s and [`Connection::abort_stream`]. A stream longer
+    /// than [`StreamConfig::max_send_size`] is refused with
+    /// [`SendError::StreamTooLarge`] and nothing of it is written.
+    ///
+    /// [`StreamConfig::max_send_size`]: crate::envelope::stream::StreamConfig::max_send_size
     ///
     /// ```
     /// use bytes::Bytes;
@@ -870,7 +903,61 @@ impl Connection {
         if !matches!(self.envelope, Envelope::Streamed(_)) {
             return Err(SendError::StreamsNotNegotiated);
         }
-        Ok(self.queue_stream(source.into(), metadata))
+        let source = source.into();
+        self.check_stream_size(source.total_len())?;
+        Ok(self.queue_stream(source, metadata))
+    }
+
+    /// Opens a stream of `total_len` bytes whose data the application
+    /// pushes later with [`Connection::push_stream`], on a connection whose
+    /// subprotocol names the streamed envelope. Nothing is written until
+    /// the first bytes are pushed (the open record goes with them), and
+    /// the stream waits without holding up other messages while it has
+    /// nothing pushed. The end record follows the last of the `total_len`
+    /// bytes by itself. A `total_len` over
+    /// [`StreamConfig::max_send_size`](crate::envelope::stream::StreamConfig::max_send_size)
+    /// is refused with [`SendError::StreamTooLarge`].
+    ///
+    /// The close frame follows the stream, so bytes may still be pushed
+    /// after [`Connection::close`]; the connection's end drops the stream
+    /// unfinished and reports it in a [`StreamEvent::Failed`].
+    pub fn open_stream(&mut self, total_len: u64, metadata: Bytes) -> Result<StreamId, SendError> {
+        self.check_can_send()?;
+        if !matches!(self.envelope, Envelope::Streamed(_)) {
+            return Err(SendError::StreamsNotNegotiated);
+        }
+        self.check_stream_size(total_len)?;
+        let id = self.take_stream_id();
+        self.outbound
+            .push_stream(OutStream::pushed(id, total_len, metadata));
+        Ok(id)
+    }
+
+    /// Queues the next bytes of stream `id`, opened with
+    /// [`Connection::open_stream`]. They are not copied: each is cut into
+    /// chunk records as it is written. They count in
+    /// [`Connection::queued_bytes`] until written, so an adapter applies
+    /// back-pressure by pushing only while that is under its limit.
+    /// Bytes past the announced length are refused whole; once the last
+    /// record is written the stream is gone and a push names an unknown
+    /// stream.
+    pub fn push_stream(&mut self, id: StreamId, data: Bytes) -> Result<(), SendError> {
+        match self.outbound.push_to_stream(id, data) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(PushError::NotPushed)) => Err(SendError::NotPushed(id)),
+            Some(Err(PushError::PastEnd {
+                announced,
+                would_be,
+            })) => Err(SendError::PushPastEnd {
+                id,
+                announced,
+                would_be,
+            }),
+            None => Err(self
+                .check_can_send()
+                .err()
+                .unwrap_or(SendError::UnknownStream(id))),
+        }
     }
 
     /// Stops sending stream `id`; the peer is told if it has heard of it.
@@ -962,7 +1049,8 @@ impl Connection {
     /// The next bytes to write, if any.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.outbound.schedule(&self.config.stream);
+        self.outbound
+            .schedule(&self.config.stream, self.config.fragment_size);
         while let Some(id) = self.outbound.take_failed_stream() {
             self.events.push_back(Event::Stream(StreamEvent::Failed {
                 id,
@@ -989,19 +1077,27 @@ impl Connection {
             rsv: frame.rsv,
             opcode: frame.opcode,
             mask: None,
-            payload_len: frame.payload.len() as u64,
+            payload_len: (frame.prefix.len() + frame.payload.len()) as u64,
         };
         let payload = match self.role {
             Role::Server => frame.payload,
             Role::Client => {
                 let key = self.rng.mask_key();
                 header.mask = Some(key);
+                // The payload continues the mask where the prefix, written
+                // with the header, leaves off.
+                let mut payload_key = key;
+                payload_key.rotate_left(frame.prefix.len() % 4);
                 let queued = self.outbound.queued_bytes();
-                mask_payload(&mut self.mask_block, &frame.payload, key, queued)
+                mask_payload(&mut self.mask_block, &frame.payload, payload_key, queued)
             }
         };
         Some(Transmit {
-            header: header.encode(),
+            header: WireHeader::new(
+                header.encode().as_slice(),
+                frame.prefix.as_slice(),
+                header.mask,
+            ),
             payload,
             offset: 0,
         })
@@ -1313,6 +1409,13 @@ impl Connection {
 
     /// Applies an inbound stream record.
     fn stream_record(&mut self, now: Instant, record: Record) {
+        // A stream past its time-to-live is gone at `now` even if the timer
+        // has not run yet, so it holds no slot or budget the record needs.
+        let ttl = self.config.stream.ttl;
+        if self.reassembly.next_expiry(ttl).is_some_and(|at| at <= now) {
+            let expired = self.reassembly.evict(now, ttl);
+            self.apply_stream_outcome(expired);
+        }
         let incremental = self.config.receive_mode == crate::config::ReceiveMode::Incremental;
         let outcome = self
             .reassembly
@@ -1469,6 +1572,7 @@ impl Connection {
         self.timers.clear_all();
         self.inbound.clear();
         // Streams cut short are reported, so no partial payload goes unnoticed.
+        self.outbound.abandon_pushed_streams();
         let inbound = self
             .reassembly
             .clear()

@@ -13,6 +13,9 @@
 //! linger, an open batch at the front waits until the connection seals it.
 //!
 //! Streams are cut into records one at a time, as the queue reaches them.
+//! A record is one frame: a chunk's data is sized so the record fits a
+//! fragment, and goes out as a slice of the stream's own bytes with the
+//! record's tag and varints written beside the frame header.
 //! Data messages go first so small messages never wait behind more than one
 //! chunk; after `chunks_per_turn` data messages in a row a waiting stream
 //! gets one record, and after `chunks_per_turn` chunks of one stream the
@@ -20,13 +23,16 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::close::CloseFrame;
 use crate::envelope::batch::{BatchConfig, BatchWriter};
-use crate::envelope::stream::{AbortCode, OutRecord, OutStream, Record, StreamConfig, StreamId};
+use crate::envelope::stream::{
+    AbortCode, ChunkPrefix, OutBytes, OutRecord, OutStream, PushError, Record, StreamConfig,
+    StreamId, MAX_CHUNK_PREFIX,
+};
 use crate::envelope::Framing;
-use crate::frame::{OpCode, Rsv};
+use crate::frame::{apply_mask, OpCode, Rsv, MAX_HEADER_LEN};
 use crate::message::MessageKind;
 
 /// A frame ready to be given a mask (or not) and written.
@@ -34,7 +40,48 @@ pub(super) struct OutFrame {
     pub(super) fin: bool,
     pub(super) rsv: Rsv,
     pub(super) opcode: OpCode,
+    /// The first bytes of the payload, written with the frame header.
+    pub(super) prefix: ChunkPrefix,
     pub(super) payload: Bytes,
+}
+
+/// A frame header and the chunk record prefix that starts its payload,
+/// stored inline, so a chunk's data goes out as its own [`Bytes`].
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct WireHeader {
+    bytes: [u8; MAX_HEADER_LEN + MAX_CHUNK_PREFIX],
+    len: u8,
+}
+
+impl WireHeader {
+    /// `header`, then `prefix` masked with `mask` from the payload's
+    /// first byte.
+    pub(super) fn new(header: &[u8], prefix: &[u8], mask: Option<[u8; 4]>) -> Self {
+        let mut out = WireHeader::default();
+        let split = header.len().min(MAX_HEADER_LEN);
+        let end = (split + prefix.len()).min(out.bytes.len());
+        if let (Some(head), Some(tail)) = (out.bytes.get_mut(..split), header.get(..split)) {
+            head.copy_from_slice(tail);
+        }
+        if let (Some(dst), Some(src)) = (out.bytes.get_mut(split..end), prefix.get(..end - split)) {
+            dst.copy_from_slice(src);
+            if let Some(key) = mask {
+                apply_mask(dst, key, 0);
+            }
+        }
+        out.len = end as u8;
+        out
+    }
+
+    pub(super) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
+impl core::fmt::Debug for WireHeader {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
 }
 
 pub(super) enum Next {
@@ -47,6 +94,8 @@ pub(super) enum Next {
 #[derive(Debug)]
 struct Pending {
     kind: MessageKind,
+    /// A chunk record's tag, id and offset, written before `payload`.
+    prefix: ChunkPrefix,
     payload: Bytes,
     sent: usize,
     /// Set on the first frame: an extension transformed the payload.
@@ -58,12 +107,26 @@ struct Pending {
     open: Option<BatchWriter>,
     /// Chosen to go next: the scheduler leaves it alone.
     scheduled: bool,
+    /// Written as one frame whatever its size.
+    whole: bool,
 }
 
 impl Pending {
+    /// A stream record, written as one frame: a chunk was sized to fit a
+    /// fragment, and one that compression made larger still goes whole,
+    /// so the receiver never joins a chunk from pieces.
+    fn record(record: OutBytes) -> Self {
+        let mut pending = Pending::binary(record.payload);
+        pending.prefix = record.prefix;
+        pending.whole = true;
+        pending
+    }
+
     fn binary(payload: Bytes) -> Self {
         Pending {
             kind: MessageKind::Binary,
+            prefix: ChunkPrefix::default(),
+            whole: false,
             payload,
             sent: 0,
             rsv: Rsv::NONE,
@@ -135,6 +198,8 @@ impl Outbound {
         self.queued_bytes += payload.len();
         self.data.push_back(Pending {
             kind,
+            prefix: ChunkPrefix::default(),
+            whole: false,
             payload,
             sent: 0,
             rsv: Rsv::NONE,
@@ -174,6 +239,8 @@ impl Outbound {
         batch.push(framing, message);
         self.data.push_back(Pending {
             kind: MessageKind::Binary,
+            prefix: ChunkPrefix::default(),
+            whole: false,
             payload: Bytes::new(),
             sent: 0,
             rsv: Rsv::NONE,
@@ -196,6 +263,22 @@ impl Outbound {
         }
     }
 
+    /// Queues the next bytes of pushed stream `id`; `None` when no such
+    /// stream is being sent. Pushed bytes count as queued until written.
+    pub(super) fn push_to_stream(
+        &mut self,
+        id: StreamId,
+        data: Bytes,
+    ) -> Option<Result<(), PushError>> {
+        let stream = self.streams.iter_mut().find(|s| s.id == id)?;
+        let len = data.len();
+        let result = stream.push(data);
+        if result.is_ok() {
+            self.queued_bytes += len;
+        }
+        Some(result)
+    }
+
     /// Stops sending stream `id`. Returns whether it was queued and whether
     /// the peer had heard of it.
     pub(super) fn cancel_stream(&mut self, id: StreamId) -> Option<bool> {
@@ -204,7 +287,26 @@ impl Outbound {
         if index == 0 {
             self.chunk_streak = 0;
         }
+        self.queued_bytes = self.queued_bytes.saturating_sub(stream.waiting());
         Some(stream.announced())
+    }
+
+    /// Drops the pushed streams unfinished, to be reported with the others
+    /// the connection's end cuts short: nothing more can be pushed.
+    pub(super) fn abandon_pushed_streams(&mut self) {
+        let before = self.streams.len();
+        let (abandoned, queued) = (&mut self.abandoned_streams, &mut self.queued_bytes);
+        self.streams.retain(|stream| {
+            if !stream.is_pushed() {
+                return true;
+            }
+            *queued = queued.saturating_sub(stream.waiting());
+            abandoned.push(stream.id);
+            false
+        });
+        if self.streams.len() != before {
+            self.chunk_streak = 0;
+        }
     }
 
     /// Streams dropped unfinished because the connection ended.
@@ -220,7 +322,7 @@ impl Outbound {
     /// Chooses what goes next when nothing is under way: abort and refuse
     /// records first, then data, with streams interleaved (see the module
     /// documentation).
-    pub(super) fn schedule(&mut self, config: &StreamConfig) {
+    pub(super) fn schedule(&mut self, config: &StreamConfig, fragment_size: usize) {
         if self.data.front().is_some_and(Pending::started) || self.close == CloseSlot::Sent {
             return;
         }
@@ -245,8 +347,29 @@ impl Outbound {
             return;
         }
         self.data_streak = 0;
+        // Streams waiting for pushed bytes step aside, each once per call.
+        let mut waiting = 0;
         while let Some(stream) = self.streams.front_mut() {
-            let record = match stream.next_record(config.chunk_size) {
+            let before = stream.waiting();
+            let next = stream.next_record(config.chunk_size, fragment_size);
+            // Pushed bytes were counted when pushed; only the record's
+            // own bytes are new.
+            let counted = before.saturating_sub(stream.waiting());
+            let record = match next {
+                OutRecord::Waiting => {
+                    self.chunk_streak = 0;
+                    waiting += 1;
+                    if waiting >= self.streams.len() {
+                        if data_ready {
+                            if let Some(front) = self.data.front_mut() {
+                                front.scheduled = true;
+                            }
+                        }
+                        return;
+                    }
+                    self.streams.rotate_left(1);
+                    continue;
+                }
                 OutRecord::Next(record) => {
                     self.chunk_streak += 1;
                     if self.chunk_streak >= config.chunks_per_turn {
@@ -258,7 +381,7 @@ impl Outbound {
                 OutRecord::Last(record) => {
                     self.chunk_streak = 0;
                     self.streams.pop_front();
-                    record
+                    OutBytes::whole(record)
                 }
                 OutRecord::Failed => {
                     self.chunk_streak = 0;
@@ -282,8 +405,8 @@ impl Outbound {
                     continue;
                 }
             };
-            self.queued_bytes += record.len();
-            self.data.push_front(Pending::binary(record));
+            self.queued_bytes += record.len().saturating_sub(counted);
+            self.data.push_front(Pending::record(record));
             return;
         }
     }
@@ -354,6 +477,14 @@ impl Outbound {
             return;
         }
         front.encoded = true;
+        if !front.prefix.is_empty() {
+            // The extension transforms the whole record, so it is joined.
+            let prefix = core::mem::take(&mut front.prefix);
+            let mut joined = BytesMut::with_capacity(prefix.len() + front.payload.len());
+            joined.extend_from_slice(prefix.as_slice());
+            joined.extend_from_slice(&front.payload);
+            front.payload = joined.freeze();
+        }
         let Some((payload, rsv)) = encode(&front.payload) else {
             return;
         };
@@ -425,16 +556,23 @@ impl Outbound {
     fn next_fragment(&mut self, fragment_size: usize) -> Option<OutFrame> {
         let front = self.ready_front()?;
         let start = front.sent;
-        let end = front.payload.len().min(start.saturating_add(fragment_size));
-        let payload = front.payload.slice(start..end);
-        let (opcode, rsv) = if start == 0 {
-            (front.kind.opcode(), front.rsv)
+        let limit = if front.whole {
+            usize::MAX
         } else {
-            (OpCode::Continuation, Rsv::NONE)
+            fragment_size
+        };
+        let end = front.payload.len().min(start.saturating_add(limit));
+        let payload = front.payload.slice(start..end);
+        let (opcode, rsv, prefix) = if start == 0 {
+            (front.kind.opcode(), front.rsv, front.prefix)
+        } else {
+            (OpCode::Continuation, Rsv::NONE, ChunkPrefix::default())
         };
         front.sent = end;
         let fin = end == front.payload.len();
-        self.queued_bytes = self.queued_bytes.saturating_sub(payload.len());
+        self.queued_bytes = self
+            .queued_bytes
+            .saturating_sub(prefix.len() + payload.len());
         if fin {
             self.data.pop_front();
         }
@@ -442,6 +580,7 @@ impl Outbound {
             fin,
             rsv,
             opcode,
+            prefix,
             payload,
         })
     }
@@ -452,6 +591,7 @@ fn control(opcode: OpCode, payload: Bytes) -> Next {
         fin: true,
         rsv: Rsv::NONE,
         opcode,
+        prefix: ChunkPrefix::default(),
         payload,
     })
 }

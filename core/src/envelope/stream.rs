@@ -12,7 +12,7 @@
 //! payload into chunk records lazily. The connection schedules them.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -69,7 +69,9 @@ pub struct StreamConfig {
     /// Binary messages larger than this are sent as streams; `None` sends
     /// streams only when asked with `send_stream`. Default 512 KiB.
     pub send_threshold: Option<usize>,
-    /// Payload bytes per chunk record. Default 256 KiB.
+    /// Data bytes per chunk record, at most; fewer when the whole record
+    /// must fit one frame of [`Config::fragment_size`](crate::Config).
+    /// Default 256 KiB.
     pub chunk_size: usize,
     /// Chunks a stream may send in a row before other messages, other
     /// streams and control frames get their turn. Default 64.
@@ -80,6 +82,10 @@ pub struct StreamConfig {
     pub max_buffered: usize,
     /// The largest inbound stream. Default 1 GiB.
     pub max_stream_size: u64,
+    /// The largest outbound stream: a longer one is refused when it is
+    /// sent, before anything is written. Default 1 GiB, the receiving
+    /// default.
+    pub max_send_size: u64,
     /// The largest metadata of an inbound stream. Default 4 KiB.
     pub max_metadata: usize,
     /// An inbound stream with no chunk for this long is evicted. Default
@@ -96,6 +102,7 @@ impl Default for StreamConfig {
             max_streams: 16,
             max_buffered: 64 << 20,
             max_stream_size: 1 << 30,
+            max_send_size: 1 << 30,
             max_metadata: 4 << 10,
             ttl: Duration::from_secs(60),
         }
@@ -127,6 +134,8 @@ impl StreamConfig {
         max_buffered: usize;
         /// Sets [`StreamConfig::max_stream_size`].
         max_stream_size: u64;
+        /// Sets [`StreamConfig::max_send_size`].
+        max_send_size: u64;
         /// Sets [`StreamConfig::max_metadata`].
         max_metadata: usize;
         /// Sets [`StreamConfig::ttl`].
@@ -544,7 +553,7 @@ impl From<Bytes> for StreamSource {
 }
 
 impl StreamSource {
-    fn total_len(&self) -> u64 {
+    pub(crate) fn total_len(&self) -> u64 {
         match self {
             StreamSource::Bytes(b) => b.len() as u64,
             StreamSource::Pull(s) => s.total_len(),
@@ -552,11 +561,137 @@ impl StreamSource {
     }
 }
 
+/// Where an outbound stream's data comes from.
+enum Feed {
+    /// A payload in memory, sliced as it is written.
+    Bytes(Bytes),
+    /// A pull source, asked for each chunk as it is written.
+    Pull(Box<dyn ChunkSource>),
+    /// Bytes the application pushes as it has them, each sliced into
+    /// chunks as it is written.
+    Push {
+        queue: VecDeque<Bytes>,
+        /// Bytes accepted so far, written or not.
+        pushed: u64,
+        /// Bytes in `queue`.
+        waiting: usize,
+    },
+}
+
+impl fmt::Debug for Feed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Feed::Bytes(b) => f.debug_tuple("Bytes").field(&b.len()).finish(),
+            Feed::Pull(s) => f.debug_tuple("Pull").field(&s.total_len()).finish(),
+            Feed::Push {
+                pushed, waiting, ..
+            } => f
+                .debug_struct("Push")
+                .field("pushed", pushed)
+                .field("waiting", waiting)
+                .finish(),
+        }
+    }
+}
+
+/// Why bytes could not be pushed to an outbound stream.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The stream takes its data from a payload or a pull source.
+    NotPushed,
+    /// The bytes would run past the announced length; the total they
+    /// would make.
+    PastEnd {
+        /// What the stream announced.
+        announced: u64,
+        /// What the push would have made.
+        would_be: u64,
+    },
+}
+
+/// The longest chunk record prefix: the tag, a 32-bit id and a 64-bit
+/// offset as varints.
+pub(crate) const MAX_CHUNK_PREFIX: usize = 1 + 5 + 10;
+
+/// The bytes of a chunk record before its data (tag, id, offset), kept
+/// apart so the data can go out as the caller's own [`Bytes`].
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ChunkPrefix {
+    bytes: [u8; MAX_CHUNK_PREFIX],
+    len: u8,
+}
+
+impl ChunkPrefix {
+    fn new(id: StreamId, offset: u64) -> Self {
+        let mut prefix = ChunkPrefix::default();
+        prefix.put(tag::CHUNK);
+        prefix.put_varint(u64::from(id));
+        prefix.put_varint(offset);
+        prefix
+    }
+
+    fn put(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
+    fn put_varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.put((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.put(value as u8);
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Debug for ChunkPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+/// An encoded record as it is written: `prefix` then `payload`. Only chunk
+/// records have a prefix; their payload is a slice of the stream's data.
+#[derive(Debug)]
+pub(crate) struct OutBytes {
+    pub(crate) prefix: ChunkPrefix,
+    pub(crate) payload: Bytes,
+}
+
+impl OutBytes {
+    /// A record with no separate prefix.
+    pub(crate) fn whole(payload: Bytes) -> Self {
+        OutBytes {
+            prefix: ChunkPrefix::default(),
+            payload,
+        }
+    }
+
+    /// The record's length on the wire.
+    pub(crate) fn len(&self) -> usize {
+        self.prefix.len() + self.payload.len()
+    }
+}
+
 /// An outbound stream, cut into records as they are needed.
 #[derive(Debug)]
 pub(crate) struct OutStream {
     pub(crate) id: StreamId,
-    source: StreamSource,
+    feed: Feed,
     metadata: Option<Bytes>,
     total_len: u64,
     sent: u64,
@@ -565,19 +700,40 @@ pub(crate) struct OutStream {
 /// The next record of an outbound stream.
 pub(crate) enum OutRecord {
     /// An open or chunk record; the stream continues.
-    Next(Bytes),
+    Next(OutBytes),
     /// The end record; the stream is done.
     Last(Bytes),
     /// The source failed: abort the stream.
     Failed,
+    /// A pushed stream has nothing to send until more is pushed.
+    Waiting,
 }
 
 impl OutStream {
     pub(crate) fn new(id: StreamId, source: StreamSource, metadata: Bytes) -> Self {
         let total_len = source.total_len();
+        let feed = match source {
+            StreamSource::Bytes(bytes) => Feed::Bytes(bytes),
+            StreamSource::Pull(source) => Feed::Pull(source),
+        };
         Self {
             id,
-            source,
+            feed,
+            metadata: Some(metadata),
+            total_len,
+            sent: 0,
+        }
+    }
+
+    /// A stream of `total_len` bytes the application pushes later.
+    pub(crate) fn pushed(id: StreamId, total_len: u64, metadata: Bytes) -> Self {
+        Self {
+            id,
+            feed: Feed::Push {
+                queue: VecDeque::new(),
+                pushed: 0,
+                waiting: 0,
+            },
             metadata: Some(metadata),
             total_len,
             sent: 0,
@@ -589,44 +745,102 @@ impl OutStream {
         self.metadata.is_none()
     }
 
-    pub(crate) fn next_record(&mut self, chunk_size: usize) -> OutRecord {
+    /// Queues the next pushed bytes. Empty bytes are accepted and change
+    /// nothing.
+    pub(crate) fn push(&mut self, data: Bytes) -> Result<(), PushError> {
+        let Feed::Push {
+            queue,
+            pushed,
+            waiting,
+        } = &mut self.feed
+        else {
+            return Err(PushError::NotPushed);
+        };
+        let would_be = pushed.saturating_add(data.len() as u64);
+        if would_be > self.total_len {
+            return Err(PushError::PastEnd {
+                announced: self.total_len,
+                would_be,
+            });
+        }
+        if !data.is_empty() {
+            *pushed = would_be;
+            *waiting += data.len();
+            queue.push_back(data);
+        }
+        Ok(())
+    }
+
+    /// Pushed bytes not yet cut into a record.
+    pub(crate) fn waiting(&self) -> usize {
+        match &self.feed {
+            Feed::Push { waiting, .. } => *waiting,
+            _ => 0,
+        }
+    }
+
+    /// Whether the stream takes pushed bytes.
+    pub(crate) fn is_pushed(&self) -> bool {
+        matches!(self.feed, Feed::Push { .. })
+    }
+
+    /// The next record. A chunk carries at most `chunk_size` bytes of data,
+    /// and fewer when that is needed for the whole record to fit
+    /// `max_record` bytes, so it goes out as one frame.
+    pub(crate) fn next_record(&mut self, chunk_size: usize, max_record: usize) -> OutRecord {
+        if self.metadata.is_some() && self.total_len > 0 && self.waiting() == 0 && self.is_pushed()
+        {
+            // A pushed stream is announced with its first bytes, so the
+            // receiver's time-to-live does not run while the application
+            // has nothing yet.
+            return OutRecord::Waiting;
+        }
         if let Some(metadata) = self.metadata.take() {
             let open = Record::Open {
                 id: self.id,
                 total_len: self.total_len,
                 metadata,
             };
-            return OutRecord::Next(open.encode());
+            return OutRecord::Next(OutBytes::whole(open.encode()));
         }
         if self.sent >= self.total_len {
             return OutRecord::Last(Record::End { id: self.id }.encode());
         }
+        let prefix = ChunkPrefix::new(self.id, self.sent);
         let left = usize::try_from(self.total_len - self.sent).unwrap_or(usize::MAX);
-        let max = chunk_size.min(left);
-        let data = match &mut self.source {
-            StreamSource::Bytes(bytes) => {
+        let room = max_record.saturating_sub(prefix.len()).max(1);
+        let max = chunk_size.min(room).min(left);
+        let data = match &mut self.feed {
+            Feed::Bytes(bytes) => {
                 let start = usize::try_from(self.sent).unwrap_or(usize::MAX);
                 bytes
                     .get(start..start.saturating_add(max))
                     .map(|_| bytes.slice(start..start + max))
             }
-            StreamSource::Pull(source) => source.next_chunk(max).map(|mut b| {
+            Feed::Pull(source) => source.next_chunk(max).map(|mut b| {
                 b.truncate(max);
                 b
             }),
+            Feed::Push { queue, waiting, .. } => {
+                let Some(front) = queue.front_mut() else {
+                    return OutRecord::Waiting;
+                };
+                let data = front.split_to(max.min(front.len()));
+                if front.is_empty() {
+                    queue.pop_front();
+                }
+                *waiting = waiting.saturating_sub(data.len());
+                Some(data)
+            }
         };
         let Some(data) = data.filter(|d| !d.is_empty()) else {
             return OutRecord::Failed;
         };
-        let chunk = Record::Chunk {
-            id: self.id,
-            offset: self.sent,
-            data,
-        };
-        if let Record::Chunk { data, .. } = &chunk {
-            self.sent += data.len() as u64;
-        }
-        OutRecord::Next(chunk.encode())
+        self.sent += data.len() as u64;
+        OutRecord::Next(OutBytes {
+            prefix,
+            payload: data,
+        })
     }
 }
 
@@ -660,11 +874,19 @@ pub(crate) enum Delivery {
     Event(StreamEvent),
 }
 
+/// Refused stream ids remembered, at most. A peer has few chunks in flight
+/// for a refused stream, and one it refuses after this many others may see
+/// a second refusal: harmless, and the memory stays bounded.
+const MAX_REFUSED: usize = 64;
+
 /// The inbound streams of one connection, with their bounds.
 #[derive(Debug, Default)]
 pub(crate) struct Reassembly {
     streams: BTreeMap<StreamId, InStream>,
     buffered: usize,
+    /// Ids refused and not opened again since, oldest first: records still
+    /// in flight for them are dropped without another refusal.
+    refused: VecDeque<StreamId>,
 }
 
 impl Reassembly {
@@ -684,6 +906,7 @@ impl Reassembly {
                 total_len,
                 metadata,
             } => {
+                self.refused.retain(|&refused| refused != id);
                 if self.streams.contains_key(&id) {
                     self.fail(id, StreamError::AlreadyOpen, &mut out);
                     return out;
@@ -730,7 +953,7 @@ impl Reassembly {
             }
             Record::Chunk { id, offset, data } => {
                 let Some(stream) = self.streams.get_mut(&id) else {
-                    self.refuse_unknown(id, StreamError::UnknownStream, &mut out);
+                    self.refuse_unknown_once(id, &mut out);
                     return out;
                 };
                 let len = data.len() as u64;
@@ -762,7 +985,7 @@ impl Reassembly {
             }
             Record::End { id } => {
                 let Some(stream) = self.streams.get(&id) else {
-                    self.refuse_unknown(id, StreamError::UnknownStream, &mut out);
+                    self.refuse_unknown_once(id, &mut out);
                     return out;
                 };
                 if stream.received != stream.total_len {
@@ -811,8 +1034,20 @@ impl Reassembly {
         self.refuse_unknown(id, error, out);
     }
 
+    /// Refuses a record for a stream that is not open, unless the stream
+    /// was refused already: then the record was in flight behind it.
+    fn refuse_unknown_once(&mut self, id: StreamId, out: &mut Outcome) {
+        if !self.refused.contains(&id) {
+            self.refuse_unknown(id, StreamError::UnknownStream, out);
+        }
+    }
+
     /// Tells the application and the peer about a stream we do not hold.
     fn refuse_unknown(&mut self, id: StreamId, error: StreamError, out: &mut Outcome) {
+        if self.refused.len() >= MAX_REFUSED {
+            self.refused.pop_front();
+        }
+        self.refused.push_back(id);
         out.refuse.push((id, error.clone()));
         out.events.push(Delivery::Event(StreamEvent::Failed {
             id,
@@ -850,6 +1085,7 @@ impl Reassembly {
     /// Drops every stream, returning their ids.
     pub(crate) fn clear(&mut self) -> Vec<StreamId> {
         self.buffered = 0;
+        self.refused = VecDeque::new();
         core::mem::take(&mut self.streams).into_keys().collect()
     }
 }
@@ -1012,6 +1248,23 @@ mod tests {
     }
 
     #[test]
+    fn refused_ids_are_remembered_within_a_bound() {
+        let config = StreamConfig::default();
+        let mut r = Reassembly::default();
+        for id in 0..=MAX_REFUSED as StreamId {
+            let out = r.apply(chunk(id, 0, b"x"), at(0), false, &config);
+            assert_eq!(out.refuse.len(), 1);
+        }
+        assert_eq!(r.refused.len(), MAX_REFUSED);
+        let newest = MAX_REFUSED as StreamId;
+        let out = r.apply(Record::End { id: newest }, at(0), false, &config);
+        assert!(out.refuse.is_empty() && out.events.is_empty());
+        // The oldest was forgotten: a late record is refused again.
+        let out = r.apply(chunk(0, 1, b"x"), at(0), false, &config);
+        assert_eq!(out.refuse.len(), 1);
+    }
+
+    #[test]
     fn idle_streams_expire_from_their_last_chunk() {
         let config = StreamConfig::default().ttl(Duration::from_secs(60));
         let mut r = Reassembly::default();
@@ -1030,13 +1283,13 @@ mod tests {
         let mut s = OutStream::new(4, StreamSource::Bytes(payload.clone()), Bytes::new());
         let mut records = Vec::new();
         loop {
-            match s.next_record(300) {
-                OutRecord::Next(r) => records.push(Record::decode(&r).unwrap()),
+            match s.next_record(300, usize::MAX) {
+                OutRecord::Next(r) => records.push(Record::decode(&joined(&r)).unwrap()),
                 OutRecord::Last(r) => {
                     records.push(Record::decode(&r).unwrap());
                     break;
                 }
-                OutRecord::Failed => panic!("bytes never fail"),
+                OutRecord::Failed | OutRecord::Waiting => panic!("bytes never fail or wait"),
             }
         }
         assert_eq!(records.len(), 1 + 4 + 1);
@@ -1048,6 +1301,38 @@ mod tests {
             })
             .collect();
         assert_eq!(offsets, [0, 300, 600, 900]);
+    }
+
+    fn joined(record: &OutBytes) -> Bytes {
+        Bytes::from([record.prefix.as_slice(), &record.payload[..]].concat())
+    }
+
+    #[test]
+    fn chunk_records_fit_the_record_limit_with_their_prefix() {
+        let payload = Bytes::from(vec![7u8; 1000]);
+        let mut s = OutStream::new(300, StreamSource::Bytes(payload.clone()), Bytes::new());
+        let mut sent = 0;
+        while let OutRecord::Next(r) = s.next_record(300, 100) {
+            let Ok(Record::Chunk { id, offset, data }) = Record::decode(&joined(&r)) else {
+                continue;
+            };
+            assert!(r.len() <= 100, "{} bytes", r.len());
+            assert_eq!((id, offset), (300, sent));
+            // The prefix is the record's own encoding, byte for byte.
+            let encoded = Record::Chunk {
+                id,
+                offset,
+                data: data.clone(),
+            }
+            .encode();
+            assert_eq!(r.prefix.as_slice(), &encoded[..r.prefix.len()]);
+            assert_eq!(
+                data,
+                payload.slice(sent as usize..sent as usize + data.len())
+            );
+            sent += data.len() as u64;
+        }
+        assert_eq!(sent, 1000);
     }
 
     struct Short(u64);
@@ -1069,11 +1354,11 @@ mod tests {
     #[test]
     fn a_short_source_fails_the_stream() {
         let mut s = OutStream::new(1, StreamSource::Pull(Box::new(Short(10))), Bytes::new());
-        assert!(matches!(s.next_record(4), OutRecord::Next(_)));
+        assert!(matches!(s.next_record(4, usize::MAX), OutRecord::Next(_)));
         for _ in 0..3 {
-            assert!(matches!(s.next_record(4), OutRecord::Next(_)));
+            assert!(matches!(s.next_record(4, usize::MAX), OutRecord::Next(_)));
         }
-        assert!(matches!(s.next_record(4), OutRecord::Failed));
+        assert!(matches!(s.next_record(4, usize::MAX), OutRecord::Failed));
     }
 
     quickcheck! {
