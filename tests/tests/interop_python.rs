@@ -454,7 +454,7 @@ fn records(len: usize) -> String {
         out.push_str(&format!(
             "{{\"id\":{id},\"name\":\"user-{id}\",\"email\":\"user{id}@example.com\",\
              \"active\":{},\"roles\":[\"reader\",\"writer\"],\"score\":{}.5}},\n",
-            id.is_multiple_of(3),
+            id % 3 == 0,
             id % 100
         ));
         id += 1;
