@@ -160,6 +160,18 @@ pub enum SendError {
     StreamsNotNegotiated,
     /// No outbound stream with this id is being sent.
     UnknownStream(StreamId),
+    /// Bytes pushed to a stream that was not opened with
+    /// `Connection::open_stream`.
+    NotPushed(StreamId),
+    /// Bytes pushed past a stream's announced length; nothing was queued.
+    PushPastEnd {
+        /// The stream.
+        id: StreamId,
+        /// The length it announced.
+        announced: u64,
+        /// The length the push would have made.
+        would_be: u64,
+    },
 }
 
 impl fmt::Display for SendError {
@@ -178,6 +190,15 @@ impl fmt::Display for SendError {
                 f.write_str("no streamed subprotocol was negotiated")
             }
             SendError::UnknownStream(id) => write!(f, "no outbound stream {id}"),
+            SendError::NotPushed(id) => write!(f, "stream {id} does not take pushed bytes"),
+            SendError::PushPastEnd {
+                id,
+                announced,
+                would_be,
+            } => write!(
+                f,
+                "stream {id} announced {announced} bytes; the push would make {would_be}"
+            ),
         }
     }
 }

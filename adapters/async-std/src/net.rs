@@ -138,7 +138,7 @@ impl AsyncWrite for MaybeTlsStream {
                 // record.
                 let mut scratch = [0; 8 << 10];
                 let stream = Pin::new(s.as_mut());
-                match coalesce(bufs, &mut scratch) {
+                match wscore_driver::io::coalesce(bufs, &mut scratch) {
                     Some(gathered) => stream.poll_write(cx, gathered),
                     None => stream.poll_write_vectored(cx, bufs),
                 }
@@ -161,25 +161,4 @@ impl AsyncWrite for MaybeTlsStream {
             MaybeTlsStream::Rustls(s) => Pin::new(s.as_mut()).poll_close(cx),
         }
     }
-}
-
-/// Copies the leading slices into `scratch` when the first non-empty one is
-/// smaller than it; `None` when that slice is big enough to go alone.
-#[cfg(feature = "rustls")]
-fn coalesce<'a>(bufs: &[IoSlice<'_>], scratch: &'a mut [u8]) -> Option<&'a [u8]> {
-    let mut bufs = bufs.iter().filter(|b| !b.is_empty()).peekable();
-    if bufs.peek().is_some_and(|b| b.len() >= scratch.len()) {
-        return None;
-    }
-    let mut filled = 0;
-    for buf in bufs {
-        let room = scratch.get_mut(filled..).unwrap_or_default();
-        let n = room.len().min(buf.len());
-        room.get_mut(..n)?.copy_from_slice(buf.get(..n)?);
-        filled += n;
-        if filled == scratch.len() {
-            break;
-        }
-    }
-    scratch.get(..filled)
 }

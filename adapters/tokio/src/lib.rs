@@ -14,8 +14,7 @@
 //! The resulting [`WebSocket`] is a [`Stream`](futures_core::Stream) of
 //! [`Message`]s and a [`Sink`](futures_sink::Sink) of them, with inherent
 //! `recv`, `send`, `ping`, `close`, and
-//! [`split`](wscore_async_std::driver::Socket::split) into halves for two
-//! tasks.
+//! [`split`](wscore_driver::Socket::split) into halves for two tasks.
 //!
 //! ```no_run
 //! use futures::{SinkExt, StreamExt};
@@ -44,8 +43,8 @@
 //!
 //! # How it is built
 //!
-//! The IO loop is written once, in [`wscore_async_std::driver`], against
-//! `futures-io`; this crate supplies [`TokioIo`] (tokio IO seen as
+//! The IO loop is written once, in [`wscore_driver`], against
+//! `futures-io`, and shared with `wscore-async-std`; this crate supplies [`TokioIo`] (tokio IO seen as
 //! `futures-io`) and [`TokioTimer`] (tokio's timer and clock, so paused
 //! time in tests drives keepalive and close deadlines). Protocol behaviour
 //! lives in the core.
@@ -63,7 +62,6 @@ mod net;
 mod timer;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use wscore_async_std::driver;
 
 pub use io::TokioIo;
 pub use net::{connect, connect_with, MaybeTlsStream};
@@ -74,7 +72,9 @@ pub use wscore::close::{CloseCode, CloseFrame};
 pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
 pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 pub use wscore::message::Message;
-pub use wscore_async_std::{Config, Error};
+/// The runtime-independent socket these types are built on.
+pub use wscore_driver as driver;
+pub use wscore_driver::{Config, Error};
 
 /// A WebSocket over the tokio transport `S`: a
 /// [`Stream`](futures_core::Stream) of messages and a

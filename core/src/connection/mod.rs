@@ -58,8 +58,8 @@ use core::fmt;
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::{Config, ConfigError};
 use crate::envelope::stream::{
-    self, AbortCode, Delivery, Direction, OutStream, Reassembly, Record, StreamError, StreamEvent,
-    StreamId, StreamSource,
+    self, AbortCode, Delivery, Direction, OutStream, PushError, Reassembly, Record, StreamError,
+    StreamEvent, StreamId, StreamSource,
 };
 use crate::envelope::{batch::Batch, Envelope, Framing};
 use crate::error::{ProtocolError, SendError, SetupError};
@@ -707,10 +707,15 @@ impl Connection {
     }
 
     fn queue_stream(&mut self, source: StreamSource, metadata: Bytes) -> StreamId {
-        let id = self.next_stream_id;
-        self.next_stream_id = id.wrapping_add(1);
+        let id = self.take_stream_id();
         self.outbound
             .push_stream(OutStream::new(id, source, metadata));
+        id
+    }
+
+    fn take_stream_id(&mut self) -> StreamId {
+        let id = self.next_stream_id;
+        self.next_stream_id = id.wrapping_add(1);
         id
     }
 
@@ -741,6 +746,53 @@ impl Connection {
             return Err(SendError::StreamsNotNegotiated);
         }
         Ok(self.queue_stream(source.into(), metadata))
+    }
+
+    /// Opens a stream of `total_len` bytes whose data the application
+    /// pushes later with [`Connection::push_stream`], on a connection whose
+    /// subprotocol names the streamed envelope. Nothing is written until
+    /// the first bytes are pushed (the open record goes with them), and
+    /// the stream waits without holding up other messages while it has
+    /// nothing pushed. The end record follows the last of the `total_len`
+    /// bytes by itself.
+    ///
+    /// The close frame follows the stream, so bytes may still be pushed
+    /// after [`Connection::close`]; the connection's end drops the stream
+    /// unfinished and reports it in a [`StreamEvent::Failed`].
+    pub fn open_stream(&mut self, total_len: u64, metadata: Bytes) -> Result<StreamId, SendError> {
+        self.check_can_send()?;
+        if !matches!(self.envelope, Envelope::Streamed(_)) {
+            return Err(SendError::StreamsNotNegotiated);
+        }
+        let id = self.take_stream_id();
+        self.outbound
+            .push_stream(OutStream::pushed(id, total_len, metadata));
+        Ok(id)
+    }
+
+    /// Queues the next bytes of stream `id`, opened with
+    /// [`Connection::open_stream`]. They are not copied: each is cut into
+    /// chunk records as it is written. They count in
+    /// [`Connection::queued_bytes`] until written, so an adapter applies
+    /// back-pressure by pushing only while that is under its limit.
+    /// Bytes past the announced length are refused whole.
+    pub fn push_stream(&mut self, id: StreamId, data: Bytes) -> Result<(), SendError> {
+        match self.outbound.push_to_stream(id, data) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(PushError::NotPushed)) => Err(SendError::NotPushed(id)),
+            Some(Err(PushError::PastEnd {
+                announced,
+                would_be,
+            })) => Err(SendError::PushPastEnd {
+                id,
+                announced,
+                would_be,
+            }),
+            None => Err(self
+                .check_can_send()
+                .err()
+                .unwrap_or(SendError::UnknownStream(id))),
+        }
     }
 
     /// Stops sending stream `id`; the peer is told if it has heard of it.
@@ -1331,6 +1383,7 @@ impl Connection {
         self.timers.clear_all();
         self.inbound.clear();
         // Streams cut short are reported, so no partial payload goes unnoticed.
+        self.outbound.abandon_pushed_streams();
         let inbound = self
             .reassembly
             .clear()

@@ -24,7 +24,9 @@ use bytes::Bytes;
 
 use crate::close::CloseFrame;
 use crate::envelope::batch::{BatchConfig, BatchWriter};
-use crate::envelope::stream::{AbortCode, OutRecord, OutStream, Record, StreamConfig, StreamId};
+use crate::envelope::stream::{
+    AbortCode, OutRecord, OutStream, PushError, Record, StreamConfig, StreamId,
+};
 use crate::envelope::Framing;
 use crate::frame::{OpCode, Rsv};
 use crate::message::MessageKind;
@@ -196,6 +198,22 @@ impl Outbound {
         }
     }
 
+    /// Queues the next bytes of pushed stream `id`; `None` when no such
+    /// stream is being sent. Pushed bytes count as queued until written.
+    pub(super) fn push_to_stream(
+        &mut self,
+        id: StreamId,
+        data: Bytes,
+    ) -> Option<Result<(), PushError>> {
+        let stream = self.streams.iter_mut().find(|s| s.id == id)?;
+        let len = data.len();
+        let result = stream.push(data);
+        if result.is_ok() {
+            self.queued_bytes += len;
+        }
+        Some(result)
+    }
+
     /// Stops sending stream `id`. Returns whether it was queued and whether
     /// the peer had heard of it.
     pub(super) fn cancel_stream(&mut self, id: StreamId) -> Option<bool> {
@@ -204,7 +222,26 @@ impl Outbound {
         if index == 0 {
             self.chunk_streak = 0;
         }
+        self.queued_bytes = self.queued_bytes.saturating_sub(stream.waiting());
         Some(stream.announced())
+    }
+
+    /// Drops the pushed streams unfinished, to be reported with the others
+    /// the connection's end cuts short: nothing more can be pushed.
+    pub(super) fn abandon_pushed_streams(&mut self) {
+        let before = self.streams.len();
+        let (abandoned, queued) = (&mut self.abandoned_streams, &mut self.queued_bytes);
+        self.streams.retain(|stream| {
+            if !stream.is_pushed() {
+                return true;
+            }
+            *queued = queued.saturating_sub(stream.waiting());
+            abandoned.push(stream.id);
+            false
+        });
+        if self.streams.len() != before {
+            self.chunk_streak = 0;
+        }
     }
 
     /// Streams dropped unfinished because the connection ended.
@@ -245,8 +282,29 @@ impl Outbound {
             return;
         }
         self.data_streak = 0;
+        // Streams waiting for pushed bytes step aside, each once per call.
+        let mut waiting = 0;
         while let Some(stream) = self.streams.front_mut() {
-            let record = match stream.next_record(config.chunk_size) {
+            let before = stream.waiting();
+            let next = stream.next_record(config.chunk_size);
+            // Pushed bytes were counted when pushed; only the record's
+            // own bytes are new.
+            let counted = before.saturating_sub(stream.waiting());
+            let record = match next {
+                OutRecord::Waiting => {
+                    self.chunk_streak = 0;
+                    waiting += 1;
+                    if waiting >= self.streams.len() {
+                        if data_ready {
+                            if let Some(front) = self.data.front_mut() {
+                                front.scheduled = true;
+                            }
+                        }
+                        return;
+                    }
+                    self.streams.rotate_left(1);
+                    continue;
+                }
                 OutRecord::Next(record) => {
                     self.chunk_streak += 1;
                     if self.chunk_streak >= config.chunks_per_turn {
@@ -282,7 +340,7 @@ impl Outbound {
                     continue;
                 }
             };
-            self.queued_bytes += record.len();
+            self.queued_bytes += record.len().saturating_sub(counted);
             self.data.push_front(Pending::binary(record));
             return;
         }

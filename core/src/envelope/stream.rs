@@ -12,7 +12,7 @@
 //! payload into chunk records lazily. The connection schedules them.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -552,11 +552,59 @@ impl StreamSource {
     }
 }
 
+/// Where an outbound stream's data comes from.
+enum Feed {
+    /// A payload in memory, sliced as it is written.
+    Bytes(Bytes),
+    /// A pull source, asked for each chunk as it is written.
+    Pull(Box<dyn ChunkSource>),
+    /// Bytes the application pushes as it has them, each sliced into
+    /// chunks as it is written.
+    Push {
+        queue: VecDeque<Bytes>,
+        /// Bytes accepted so far, written or not.
+        pushed: u64,
+        /// Bytes in `queue`.
+        waiting: usize,
+    },
+}
+
+impl fmt::Debug for Feed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Feed::Bytes(b) => f.debug_tuple("Bytes").field(&b.len()).finish(),
+            Feed::Pull(s) => f.debug_tuple("Pull").field(&s.total_len()).finish(),
+            Feed::Push {
+                pushed, waiting, ..
+            } => f
+                .debug_struct("Push")
+                .field("pushed", pushed)
+                .field("waiting", waiting)
+                .finish(),
+        }
+    }
+}
+
+/// Why bytes could not be pushed to an outbound stream.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The stream takes its data from a payload or a pull source.
+    NotPushed,
+    /// The bytes would run past the announced length; the total they
+    /// would make.
+    PastEnd {
+        /// What the stream announced.
+        announced: u64,
+        /// What the push would have made.
+        would_be: u64,
+    },
+}
+
 /// An outbound stream, cut into records as they are needed.
 #[derive(Debug)]
 pub(crate) struct OutStream {
     pub(crate) id: StreamId,
-    source: StreamSource,
+    feed: Feed,
     metadata: Option<Bytes>,
     total_len: u64,
     sent: u64,
@@ -570,14 +618,35 @@ pub(crate) enum OutRecord {
     Last(Bytes),
     /// The source failed: abort the stream.
     Failed,
+    /// A pushed stream has nothing to send until more is pushed.
+    Waiting,
 }
 
 impl OutStream {
     pub(crate) fn new(id: StreamId, source: StreamSource, metadata: Bytes) -> Self {
         let total_len = source.total_len();
+        let feed = match source {
+            StreamSource::Bytes(bytes) => Feed::Bytes(bytes),
+            StreamSource::Pull(source) => Feed::Pull(source),
+        };
         Self {
             id,
-            source,
+            feed,
+            metadata: Some(metadata),
+            total_len,
+            sent: 0,
+        }
+    }
+
+    /// A stream of `total_len` bytes the application pushes later.
+    pub(crate) fn pushed(id: StreamId, total_len: u64, metadata: Bytes) -> Self {
+        Self {
+            id,
+            feed: Feed::Push {
+                queue: VecDeque::new(),
+                pushed: 0,
+                waiting: 0,
+            },
             metadata: Some(metadata),
             total_len,
             sent: 0,
@@ -589,7 +658,53 @@ impl OutStream {
         self.metadata.is_none()
     }
 
+    /// Queues the next pushed bytes. Empty bytes are accepted and change
+    /// nothing.
+    pub(crate) fn push(&mut self, data: Bytes) -> Result<(), PushError> {
+        let Feed::Push {
+            queue,
+            pushed,
+            waiting,
+        } = &mut self.feed
+        else {
+            return Err(PushError::NotPushed);
+        };
+        let would_be = pushed.saturating_add(data.len() as u64);
+        if would_be > self.total_len {
+            return Err(PushError::PastEnd {
+                announced: self.total_len,
+                would_be,
+            });
+        }
+        if !data.is_empty() {
+            *pushed = would_be;
+            *waiting += data.len();
+            queue.push_back(data);
+        }
+        Ok(())
+    }
+
+    /// Pushed bytes not yet cut into a record.
+    pub(crate) fn waiting(&self) -> usize {
+        match &self.feed {
+            Feed::Push { waiting, .. } => *waiting,
+            _ => 0,
+        }
+    }
+
+    /// Whether the stream takes pushed bytes.
+    pub(crate) fn is_pushed(&self) -> bool {
+        matches!(self.feed, Feed::Push { .. })
+    }
+
     pub(crate) fn next_record(&mut self, chunk_size: usize) -> OutRecord {
+        if self.metadata.is_some() && self.total_len > 0 && self.waiting() == 0 && self.is_pushed()
+        {
+            // A pushed stream is announced with its first bytes, so the
+            // receiver's time-to-live does not run while the application
+            // has nothing yet.
+            return OutRecord::Waiting;
+        }
         if let Some(metadata) = self.metadata.take() {
             let open = Record::Open {
                 id: self.id,
@@ -603,17 +718,28 @@ impl OutStream {
         }
         let left = usize::try_from(self.total_len - self.sent).unwrap_or(usize::MAX);
         let max = chunk_size.min(left);
-        let data = match &mut self.source {
-            StreamSource::Bytes(bytes) => {
+        let data = match &mut self.feed {
+            Feed::Bytes(bytes) => {
                 let start = usize::try_from(self.sent).unwrap_or(usize::MAX);
                 bytes
                     .get(start..start.saturating_add(max))
                     .map(|_| bytes.slice(start..start + max))
             }
-            StreamSource::Pull(source) => source.next_chunk(max).map(|mut b| {
+            Feed::Pull(source) => source.next_chunk(max).map(|mut b| {
                 b.truncate(max);
                 b
             }),
+            Feed::Push { queue, waiting, .. } => {
+                let Some(front) = queue.front_mut() else {
+                    return OutRecord::Waiting;
+                };
+                let data = front.split_to(max.min(front.len()));
+                if front.is_empty() {
+                    queue.pop_front();
+                }
+                *waiting = waiting.saturating_sub(data.len());
+                Some(data)
+            }
         };
         let Some(data) = data.filter(|d| !d.is_empty()) else {
             return OutRecord::Failed;
@@ -1036,7 +1162,7 @@ mod tests {
                     records.push(Record::decode(&r).unwrap());
                     break;
                 }
-                OutRecord::Failed => panic!("bytes never fail"),
+                OutRecord::Failed | OutRecord::Waiting => panic!("bytes never fail or wait"),
             }
         }
         assert_eq!(records.len(), 1 + 4 + 1);
