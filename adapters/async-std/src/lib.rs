@@ -69,3 +69,8 @@ pub use wscore::close::{CloseCode, CloseFrame};
 pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
 pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 pub use wscore::message::Message;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
