@@ -146,6 +146,11 @@ where
 
 /// A socket over a connection whose handshake was done elsewhere, such as
 /// hyper's or axum's upgraded connection. It starts open.
+///
+/// The `axum_upgrade` example answers the upgrade request in an axum route
+/// and hands hyper's upgraded connection (through
+/// `hyper_util::rt::TokioIo`) to this function, behind an extractor shaped
+/// like axum's own `WebSocketUpgrade`.
 pub fn from_upgraded<S>(
     stream: S,
     role: Role,
