@@ -46,7 +46,9 @@
 //!   on the wire: set [`Config::protocol`]'s `deflate` to offer (client) or
 //!   accept (server) it.
 //! - `async-io` (default): timers and TCP from `async-io`.
-//! - `rustls`: `wss://` URLs in [`connect`].
+//! - `rustls`: `wss://` URLs in [`connect`], trusting the webpki root
+//!   certificates; `connect_with_tls` and the `tls` module for a root store
+//!   or a rustls configuration of your own.
 #![deny(unsafe_code)]
 
 #[cfg(feature = "async-io")]
@@ -54,6 +56,8 @@ mod net;
 #[cfg(feature = "async-io")]
 mod runtime;
 
+#[cfg(feature = "rustls")]
+pub use net::connect_with_tls;
 #[cfg(feature = "async-io")]
 pub use net::{connect, connect_with, MaybeTlsStream};
 #[cfg(feature = "async-io")]
@@ -62,6 +66,8 @@ pub use runtime::{
 };
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
+#[cfg(feature = "rustls")]
+pub use wscore_driver::tls;
 pub use wscore_driver::{Config, Error};
 
 pub use wscore;

@@ -18,6 +18,13 @@
 //!
 //! Another runtime needs only a [`Timer`] and a transport implementing
 //! [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`].
+//!
+//! # Features
+//!
+//! - `deflate` (default): permessage-deflate (RFC 7692), offered or
+//!   accepted when [`Config::protocol`] asks for it.
+//! - `rustls`: the `tls` module, the rustls client configuration the
+//!   runtime crates use for `wss://` URLs.
 #![deny(unsafe_code)]
 
 mod config;
@@ -27,6 +34,8 @@ pub mod io;
 mod socket;
 mod split;
 mod timer;
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 pub use config::Config;
 pub use error::Error;

@@ -54,7 +54,9 @@
 //! - `deflate` (default): permessage-deflate (RFC 7692). Off by default
 //!   on the wire: set [`Config::protocol`]'s `deflate` to offer (client) or
 //!   accept (server) it.
-//! - `rustls`: `wss://` URLs in [`connect`].
+//! - `rustls`: `wss://` URLs in [`connect`], trusting the webpki root
+//!   certificates; `connect_with_tls` and the `tls` module for a root store
+//!   or a rustls configuration of your own.
 #![deny(unsafe_code)]
 
 mod io;
@@ -64,6 +66,8 @@ mod timer;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use io::TokioIo;
+#[cfg(feature = "rustls")]
+pub use net::connect_with_tls;
 pub use net::{connect, connect_with, MaybeTlsStream};
 pub use timer::TokioTimer;
 
@@ -74,6 +78,8 @@ pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 pub use wscore::message::Message;
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
+#[cfg(feature = "rustls")]
+pub use wscore_driver::tls;
 pub use wscore_driver::{Config, Error};
 
 /// A WebSocket over the tokio transport `S`: a
