@@ -15,6 +15,8 @@ Options:
                              client_max_window_bits=10, ...) used instead of
                              the library's default settings
     --greet TEXT             send TEXT as soon as the connection is open
+    --tls CERT KEY           (server) serve wss:// with the certificate
+                             chain and private key in these PEM files
 
 Every data message received is echoed back with its type, except text
 messages that start with "!", which are commands:
@@ -46,6 +48,7 @@ that ended without a close frame from the other side.
 
 import argparse
 import asyncio
+import ssl
 import sys
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -191,6 +194,7 @@ def main():
     parser.add_argument("--subprotocols")
     parser.add_argument("--deflate")
     parser.add_argument("--greet")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     args = parser.parse_args()
     global GREETING
     GREETING = args.greet
@@ -204,6 +208,12 @@ def main():
     }
     if args.subprotocols:
         options["subprotocols"] = args.subprotocols.split(",")
+    if args.tls:
+        if args.role != "server":
+            parser.error("--tls is for the server")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*args.tls)
+        options["ssl"] = context
     if args.role == "server":
         asyncio.run(run_server(args, options))
     else:

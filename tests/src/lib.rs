@@ -1515,3 +1515,9 @@ mod tests {
         assert!(pair.client.is_open() && pair.server.is_open());
     }
 }
+
+/// The workspace README's examples, compiled as doctests so they stay true
+/// (each published crate compiles its own README the same way).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadmeExamples;

@@ -15,6 +15,10 @@
 //! directory (`python3 -m venv`, then pip, which needs network access) and
 //! reused after that. If that fails, every test here fails with the output
 //! of the failing step: a missing peer is an error, never a reason to skip.
+//!
+//! The last tests reach a Python server over `wss://` with both runtime
+//! crates: the certificate is made here, handed to the peer as PEM files,
+//! and trusted by our clients through a root store of their own.
 
 use std::fmt::Display;
 use std::io;
@@ -26,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, BufReader, Lines, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, ChildStdout};
@@ -42,6 +47,11 @@ use wscore_tokio::{
 #[path = "support/venv.rs"]
 mod venv;
 
+#[path = "support/tls.rs"]
+#[allow(dead_code)] // each test file uses part of it
+mod tls;
+
+use tls::TestPki;
 use venv::venv_python;
 
 /// The longest any single step (a send, a receive, a line from the peer,
@@ -454,7 +464,7 @@ fn records(len: usize) -> String {
         out.push_str(&format!(
             "{{\"id\":{id},\"name\":\"user-{id}\",\"email\":\"user{id}@example.com\",\
              \"active\":{},\"roles\":[\"reader\",\"writer\"],\"score\":{}.5}},\n",
-            id.is_multiple_of(3),
+            id % 3 == 0,
             id % 100
         ));
         id += 1;
@@ -968,4 +978,94 @@ async fn our_client_without_compression_when_the_server_declines() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_server_without_compression_when_the_client_offers_none() {
     compression_declined(Ours::Server).await;
+}
+
+// ---- wss:// against a Python server, with both runtime crates ----
+
+/// Starts a Python server serving `wss://` with a certificate made now;
+/// returns it, the request for it and a client configuration that trusts
+/// the certificate's authority (and nothing else).
+async fn python_tls_server(name: &str) -> (Peer, ClientRequest, Arc<rustls::ClientConfig>) {
+    let pki = TestPki::new();
+    let (cert, key) = pki.write_pem(name);
+    let mut peer = Peer::spawn(&args(
+        &["server"],
+        &["--tls", &cert.to_string_lossy(), &key.to_string_lossy()],
+    ));
+    let port = peer.expect("listening").await;
+    let request = ClientRequest::from_url(&format!("wss://127.0.0.1:{port}/interop"));
+    match request {
+        Ok(request) => (peer, request, pki.client_config()),
+        Err(e) => peer.fail(format!("the URL for port {port}: {e}")).await,
+    }
+}
+
+/// Messages echoed by the peer over TLS: a small one, and one of many TLS
+/// records.
+async fn tls_echo<W>(peer: &mut Peer, ws: &mut W)
+where
+    W: Stream<Item = Result<Message, wscore_tokio::Error>>
+        + Sink<Message, Error = wscore_tokio::Error>
+        + Unpin,
+{
+    for message in [
+        Message::text("hello over TLS"),
+        Message::binary(noise(300_000, 7)),
+    ] {
+        match timeout(STEP, ws.send(message.clone())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => peer.fail(format!("sending: {e}")).await,
+            Err(_) => peer.fail("sending timed out").await,
+        }
+        match timeout(STEP, ws.next()).await {
+            Ok(Some(Ok(got))) => assert_same(&got, &message),
+            Ok(Some(Err(e))) => peer.fail(format!("receiving the echo: {e}")).await,
+            Ok(None) => peer.fail("the connection ended before the echo").await,
+            Err(_) => peer.fail("the echo timed out").await,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_tokio_client_over_tls_to_a_python_server() {
+    let (mut peer, request, tls) = python_tls_server("tokio").await;
+    let connecting = wscore_tokio::connect_with_tls(request, Config::default(), tls);
+    let mut ws = match timeout(STEP, connecting).await {
+        Ok(Ok((ws, _))) => ws,
+        Ok(Err(e)) => return peer.fail(format!("wss:// handshake failed: {e}")).await,
+        Err(_) => return peer.fail("wss:// handshake timed out").await,
+    };
+    Opened::read(&mut peer).await;
+    tls_echo(&mut peer, &mut ws).await;
+    match timeout(STEP, ws.close(CloseCode::NORMAL, "bye")).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => peer.fail(format!("close failed: {e}")).await,
+        Err(_) => peer.fail("close timed out").await,
+    }
+    assert_eq!(ws.closed().map(|c| &c.cause), Some(&CloseCause::Local));
+    assert_eq!(peer.expect("closed").await, "1000 bye");
+    peer.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_async_std_client_over_tls_to_a_python_server() {
+    // `async-io` runs its own reactor, so the futures-io client works
+    // inside this tokio test as it would under smol.
+    let (mut peer, request, tls) = python_tls_server("async-std").await;
+    let connecting = wscore_async_std::connect_with_tls(request, Config::default(), tls);
+    let mut ws = match timeout(STEP, connecting).await {
+        Ok(Ok((ws, _))) => ws,
+        Ok(Err(e)) => return peer.fail(format!("wss:// handshake failed: {e}")).await,
+        Err(_) => return peer.fail("wss:// handshake timed out").await,
+    };
+    Opened::read(&mut peer).await;
+    tls_echo(&mut peer, &mut ws).await;
+    match timeout(STEP, ws.close(CloseCode::NORMAL, "bye")).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => peer.fail(format!("close failed: {e}")).await,
+        Err(_) => peer.fail("close timed out").await,
+    }
+    assert_eq!(ws.closed().map(|c| &c.cause), Some(&CloseCause::Local));
+    assert_eq!(peer.expect("closed").await, "1000 bye");
+    peer.finish().await;
 }

@@ -13,7 +13,7 @@
 //!
 //! The resulting [`WebSocket`] is a [`Stream`](futures_core::Stream) of
 //! [`Message`]s and a [`Sink`](futures_sink::Sink) of them, with inherent
-//! `recv`, `send`, `ping`, `close`, and [`split`](driver::Socket::split)
+//! `recv`, `send`, `ping`, `close`, and [`split`](wscore_driver::Socket::split)
 //! into halves for two tasks. Protocol behaviour (framing, masking, close
 //! handshake, keepalive and deadlines) lives in the core; this crate does
 //! the IO and owns the timers.
@@ -34,11 +34,11 @@
 //!
 //! # Runtimes
 //!
-//! The IO loop is in [`driver`], generic over the transport and a small
-//! [`driver::Timer`] trait. The default `async-io` feature supplies the
-//! timer of the reactor async-std and smol share, plus TCP for [`connect`];
-//! without it the crate is the driver alone (which is how `wscore-tokio`
-//! uses it).
+//! The IO loop is in [`wscore_driver`], generic over the transport and a
+//! small [`Timer`](wscore_driver::Timer) trait, and shared with
+//! `wscore-tokio`. The default `async-io` feature supplies the timer of the
+//! reactor async-std and smol share, plus TCP for [`connect`]; without it
+//! the crate only re-exports the driver.
 //!
 //! # Features
 //!
@@ -46,28 +46,37 @@
 //!   on the wire: set [`Config::protocol`]'s `deflate` to offer (client) or
 //!   accept (server) it.
 //! - `async-io` (default): timers and TCP from `async-io`.
-//! - `rustls`: `wss://` URLs in [`connect`].
+//! - `rustls`: `wss://` URLs in [`connect`], trusting the webpki root
+//!   certificates; `connect_with_tls` and the `tls` module for a root store
+//!   or a rustls configuration of your own.
 #![deny(unsafe_code)]
 
-mod config;
-pub mod driver;
-mod error;
 #[cfg(feature = "async-io")]
 mod net;
 #[cfg(feature = "async-io")]
 mod runtime;
 
-pub use config::Config;
-pub use error::Error;
+#[cfg(feature = "rustls")]
+pub use net::connect_with_tls;
 #[cfg(feature = "async-io")]
 pub use net::{connect, connect_with, MaybeTlsStream};
 #[cfg(feature = "async-io")]
 pub use runtime::{
     accept, accept_with, client, from_upgraded, AsyncIoTimer, ReadHalf, WebSocket, WriteHalf,
 };
+/// The runtime-independent socket these types are built on.
+pub use wscore_driver as driver;
+#[cfg(feature = "rustls")]
+pub use wscore_driver::tls;
+pub use wscore_driver::{Config, Error};
 
 pub use wscore;
 pub use wscore::close::{CloseCode, CloseFrame};
 pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
 pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 pub use wscore::message::Message;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

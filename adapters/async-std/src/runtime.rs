@@ -10,7 +10,9 @@ use futures_io::{AsyncRead, AsyncWrite};
 use wscore::connection::Role;
 use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 
-use crate::{driver, Config, Error};
+use wscore_driver as driver;
+
+use crate::{Config, Error};
 
 /// [`driver::Timer`] on `async-io`'s reactor (the one async-std and smol
 /// run on; it works from any executor).

@@ -14,8 +14,7 @@
 //! The resulting [`WebSocket`] is a [`Stream`](futures_core::Stream) of
 //! [`Message`]s and a [`Sink`](futures_sink::Sink) of them, with inherent
 //! `recv`, `send`, `ping`, `close`, and
-//! [`split`](wscore_async_std::driver::Socket::split) into halves for two
-//! tasks.
+//! [`split`](wscore_driver::Socket::split) into halves for two tasks.
 //!
 //! ```no_run
 //! use futures::{SinkExt, StreamExt};
@@ -44,8 +43,8 @@
 //!
 //! # How it is built
 //!
-//! The IO loop is written once, in [`wscore_async_std::driver`], against
-//! `futures-io`; this crate supplies [`TokioIo`] (tokio IO seen as
+//! The IO loop is written once, in [`wscore_driver`], against
+//! `futures-io`, and shared with `wscore-async-std`; this crate supplies [`TokioIo`] (tokio IO seen as
 //! `futures-io`) and [`TokioTimer`] (tokio's timer and clock, so paused
 //! time in tests drives keepalive and close deadlines). Protocol behaviour
 //! lives in the core.
@@ -55,7 +54,9 @@
 //! - `deflate` (default): permessage-deflate (RFC 7692). Off by default
 //!   on the wire: set [`Config::protocol`]'s `deflate` to offer (client) or
 //!   accept (server) it.
-//! - `rustls`: `wss://` URLs in [`connect`].
+//! - `rustls`: `wss://` URLs in [`connect`], trusting the webpki root
+//!   certificates; `connect_with_tls` and the `tls` module for a root store
+//!   or a rustls configuration of your own.
 #![deny(unsafe_code)]
 
 mod io;
@@ -63,9 +64,10 @@ mod net;
 mod timer;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use wscore_async_std::driver;
 
 pub use io::TokioIo;
+#[cfg(feature = "rustls")]
+pub use net::connect_with_tls;
 pub use net::{connect, connect_with, MaybeTlsStream};
 pub use timer::TokioTimer;
 
@@ -74,7 +76,11 @@ pub use wscore::close::{CloseCode, CloseFrame};
 pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
 pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 pub use wscore::message::Message;
-pub use wscore_async_std::{Config, Error};
+/// The runtime-independent socket these types are built on.
+pub use wscore_driver as driver;
+#[cfg(feature = "rustls")]
+pub use wscore_driver::tls;
+pub use wscore_driver::{Config, Error};
 
 /// A WebSocket over the tokio transport `S`: a
 /// [`Stream`](futures_core::Stream) of messages and a
@@ -146,6 +152,11 @@ where
 
 /// A socket over a connection whose handshake was done elsewhere, such as
 /// hyper's or axum's upgraded connection. It starts open.
+///
+/// The `axum_upgrade` example answers the upgrade request in an axum route
+/// and hands hyper's upgraded connection (through
+/// `hyper_util::rt::TokioIo`) to this function, behind an extractor shaped
+/// like axum's own `WebSocketUpgrade`.
 pub fn from_upgraded<S>(
     stream: S,
     role: Role,
@@ -159,5 +170,5 @@ where
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeExamples;

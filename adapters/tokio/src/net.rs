@@ -46,19 +46,65 @@ pub async fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream>, Response),
 
 /// Client: connects to where `request` points (its subprotocol offers and
 /// headers included) and runs the opening handshake with `config`.
+///
+/// `wss://` URLs trust the webpki root certificates (with the `rustls`
+/// feature; `connect_with_tls` takes a configuration of your own).
 pub async fn connect_with(
     request: ClientRequest,
     config: impl Into<Config>,
 ) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
-    let tcp = TcpStream::connect((request.host(), request.port())).await?;
-    // Frames are written whole; Nagle would only delay them.
-    tcp.set_nodelay(true)?;
+    let tcp = tcp(&request).await?;
     let stream = if request.is_tls() {
         tls(tcp, request.host()).await?
     } else {
         MaybeTlsStream::Plain(tcp)
     };
     client(stream, request, config).await
+}
+
+/// Client: [`connect_with`], with `tls` as the TLS configuration of a
+/// `wss://` URL instead of the default one: a root store of your own
+/// (a private certificate authority; see [`tls::client_config`]), client
+/// certificates, ALPN. A `ws://` URL connects without TLS, as with
+/// [`connect_with`].
+///
+/// [`tls::client_config`]: crate::tls::client_config
+///
+/// ```no_run
+/// use wscore_tokio::tls::{self, rustls};
+/// use wscore_tokio::{ClientRequest, Config};
+///
+/// # async fn run(ca_der: rustls::pki_types::CertificateDer<'static>) -> Result<(), Box<dyn std::error::Error>> {
+/// let mut roots = rustls::RootCertStore::empty();
+/// roots.add(ca_der)?;
+/// let request = ClientRequest::from_url("wss://internal.example:8443/feed")?;
+/// let (ws, _response) =
+///     wscore_tokio::connect_with_tls(request, Config::default(), tls::client_config(roots)?).await?;
+/// # drop(ws);
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "rustls")]
+pub async fn connect_with_tls(
+    request: ClientRequest,
+    config: impl Into<Config>,
+    tls: std::sync::Arc<wscore_driver::tls::rustls::ClientConfig>,
+) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
+    let tcp = tcp(&request).await?;
+    let stream = if request.is_tls() {
+        tls_with(tcp, request.host(), tls).await?
+    } else {
+        MaybeTlsStream::Plain(tcp)
+    };
+    client(stream, request, config).await
+}
+
+/// A TCP connection to the request's host and port.
+async fn tcp(request: &ClientRequest) -> Result<TcpStream, Error> {
+    let tcp = TcpStream::connect((request.host(), request.port())).await?;
+    // Frames are written whole; Nagle would only delay them.
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
 }
 
 #[cfg(not(feature = "rustls"))]
@@ -71,26 +117,17 @@ async fn tls(_: TcpStream, _: &str) -> Result<MaybeTlsStream, Error> {
 
 #[cfg(feature = "rustls")]
 async fn tls(tcp: TcpStream, host: &str) -> Result<MaybeTlsStream, Error> {
-    use rustls::pki_types::ServerName;
-    use std::sync::{Arc, OnceLock};
+    let config = wscore_driver::tls::default_client_config().map_err(io::Error::other)?;
+    tls_with(tcp, host, config).await
+}
 
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
-    let config = CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            Ok(Arc::new(
-                rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()?
-                    .with_root_certificates(roots)
-                    .with_no_client_auth(),
-            ))
-        })
-        .clone()
-        .map_err(io::Error::other)?;
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+#[cfg(feature = "rustls")]
+async fn tls_with(
+    tcp: TcpStream,
+    host: &str,
+    config: std::sync::Arc<wscore_driver::tls::rustls::ClientConfig>,
+) -> Result<MaybeTlsStream, Error> {
+    let name = wscore_driver::tls::server_name(host)?;
     let stream = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await?;

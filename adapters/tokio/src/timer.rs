@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::time::{Instant, Sleep};
-use wscore_async_std::driver;
+use wscore_driver as driver;
 
 /// [`driver::Timer`] on tokio's timer wheel and clock.
 #[derive(Debug)]

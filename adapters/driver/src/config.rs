@@ -13,7 +13,7 @@ use wscore::config::{Config as ProtocolConfig, ReceiveMode};
 /// ```
 /// use std::time::Duration;
 /// use wscore::config::{Config as ProtocolConfig, Keepalive};
-/// use wscore_async_std::Config;
+/// use wscore_driver::Config;
 ///
 /// let config = Config::default()
 ///     .protocol(ProtocolConfig::default().keepalive(Some(Keepalive {

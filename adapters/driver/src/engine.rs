@@ -19,7 +19,7 @@ use wscore::handshake::{Accept, Reject, Request, Response};
 use wscore::message::Message;
 use wscore::Instant;
 
-use super::Timer;
+use crate::Timer;
 use crate::{Config, Error};
 
 /// At most this many slices go into one vectored write (well under every

@@ -19,9 +19,9 @@ use wscore::close::CloseCode;
 use wscore::connection::Closed;
 use wscore::message::Message;
 
-use super::engine::Engine;
-use super::Timer;
+use crate::engine::Engine;
 use crate::Error;
+use crate::Timer;
 
 const READER: usize = 0;
 const WRITER: usize = 1;
@@ -120,7 +120,7 @@ where
     }
 }
 
-pub(super) fn split<S, T>(mut engine: Engine<S, T>) -> (ReadHalf<S, T>, WriteHalf<S, T>)
+pub(crate) fn split<S, T>(mut engine: Engine<S, T>) -> (ReadHalf<S, T>, WriteHalf<S, T>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
@@ -142,8 +142,8 @@ where
     )
 }
 
-/// The receiving half of a [`Socket`](super::Socket), from
-/// [`Socket::split`](super::Socket::split).
+/// The receiving half of a [`Socket`](crate::Socket), from
+/// [`Socket::split`](crate::Socket::split).
 ///
 /// While it exists, a [`WriteHalf::close`] leaves the incoming messages to
 /// it; once it is dropped, the write half reads (and drops) them itself.
@@ -151,8 +151,8 @@ pub struct ReadHalf<S, T> {
     shared: Arc<Shared<S, T>>,
 }
 
-/// The sending half of a [`Socket`](super::Socket), from
-/// [`Socket::split`](super::Socket::split).
+/// The sending half of a [`Socket`](crate::Socket), from
+/// [`Socket::split`](crate::Socket::split).
 pub struct WriteHalf<S, T> {
     shared: Arc<Shared<S, T>>,
 }
@@ -174,7 +174,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
-    /// The next message; see [`Socket::recv`](super::Socket::recv).
+    /// The next message; see [`Socket::recv`](crate::Socket::recv).
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.shared.poll(READER, cx, Engine::poll_next)).await
     }
@@ -228,7 +228,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
-    /// Sends a message; see [`Socket::send`](super::Socket::send).
+    /// Sends a message; see [`Socket::send`](crate::Socket::send).
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_ready)).await?;
         self.shared.with(|e| e.start_send(message.into()))?;
@@ -240,19 +240,19 @@ where
         poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_flush)).await
     }
 
-    /// Sends a ping; see [`Socket::ping`](super::Socket::ping).
+    /// Sends a ping; see [`Socket::ping`](crate::Socket::ping).
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
         self.shared.with(|e| e.ping(payload.into()))?;
         self.flush().await
     }
 
-    /// Sends an unsolicited pong; see [`Socket::pong`](super::Socket::pong).
+    /// Sends an unsolicited pong; see [`Socket::pong`](crate::Socket::pong).
     pub async fn pong(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
         self.shared.with(|e| e.pong(payload.into()))?;
         self.flush().await
     }
 
-    /// Closes the connection; see [`Socket::close`](super::Socket::close).
+    /// Closes the connection; see [`Socket::close`](crate::Socket::close).
     /// Messages that arrive before the peer's close frame go to the read
     /// half if it still exists.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {

@@ -1,7 +1,7 @@
-//! The runtime-independent socket: a [`Connection`] driven over any
-//! `futures-io` transport with any [`Timer`].
+//! The socket: a [`Connection`] driven over any `futures-io` transport
+//! with any [`Timer`].
 //!
-//! This module owns the IO loop and nothing else; everything about frames,
+//! The IO loop and nothing else; everything about frames,
 //! masks, close codes and deadlines is decided by the core, which the loop
 //! only feeds and drains:
 //!
@@ -15,13 +15,6 @@
 //!   [`Connection::handle_timeout`]; nothing polls in a loop;
 //! - once the connection is over, what is left is written (for at most the
 //!   close timeout) and the transport is shut down.
-//!
-//! [`crate::WebSocket`] is this socket on `async-io`'s timer, and
-//! `wscore-tokio` instantiates it with tokio's. Another runtime needs only
-//! a [`Timer`].
-
-mod engine;
-mod split;
 
 use std::future::poll_fn;
 use std::pin::Pin;
@@ -36,31 +29,9 @@ use wscore::connection::{Closed, Connection, Role};
 use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 use wscore::message::Message;
 
-use crate::{Config, Error};
-use engine::Engine;
-
-pub use split::{ReadHalf, WriteHalf};
-
-/// A clock and a resettable sleep: all a runtime has to provide.
-///
-/// The socket keeps one timer per connection, created on the first
-/// deadline and moved with [`Timer::reset`] after that.
-pub trait Timer: Unpin + Sized {
-    /// The current time on the clock this timer sleeps on (a runtime with
-    /// a mockable clock returns its own notion of now here).
-    fn now() -> std::time::Instant;
-
-    /// A timer that expires at `deadline`.
-    fn new(deadline: std::time::Instant) -> Self;
-
-    /// Moves the deadline, whether or not the timer has expired.
-    fn reset(&mut self, deadline: std::time::Instant);
-
-    /// `Ready` once the deadline has passed; otherwise registers the waker.
-    /// After `Ready` the socket polls again only after a
-    /// [`reset`](Timer::reset).
-    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()>;
-}
+use crate::engine::Engine;
+use crate::split::{self, ReadHalf, WriteHalf};
+use crate::{Config, Error, Timer};
 
 /// A seed for a client's masking keys, from the operating system.
 fn seed() -> Result<[u8; 32], Error> {

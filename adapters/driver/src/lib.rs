@@ -1,0 +1,50 @@
+//! # wscore-driver
+//!
+//! The runtime-independent WebSocket socket of [`wscore`]: one
+//! [`Connection`](wscore::connection::Connection) driven over any
+//! `futures-io` transport with any [`Timer`]. Everything about frames,
+//! masks, close codes and deadlines is decided by the core; this crate owns
+//! the IO loop (read windows, vectored writes, back-pressure, the timer,
+//! the end of the connection) and the [`Stream`](futures_core::Stream) /
+//! [`Sink`](futures_sink::Sink) surface of [`Socket`].
+//!
+//! Applications use it through a runtime crate, which supplies a
+//! [`Timer`], TCP and TLS and the entry functions (`accept`, `connect`, …)
+//! and re-exports [`Config`], [`Error`] and its own aliases of [`Socket`]:
+//!
+//! - `wscore-tokio`: tokio's timer and transports;
+//! - `wscore-async-std`: `async-io`'s timer and `futures-io` transports
+//!   (async-std, smol).
+//!
+//! Another runtime needs only a [`Timer`] and a transport implementing
+//! [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`].
+//!
+//! # Features
+//!
+//! - `deflate` (default): permessage-deflate (RFC 7692), offered or
+//!   accepted when [`Config::protocol`] asks for it.
+//! - `rustls`: the `tls` module, the rustls client configuration the
+//!   runtime crates use for `wss://` URLs.
+#![deny(unsafe_code)]
+
+mod config;
+mod engine;
+mod error;
+pub mod io;
+mod socket;
+mod split;
+mod timer;
+#[cfg(feature = "rustls")]
+pub mod tls;
+
+pub use config::Config;
+pub use error::Error;
+pub use socket::Socket;
+pub use split::{ReadHalf, WriteHalf};
+pub use timer::Timer;
+
+pub use wscore;
+pub use wscore::close::{CloseCode, CloseFrame};
+pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
+pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
+pub use wscore::message::Message;
