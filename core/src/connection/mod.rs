@@ -3,8 +3,10 @@
 //!
 //! [`Connection`] owns the lifecycle (handshake, open, closing, closed), the
 //! close handshake and its ordering rules, keepalive and idle timers, and
-//! auto-responses. It delegates the frame reader and the outbound queue to
-//! two private submodules and the HTTP upgrade to [`crate::handshake`].
+//! auto-responses. It delegates the frame reader, the outbound queue and
+//! the envelope (batching and streaming, a machine of its own that takes
+//! each complete data message) to private submodules, and the HTTP
+//! upgrade to [`crate::handshake`].
 //!
 //! # The loop
 //!
@@ -45,6 +47,7 @@
 //! - [`Event::Closed`] is always the last event.
 
 mod codec;
+mod envelope;
 mod events;
 mod inbound;
 mod outbound;
@@ -58,11 +61,9 @@ use core::fmt;
 
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::Config;
-use crate::envelope::stream::{
-    self, AbortCode, Delivery, Direction, OutStream, PushError, Reassembly, Record, StreamError,
-    StreamEvent, StreamId, StreamSource,
-};
-use crate::envelope::{batch::Batch, Envelope, Framing};
+use crate::envelope::batch::Batch;
+use crate::envelope::stream::{Direction, StreamError, StreamEvent, StreamId, StreamSource};
+use crate::envelope::Envelope;
 use crate::error::{ProtocolError, SendError, SetupError};
 use crate::frame::{mask_into, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{self, Accept, ClientRequest, HandshakeError, Reject, Request, Response};
@@ -72,6 +73,7 @@ use crate::timer::{Timer, Timers};
 use crate::Instant;
 
 use codec::Codec;
+use envelope::{EnvelopeMachine, Output, Received};
 use events::EventQueue;
 use inbound::{Inbound, Item};
 use outbound::{Next, Outbound, WireHeader};
@@ -348,12 +350,8 @@ pub struct Connection {
     timers: Timers,
     rng: KeyRng,
     subprotocol: Option<String>,
-    /// The envelope the chosen subprotocol names.
-    envelope: Envelope,
-    /// Inbound streams of a streamed envelope.
-    reassembly: Reassembly,
-    /// The id of our next outbound stream.
-    next_stream_id: StreamId,
+    /// Batching and streaming, as the chosen subprotocol names them.
+    envelope: EnvelopeMachine,
     /// The latest time the caller passed in: the start of a batch linger,
     /// as sends take no `now`.
     now: Instant,
@@ -494,6 +492,7 @@ impl Connection {
         config.validate()?;
         Ok(Connection {
             role,
+            envelope: EnvelopeMachine::new(Envelope::Plain, &config),
             config,
             lifecycle,
             inbound: Inbound::new(),
@@ -502,9 +501,6 @@ impl Connection {
             timers: Timers::default(),
             rng,
             subprotocol: None,
-            envelope: Envelope::Plain,
-            reassembly: Reassembly::default(),
-            next_stream_id: 0,
             now: Instant::ZERO,
             auto_responses: BTreeMap::new(),
             codec: None,
@@ -552,7 +548,7 @@ impl Connection {
     /// The envelope the chosen subprotocol names ([`Envelope::Plain`] when
     /// none was chosen or it was not declared in [`Config::subprotocols`]).
     pub fn envelope(&self) -> Envelope {
-        self.envelope
+        self.envelope.kind()
     }
 
     /// The permessage-deflate parameters agreed in the handshake, if any.
@@ -740,8 +736,8 @@ impl Connection {
                 }
                 Timer::Linger => self.outbound.seal_back(),
                 Timer::StreamTtl => {
-                    let outcome = self.reassembly.evict(now, self.config.stream.ttl);
-                    self.apply_stream_outcome(outcome);
+                    self.envelope.handle_timeout(now);
+                    self.route_envelope_outputs();
                 }
             }
         }
@@ -804,12 +800,7 @@ impl Connection {
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), SendError> {
         self.check_can_send()?;
         let message = message.into();
-        if let (Envelope::Streamed(_), Message::Binary(payload)) = (self.envelope, &message) {
-            let threshold = self.config.stream.send_threshold;
-            if threshold.is_some_and(|threshold| payload.len() > threshold) {
-                self.check_stream_size(payload.len() as u64)?;
-            }
-        }
+        self.envelope.check_send(&message)?;
         self.queue_message(message);
         Ok(())
     }
@@ -817,60 +808,11 @@ impl Connection {
     /// Queues a data message through the connection's envelope.
     #[inline]
     fn queue_message(&mut self, message: Message) {
-        let (framing, prefix): (Framing, &[u8]) = match (self.envelope, &message) {
-            (Envelope::Batched(framing), Message::Binary(_)) => (framing, &[]),
-            (Envelope::Streamed(framing), Message::Binary(payload)) => {
-                if self
-                    .config
-                    .stream
-                    .send_threshold
-                    .is_some_and(|threshold| payload.len() > threshold)
-                {
-                    let payload = message.into_payload();
-                    self.queue_stream(StreamSource::Bytes(payload), Bytes::new());
-                    return;
-                }
-                (framing, &[stream::tag::BATCH])
-            }
-            _ => {
-                self.outbound
-                    .push_message(message.kind(), message.into_payload());
-                return;
-            }
-        };
-        let batch = &self.config.batch;
-        let opened = self
-            .outbound
-            .push_logical(framing, message.payload(), batch, prefix);
-        if opened && !batch.linger.is_zero() && !self.timers.is_set(Timer::Linger) {
-            self.timers.set(Timer::Linger, self.now + batch.linger);
+        let opened = self.envelope.queue_message(message, &mut self.outbound);
+        let linger = self.config.batch.linger;
+        if opened && !linger.is_zero() && !self.timers.is_set(Timer::Linger) {
+            self.timers.set(Timer::Linger, self.now + linger);
         }
-    }
-
-    fn queue_stream(&mut self, source: StreamSource, metadata: Bytes) -> StreamId {
-        let id = self.take_stream_id();
-        self.outbound
-            .push_stream(OutStream::new(id, source, metadata));
-        id
-    }
-
-    /// Refuses a stream over [`StreamConfig::max_send_size`] before
-    /// anything of it is queued.
-    ///
-    /// [`StreamConfig::max_send_size`]: crate::envelope::stream::StreamConfig::max_send_size
-    #[inline]
-    fn check_stream_size(&self, len: u64) -> Result<(), SendError> {
-        let max = self.config.stream.max_send_size;
-        if len > max {
-            return Err(SendError::StreamTooLarge { len, max });
-        }
-        Ok(())
-    }
-
-    fn take_stream_id(&mut self) -> StreamId {
-        let id = self.next_stream_id;
-        self.next_stream_id = id.wrapping_add(1);
-        id
     }
 
     /// Sends `source` as a stream with `metadata` (for example a content
@@ -900,12 +842,8 @@ impl Connection {
         metadata: Bytes,
     ) -> Result<StreamId, SendError> {
         self.check_can_send()?;
-        if !matches!(self.envelope, Envelope::Streamed(_)) {
-            return Err(SendError::StreamsNotNegotiated);
-        }
-        let source = source.into();
-        self.check_stream_size(source.total_len())?;
-        Ok(self.queue_stream(source, metadata))
+        self.envelope
+            .send_stream(source.into(), metadata, &mut self.outbound)
     }
 
     /// Opens a stream of `total_len` bytes whose data the application
@@ -923,14 +861,8 @@ impl Connection {
     /// unfinished and reports it in a [`StreamEvent::Failed`].
     pub fn open_stream(&mut self, total_len: u64, metadata: Bytes) -> Result<StreamId, SendError> {
         self.check_can_send()?;
-        if !matches!(self.envelope, Envelope::Streamed(_)) {
-            return Err(SendError::StreamsNotNegotiated);
-        }
-        self.check_stream_size(total_len)?;
-        let id = self.take_stream_id();
-        self.outbound
-            .push_stream(OutStream::pushed(id, total_len, metadata));
-        Ok(id)
+        self.envelope
+            .open_stream(total_len, metadata, &mut self.outbound)
     }
 
     /// Queues the next bytes of stream `id`, opened with
@@ -942,39 +874,18 @@ impl Connection {
     /// record is written the stream is gone and a push names an unknown
     /// stream.
     pub fn push_stream(&mut self, id: StreamId, data: Bytes) -> Result<(), SendError> {
-        match self.outbound.push_to_stream(id, data) {
-            Some(Ok(())) => Ok(()),
-            Some(Err(PushError::NotPushed)) => Err(SendError::NotPushed(id)),
-            Some(Err(PushError::PastEnd {
-                announced,
-                would_be,
-            })) => Err(SendError::PushPastEnd {
-                id,
-                announced,
-                would_be,
-            }),
-            None => Err(self
+        EnvelopeMachine::push_stream(&mut self.outbound, id, data).unwrap_or_else(|| {
+            Err(self
                 .check_can_send()
                 .err()
-                .unwrap_or(SendError::UnknownStream(id))),
-        }
+                .unwrap_or(SendError::UnknownStream(id)))
+        })
     }
 
     /// Stops sending stream `id`; the peer is told if it has heard of it.
     /// Chunks already written stay written.
     pub fn abort_stream(&mut self, id: StreamId, reason: &str) -> Result<(), SendError> {
-        let announced = self
-            .outbound
-            .cancel_stream(id)
-            .ok_or(SendError::UnknownStream(id))?;
-        if announced {
-            self.outbound.push_stream_control(&Record::Abort {
-                id,
-                code: AbortCode::CANCELLED,
-                reason: reason.into(),
-            });
-        }
-        Ok(())
+        EnvelopeMachine::abort_stream(&mut self.outbound, id, reason)
     }
 
     /// Queues a ping. Pings go ahead of queued data.
@@ -1172,16 +1083,17 @@ impl Connection {
 
     fn open(&mut self, now: Instant, response: Option<Response>) {
         self.now = self.now.max(now);
-        self.envelope = self
+        let envelope = self
             .config
             .subprotocols
             .iter()
             .find(|p| Some(p.name.as_str()) == self.subprotocol.as_deref())
             .map_or(Envelope::Plain, |p| p.envelope);
+        self.envelope = EnvelopeMachine::new(envelope, &self.config);
         self.outbound
             .set_linger(!self.config.batch.linger.is_zero());
         self.inbound
-            .set_whole_binary(!matches!(self.envelope, Envelope::Plain));
+            .set_whole_binary(!matches!(envelope, Envelope::Plain));
         self.lifecycle = Lifecycle::Open;
         self.timers.clear(Timer::Handshake);
         self.arm_open_timers(now);
@@ -1351,42 +1263,11 @@ impl Connection {
                     if let Some(idle) = self.config.idle_timeout {
                         self.timers.set(Timer::Idle, now + idle);
                     }
-                    // Matched by reference: moving the message into a tuple
-                    // would cost a copy of it per message.
-                    let (framing, batch) = match (self.envelope, &message) {
-                        (Envelope::Batched(framing), Message::Binary(_)) => {
-                            (framing, message.into_payload())
-                        }
-                        (Envelope::Streamed(framing), Message::Binary(_)) => {
-                            match Record::decode(message.payload()) {
-                                Ok(Record::Batch(batch)) => (framing, batch),
-                                Ok(record) => {
-                                    self.stream_record(now, record);
-                                    continue;
-                                }
-                                Err(error) => {
-                                    return self.fail(ProtocolError::InvalidStreamRecord(error))
-                                }
-                            }
-                        }
-                        _ => {
-                            self.deliver(message);
-                            continue;
-                        }
-                    };
-                    let limits = &self.config.batch;
-                    match Batch::parse(batch, framing, limits.max_messages, limits.max_bytes) {
-                        // Auto-responses look at every message as it
-                        // arrives; otherwise the batch is cut as it is taken.
-                        Ok(batch) if self.auto_responses.is_empty() => {
-                            self.events.push_batch(batch);
-                        }
-                        Ok(batch) => {
-                            for message in batch {
-                                self.deliver(Message::Binary(message));
-                            }
-                        }
-                        Err(error) => return self.fail(ProtocolError::InvalidBatch(error)),
+                    match self.envelope.handle_message(now, message) {
+                        Ok(Received::Message(message)) => self.deliver(message),
+                        Ok(Received::Batch(batch)) => self.deliver_batch(batch),
+                        Ok(Received::Record) => self.route_envelope_outputs(),
+                        Err(error) => return self.fail(error),
                     }
                 }
                 Item::MessageStart(kind) => {
@@ -1407,48 +1288,43 @@ impl Connection {
         }
     }
 
-    /// Applies an inbound stream record.
-    fn stream_record(&mut self, now: Instant, record: Record) {
-        // A stream past its time-to-live is gone at `now` even if the timer
-        // has not run yet, so it holds no slot or budget the record needs.
-        let ttl = self.config.stream.ttl;
-        if self.reassembly.next_expiry(ttl).is_some_and(|at| at <= now) {
-            let expired = self.reassembly.evict(now, ttl);
-            self.apply_stream_outcome(expired);
-        }
-        let incremental = self.config.receive_mode == crate::config::ReceiveMode::Incremental;
-        let outcome = self
-            .reassembly
-            .apply(record, now, incremental, &self.config.stream);
-        self.apply_stream_outcome(outcome);
-    }
-
-    fn apply_stream_outcome(&mut self, outcome: stream::Outcome) {
-        for delivery in outcome.events {
-            match delivery {
-                Delivery::Message(payload) => self.deliver(Message::Binary(payload)),
-                Delivery::Event(event) => self.events.push_back(Event::Stream(event)),
+    /// Routes what the envelope machine produced: messages and events to
+    /// the application, records to the peer, and the stream deadline to
+    /// the timer table.
+    fn route_envelope_outputs(&mut self) {
+        while let Some(output) = self.envelope.poll_output() {
+            match output {
+                Output::Message(payload) => self.deliver(Message::Binary(payload)),
+                Output::Event(event) => self.events.push_back(Event::Stream(event)),
+                Output::Control(record) => self.outbound.push_stream_control(&record),
+                Output::Refused(id, error) => {
+                    if self.outbound.cancel_stream(id).is_some() {
+                        self.events.push_back(Event::Stream(StreamEvent::Failed {
+                            id,
+                            direction: Direction::Outbound,
+                            error,
+                        }));
+                    }
+                }
             }
         }
-        for (id, error) in outcome.refuse {
-            self.outbound.push_stream_control(&Record::Refuse {
-                id,
-                code: error.abort_code(),
-                reason: alloc::format!("{error}"),
-            });
-        }
-        if let Some((id, error)) = outcome.refused {
-            if self.outbound.cancel_stream(id).is_some() {
-                self.events.push_back(Event::Stream(StreamEvent::Failed {
-                    id,
-                    direction: Direction::Outbound,
-                    error,
-                }));
-            }
-        }
-        match self.reassembly.next_expiry(self.config.stream.ttl) {
+        match self.envelope.poll_timeout() {
             Some(at) => self.timers.set(Timer::StreamTtl, at),
             None => self.timers.clear(Timer::StreamTtl),
+        }
+    }
+
+    /// Hands the messages of a received batch to the application: queued
+    /// whole and cut as they are taken, unless auto-responses must look at
+    /// each as it arrives.
+    #[inline]
+    fn deliver_batch(&mut self, batch: Batch) {
+        if self.auto_responses.is_empty() {
+            self.events.push_batch(batch);
+        } else {
+            for message in batch {
+                self.deliver(Message::Binary(message));
+            }
         }
     }
 
@@ -1574,8 +1450,8 @@ impl Connection {
         // Streams cut short are reported, so no partial payload goes unnoticed.
         self.outbound.abandon_pushed_streams();
         let inbound = self
-            .reassembly
-            .clear()
+            .envelope
+            .end()
             .into_iter()
             .map(|id| (id, Direction::Inbound));
         let outbound = self

@@ -11,7 +11,7 @@ use quickcheck::{quickcheck, TestResult};
 use super::batch_tests::{bytes_of, data_frames, events, messages, pair};
 use super::*;
 use crate::config::ReceiveMode;
-use crate::envelope::stream::{ChunkSource, StreamConfig};
+use crate::envelope::stream::{AbortCode, ChunkSource, Record, StreamConfig};
 use crate::envelope::Subprotocol;
 use crate::frame::OpCode;
 
