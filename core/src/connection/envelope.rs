@@ -22,6 +22,7 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 
 use super::outbound::Outbound;
+use super::Connection;
 use crate::config::{Config, ReceiveMode};
 use crate::envelope::batch::{Batch, BatchConfig};
 use crate::envelope::stream::{
@@ -220,7 +221,7 @@ impl EnvelopeMachine {
         outbound.push_logical(framing, message.payload(), &self.batch, prefix)
     }
 
-    /// Queues `source` as a stream; see [`super::Connection::send_stream`].
+    /// Queues `source` as a stream; see [`Connection::send_stream`].
     pub(super) fn send_stream(
         &mut self,
         source: StreamSource,
@@ -232,7 +233,7 @@ impl EnvelopeMachine {
         Ok(self.queue_stream(source, metadata, outbound))
     }
 
-    /// Opens a pushed stream; see [`super::Connection::open_stream`].
+    /// Opens a pushed stream; see [`Connection::open_stream`].
     pub(super) fn open_stream(
         &mut self,
         total_len: u64,
@@ -326,5 +327,82 @@ impl EnvelopeMachine {
         let id = self.next_stream_id;
         self.next_stream_id = id.wrapping_add(1);
         id
+    }
+}
+
+/// The stream commands of a connection whose subprotocol names the
+/// streamed envelope.
+impl Connection {
+    /// Sends `source` as a stream with `metadata` (for example a content
+    /// type) for the receiver, on a connection whose subprotocol names the
+    /// streamed envelope. The payload is cut into chunks as it is written,
+    /// interleaved with other messages; the returned id names it in
+    /// [`StreamEvent`]s and [`Connection::abort_stream`]. A stream longer
+    /// than [`StreamConfig::max_send_size`] is refused with
+    /// [`SendError::StreamTooLarge`] and nothing of it is written.
+    ///
+    /// [`StreamConfig::max_send_size`]: crate::envelope::stream::StreamConfig::max_send_size
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use wscore::envelope::Subprotocol;
+    /// use wscore::{Config, Connection, Instant, Role};
+    ///
+    /// let config = Config::default().subprotocols(vec![Subprotocol::streamed("files.v2")]);
+    /// let mut conn = Connection::upgraded(Role::Server, config, [0; 32], Instant::ZERO)?;
+    /// // Upgraded elsewhere, so no subprotocol was chosen here: plain.
+    /// assert!(conn.send_stream(Bytes::from(vec![0; 10]), Bytes::new()).is_err());
+    /// # Ok::<(), wscore::error::SetupError>(())
+    /// ```
+    pub fn send_stream(
+        &mut self,
+        source: impl Into<StreamSource>,
+        metadata: Bytes,
+    ) -> Result<StreamId, SendError> {
+        self.check_can_send()?;
+        self.envelope
+            .send_stream(source.into(), metadata, &mut self.outbound)
+    }
+
+    /// Opens a stream of `total_len` bytes whose data the application
+    /// pushes later with [`Connection::push_stream`], on a connection whose
+    /// subprotocol names the streamed envelope. Nothing is written until
+    /// the first bytes are pushed (the open record goes with them), and
+    /// the stream waits without holding up other messages while it has
+    /// nothing pushed. The end record follows the last of the `total_len`
+    /// bytes by itself. A `total_len` over
+    /// [`StreamConfig::max_send_size`](crate::envelope::stream::StreamConfig::max_send_size)
+    /// is refused with [`SendError::StreamTooLarge`].
+    ///
+    /// The close frame follows the stream, so bytes may still be pushed
+    /// after [`Connection::close`]; the connection's end drops the stream
+    /// unfinished and reports it in a [`StreamEvent::Failed`].
+    pub fn open_stream(&mut self, total_len: u64, metadata: Bytes) -> Result<StreamId, SendError> {
+        self.check_can_send()?;
+        self.envelope
+            .open_stream(total_len, metadata, &mut self.outbound)
+    }
+
+    /// Queues the next bytes of stream `id`, opened with
+    /// [`Connection::open_stream`]. They are not copied: each is cut into
+    /// chunk records as it is written. They count in
+    /// [`Connection::queued_bytes`] until written, so an adapter applies
+    /// back-pressure by pushing only while that is under its limit.
+    /// Bytes past the announced length are refused whole; once the last
+    /// record is written the stream is gone and a push names an unknown
+    /// stream.
+    pub fn push_stream(&mut self, id: StreamId, data: Bytes) -> Result<(), SendError> {
+        EnvelopeMachine::push_stream(&mut self.outbound, id, data).unwrap_or_else(|| {
+            Err(self
+                .check_can_send()
+                .err()
+                .unwrap_or(SendError::UnknownStream(id)))
+        })
+    }
+
+    /// Stops sending stream `id`; the peer is told if it has heard of it.
+    /// Chunks already written stay written.
+    pub fn abort_stream(&mut self, id: StreamId, reason: &str) -> Result<(), SendError> {
+        EnvelopeMachine::abort_stream(&mut self.outbound, id, reason)
     }
 }

@@ -9,6 +9,7 @@ use crate::config::ReceiveMode;
 use crate::envelope::stream::StreamConfig;
 use crate::envelope::Subprotocol;
 use crate::frame::{apply_mask, OpCode};
+use crate::handshake::Accept;
 
 const T0: Instant = Instant::ZERO;
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];

@@ -12,6 +12,7 @@ use super::batch_tests::{bytes_of, data_frames, events, messages, pair};
 use super::*;
 use crate::config::ReceiveMode;
 use crate::envelope::stream::{AbortCode, ChunkSource, Record, StreamConfig};
+use crate::envelope::stream::{StreamId, StreamSource};
 use crate::envelope::Subprotocol;
 use crate::frame::OpCode;
 
