@@ -17,7 +17,6 @@
 //! connection's queue: binary messages into batches or streams, and
 //! streams into ids.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
@@ -26,8 +25,8 @@ use super::Connection;
 use crate::config::{Config, ReceiveMode};
 use crate::envelope::batch::{Batch, BatchConfig};
 use crate::envelope::stream::{
-    self, AbortCode, Delivery, OutStream, PushError, Reassembly, Record, StreamConfig, StreamError,
-    StreamEvent, StreamId, StreamSource,
+    self, AbortCode, OutStream, Outcome, Outcomes, PushError, Reassembly, Record, StreamConfig,
+    StreamError, StreamEvent, StreamId, StreamSource,
 };
 use crate::envelope::{Envelope, Framing};
 use crate::error::{ProtocolError, SendError};
@@ -73,7 +72,7 @@ pub(super) struct EnvelopeMachine {
     /// The id of our next outbound stream.
     next_stream_id: StreamId,
     /// What applied records produced, oldest first.
-    outputs: VecDeque<Output>,
+    outputs: Outcomes,
 }
 
 impl EnvelopeMachine {
@@ -86,7 +85,7 @@ impl EnvelopeMachine {
             incremental: config.receive_mode == ReceiveMode::Incremental,
             reassembly: Reassembly::default(),
             next_stream_id: 0,
-            outputs: VecDeque::new(),
+            outputs: Outcomes::new(),
         }
     }
 
@@ -131,8 +130,8 @@ impl EnvelopeMachine {
     /// Evicts the inbound streams whose time-to-live ran out at `now`.
     pub(super) fn handle_timeout(&mut self, now: Instant) {
         if self.poll_timeout().is_some_and(|at| at <= now) {
-            let outcome = self.reassembly.evict(now, self.stream.ttl);
-            self.queue_outcome(outcome);
+            self.reassembly
+                .evict(now, self.stream.ttl, &mut self.outputs);
         }
     }
 
@@ -147,29 +146,13 @@ impl EnvelopeMachine {
         // A stream past its time-to-live is gone at `now` even if the timer
         // has not run yet, so it holds no slot or budget the record needs.
         self.handle_timeout(now);
-        let outcome = self
-            .reassembly
-            .apply(record, now, self.incremental, &self.stream);
-        self.queue_outcome(outcome);
-    }
-
-    fn queue_outcome(&mut self, outcome: stream::Outcome) {
-        self.outputs
-            .extend(outcome.events.into_iter().map(|delivery| match delivery {
-                Delivery::Message(payload) => Output::Message(payload),
-                Delivery::Event(event) => Output::Event(event),
-            }));
-        self.outputs
-            .extend(outcome.refuse.into_iter().map(|(id, error)| {
-                Output::Control(Record::Refuse {
-                    id,
-                    code: error.abort_code(),
-                    reason: alloc::format!("{error}"),
-                })
-            }));
-        if let Some((id, error)) = outcome.refused {
-            self.outputs.push_back(Output::Refused(id, error));
-        }
+        self.reassembly.apply(
+            record,
+            now,
+            self.incremental,
+            &self.stream,
+            &mut self.outputs,
+        );
     }
 
     // ---- outputs ----
@@ -177,7 +160,16 @@ impl EnvelopeMachine {
     /// The next thing an applied record produced, in order.
     #[inline]
     pub(super) fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        Some(match self.outputs.pop_front()? {
+            Outcome::Message(payload) => Output::Message(payload),
+            Outcome::Event(event) => Output::Event(event),
+            Outcome::Refuse(id, error) => Output::Control(Record::Refuse {
+                id,
+                code: error.abort_code(),
+                reason: alloc::format!("{error}"),
+            }),
+            Outcome::Refused(id, error) => Output::Refused(id, error),
+        })
     }
 
     /// When the oldest inbound stream expires, if any is open.

@@ -24,7 +24,7 @@ mod record;
 
 pub use outbound::{ChunkSource, StreamSource};
 pub(crate) use outbound::{OutBytes, OutRecord, OutStream, PushError};
-pub(crate) use reassembly::{Delivery, Outcome, Reassembly};
+pub(crate) use reassembly::{Outcome, Outcomes, Reassembly};
 pub(crate) use record::{tag, ChunkPrefix, MAX_CHUNK_PREFIX};
 pub use record::{Record, RecordError};
 

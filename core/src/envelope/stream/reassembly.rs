@@ -21,25 +21,24 @@ struct InStream {
     buf: Option<Vec<u8>>,
 }
 
-/// What a record did to the inbound streams.
-#[derive(Debug, Default)]
-pub(crate) struct Outcome {
-    /// For the application, in order.
-    pub(crate) events: Vec<Delivery>,
-    /// Streams to refuse: the peer is told to stop sending them.
-    pub(crate) refuse: Vec<(StreamId, StreamError)>,
-    /// Our outbound stream the peer refused.
-    pub(crate) refused: Option<(StreamId, StreamError)>,
-}
-
-/// An item for the application.
+/// One thing a record did to the inbound streams. A record's outcomes are
+/// appended to a queue its caller keeps, so applying a chunk allocates
+/// nothing of its own.
 #[derive(Debug)]
-pub(crate) enum Delivery {
+pub(crate) enum Outcome {
     /// A reassembled stream, delivered as one binary message.
     Message(Bytes),
-    /// Anything else.
+    /// A stream event for the application.
     Event(StreamEvent),
+    /// A stream of the peer's to refuse: it is told to stop sending it.
+    /// Comes before the stream's [`StreamEvent::Failed`].
+    Refuse(StreamId, StreamError),
+    /// Our outbound stream the peer refused.
+    Refused(StreamId, StreamError),
 }
+
+/// Where a record's outcomes go, in order.
+pub(crate) type Outcomes = VecDeque<Outcome>;
 
 /// Refused stream ids remembered, at most. A peer has few chunks in flight
 /// for a refused stream, and one it refuses after this many others may see
@@ -57,15 +56,16 @@ pub(crate) struct Reassembly {
 }
 
 impl Reassembly {
-    /// Applies one stream record (not a batch) received at `now`.
+    /// Applies one stream record (not a batch) received at `now`, appending
+    /// what it did to `out`.
     pub(crate) fn apply(
         &mut self,
         record: Record,
         now: Instant,
         incremental: bool,
         config: &StreamConfig,
-    ) -> Outcome {
-        let mut out = Outcome::default();
+        out: &mut Outcomes,
+    ) {
         match record {
             Record::Batch(_) => {}
             Record::Open {
@@ -75,8 +75,8 @@ impl Reassembly {
             } => {
                 self.refused.retain(|&refused| refused != id);
                 if self.streams.contains_key(&id) {
-                    self.fail(id, StreamError::AlreadyOpen, &mut out);
-                    return out;
+                    self.fail(id, StreamError::AlreadyOpen, out);
+                    return;
                 }
                 let error = if self.streams.len() >= config.max_streams {
                     Some(StreamError::TooManyStreams)
@@ -91,8 +91,8 @@ impl Reassembly {
                     None
                 };
                 if let Some(error) = error {
-                    self.refuse_unknown(id, error, &mut out);
-                    return out;
+                    self.refuse_unknown(id, error, out);
+                    return;
                 }
                 let buf = (!incremental).then(|| {
                     // Announced lengths are trusted only within the budget.
@@ -111,7 +111,7 @@ impl Reassembly {
                     },
                 );
                 if incremental {
-                    out.events.push(Delivery::Event(StreamEvent::Started {
+                    out.push_back(Outcome::Event(StreamEvent::Started {
                         id,
                         total_len,
                         metadata,
@@ -120,8 +120,8 @@ impl Reassembly {
             }
             Record::Chunk { id, offset, data } => {
                 let Some(stream) = self.streams.get_mut(&id) else {
-                    self.refuse_unknown_once(id, &mut out);
-                    return out;
+                    self.refuse_unknown_once(id, out);
+                    return;
                 };
                 let len = data.len() as u64;
                 let error = if offset < stream.received {
@@ -136,43 +136,42 @@ impl Reassembly {
                     None
                 };
                 if let Some(error) = error {
-                    self.fail(id, error, &mut out);
-                    return out;
+                    self.fail(id, error, out);
+                    return;
                 }
                 stream.received += len;
                 stream.last_seen = now;
                 match stream.buf.as_mut() {
                     Some(buf) => buf.extend_from_slice(&data),
                     None if !data.is_empty() => {
-                        out.events
-                            .push(Delivery::Event(StreamEvent::Data { id, data }));
+                        out.push_back(Outcome::Event(StreamEvent::Data { id, data }));
                     }
                     None => {}
                 }
             }
             Record::End { id } => {
                 let Some(stream) = self.streams.get(&id) else {
-                    self.refuse_unknown_once(id, &mut out);
-                    return out;
+                    self.refuse_unknown_once(id, out);
+                    return;
                 };
                 if stream.received != stream.total_len {
                     let error = StreamError::LengthMismatch {
                         announced: stream.total_len,
                         received: stream.received,
                     };
-                    self.fail(id, error, &mut out);
-                    return out;
+                    self.fail(id, error, out);
+                    return;
                 }
                 if let Some(stream) = self.remove(id) {
-                    out.events.push(match stream.buf {
-                        Some(buf) => Delivery::Message(Bytes::from(buf)),
-                        None => Delivery::Event(StreamEvent::Finished { id }),
+                    out.push_back(match stream.buf {
+                        Some(buf) => Outcome::Message(Bytes::from(buf)),
+                        None => Outcome::Event(StreamEvent::Finished { id }),
                     });
                 }
             }
             Record::Abort { id, code, reason } => {
                 if self.remove(id).is_some() {
-                    out.events.push(Delivery::Event(StreamEvent::Failed {
+                    out.push_back(Outcome::Event(StreamEvent::Failed {
                         id,
                         direction: Direction::Inbound,
                         error: StreamError::Aborted { code, reason },
@@ -180,10 +179,9 @@ impl Reassembly {
                 }
             }
             Record::Refuse { id, code, reason } => {
-                out.refused = Some((id, StreamError::Aborted { code, reason }));
+                out.push_back(Outcome::Refused(id, StreamError::Aborted { code, reason }));
             }
         }
-        out
     }
 
     fn remove(&mut self, id: StreamId) -> Option<InStream> {
@@ -196,27 +194,27 @@ impl Reassembly {
     }
 
     /// Drops an open stream, tells the application and the peer.
-    fn fail(&mut self, id: StreamId, error: StreamError, out: &mut Outcome) {
+    fn fail(&mut self, id: StreamId, error: StreamError, out: &mut Outcomes) {
         self.remove(id);
         self.refuse_unknown(id, error, out);
     }
 
     /// Refuses a record for a stream that is not open, unless the stream
     /// was refused already: then the record was in flight behind it.
-    fn refuse_unknown_once(&mut self, id: StreamId, out: &mut Outcome) {
+    fn refuse_unknown_once(&mut self, id: StreamId, out: &mut Outcomes) {
         if !self.refused.contains(&id) {
             self.refuse_unknown(id, StreamError::UnknownStream, out);
         }
     }
 
     /// Tells the application and the peer about a stream we do not hold.
-    fn refuse_unknown(&mut self, id: StreamId, error: StreamError, out: &mut Outcome) {
+    fn refuse_unknown(&mut self, id: StreamId, error: StreamError, out: &mut Outcomes) {
         if self.refused.len() >= MAX_REFUSED {
             self.refused.pop_front();
         }
         self.refused.push_back(id);
-        out.refuse.push((id, error.clone()));
-        out.events.push(Delivery::Event(StreamEvent::Failed {
+        out.push_back(Outcome::Refuse(id, error.clone()));
+        out.push_back(Outcome::Event(StreamEvent::Failed {
             id,
             direction: Direction::Inbound,
             error,
@@ -228,9 +226,9 @@ impl Reassembly {
         self.streams.values().map(|s| s.last_seen + ttl).min()
     }
 
-    /// Evicts every stream idle for `ttl` at `now`.
-    pub(crate) fn evict(&mut self, now: Instant, ttl: Duration) -> Outcome {
-        let mut out = Outcome::default();
+    /// Evicts every stream idle for `ttl` at `now`, appending what that did
+    /// to `out`.
+    pub(crate) fn evict(&mut self, now: Instant, ttl: Duration, out: &mut Outcomes) {
         let expired: Vec<StreamId> = self
             .streams
             .iter()
@@ -238,9 +236,8 @@ impl Reassembly {
             .map(|(&id, _)| id)
             .collect();
         for id in expired {
-            self.fail(id, StreamError::Expired, &mut out);
+            self.fail(id, StreamError::Expired, out);
         }
-        out
     }
 
     /// Bytes held for reassembly (the budget reserved by open streams).
@@ -264,6 +261,43 @@ mod tests {
     use alloc::string::String;
     use alloc::vec;
     use quickcheck::quickcheck;
+
+    /// What one record did, sorted the way the tests look at it.
+    #[derive(Debug, Default)]
+    struct Seen {
+        /// Everything but the refusals, in order.
+        events: Vec<Outcome>,
+        refuse: Vec<(StreamId, StreamError)>,
+    }
+
+    fn seen(out: Outcomes) -> Seen {
+        let mut seen = Seen::default();
+        for outcome in out {
+            match outcome {
+                Outcome::Refuse(id, error) => seen.refuse.push((id, error)),
+                other => seen.events.push(other),
+            }
+        }
+        seen
+    }
+
+    fn apply(
+        r: &mut Reassembly,
+        record: Record,
+        now: Instant,
+        incremental: bool,
+        config: &StreamConfig,
+    ) -> Seen {
+        let mut out = Outcomes::new();
+        r.apply(record, now, incremental, config, &mut out);
+        seen(out)
+    }
+
+    fn evict(r: &mut Reassembly, now: Instant, ttl: Duration) -> Seen {
+        let mut out = Outcomes::new();
+        r.evict(now, ttl, &mut out);
+        seen(out)
+    }
 
     fn at(secs: u64) -> Instant {
         Instant::from_elapsed(Duration::from_secs(secs))
@@ -289,12 +323,14 @@ mod tests {
     fn reassembles_in_order_and_counts_the_budget() {
         let config = StreamConfig::default();
         let mut r = Reassembly::default();
-        assert!(r.apply(open(1, 6), at(0), false, &config).events.is_empty());
+        assert!(apply(&mut r, open(1, 6), at(0), false, &config)
+            .events
+            .is_empty());
         assert_eq!(r.buffered(), 6);
-        r.apply(chunk(1, 0, b"abc"), at(1), false, &config);
-        r.apply(chunk(1, 3, b"def"), at(2), false, &config);
-        let out = r.apply(Record::End { id: 1 }, at(2), false, &config);
-        assert!(matches!(&out.events[..], [Delivery::Message(m)] if &m[..] == b"abcdef"));
+        apply(&mut r, chunk(1, 0, b"abc"), at(1), false, &config);
+        apply(&mut r, chunk(1, 3, b"def"), at(2), false, &config);
+        let out = apply(&mut r, Record::End { id: 1 }, at(2), false, &config);
+        assert!(matches!(&out.events[..], [Outcome::Message(m)] if &m[..] == b"abcdef"));
         assert_eq!(r.buffered(), 0);
     }
 
@@ -302,9 +338,9 @@ mod tests {
     fn per_stream_errors_refuse_the_stream_only() {
         let config = StreamConfig::default();
         let mut r = Reassembly::default();
-        r.apply(open(1, 6), at(0), false, &config);
-        r.apply(open(2, 6), at(0), false, &config);
-        r.apply(chunk(1, 0, b"abc"), at(0), false, &config);
+        apply(&mut r, open(1, 6), at(0), false, &config);
+        apply(&mut r, open(2, 6), at(0), false, &config);
+        apply(&mut r, chunk(1, 0, b"abc"), at(0), false, &config);
         let cases = [
             (
                 chunk(1, 0, b"abc"),
@@ -320,20 +356,20 @@ mod tests {
             (chunk(5, 0, b"x"), StreamError::UnknownStream),
         ];
         for (record, error) in cases {
-            let out = r.apply(record, at(0), false, &config);
+            let out = apply(&mut r, record, at(0), false, &config);
             assert_eq!(out.refuse.len(), 1);
             assert_eq!(out.refuse[0].1, error);
         }
         assert_eq!(r.buffered(), 0, "failed streams release their budget");
         // Past the end, and an early end.
-        r.apply(open(3, 2), at(0), false, &config);
-        let out = r.apply(chunk(3, 0, b"abc"), at(0), false, &config);
+        apply(&mut r, open(3, 2), at(0), false, &config);
+        let out = apply(&mut r, chunk(3, 0, b"abc"), at(0), false, &config);
         assert_eq!(
             out.refuse[0].1,
             StreamError::OutOfRange { offset: 0, len: 3 }
         );
-        r.apply(open(4, 2), at(0), false, &config);
-        let out = r.apply(Record::End { id: 4 }, at(0), false, &config);
+        apply(&mut r, open(4, 2), at(0), false, &config);
+        let out = apply(&mut r, Record::End { id: 4 }, at(0), false, &config);
         assert_eq!(
             out.refuse[0].1,
             StreamError::LengthMismatch {
@@ -350,23 +386,23 @@ mod tests {
             .max_buffered(10)
             .max_stream_size(100);
         let mut r = Reassembly::default();
-        let refused = |out: Outcome| out.refuse.into_iter().map(|(_, e)| e).collect::<Vec<_>>();
+        let refused = |out: Seen| out.refuse.into_iter().map(|(_, e)| e).collect::<Vec<_>>();
         assert_eq!(
-            refused(r.apply(open(1, 11), at(0), false, &config)),
+            refused(apply(&mut r, open(1, 11), at(0), false, &config)),
             [StreamError::BufferLimit]
         );
         // Incremental mode holds nothing, so only the size limit applies.
-        assert!(refused(r.apply(open(1, 50), at(0), true, &config)).is_empty());
+        assert!(refused(apply(&mut r, open(1, 50), at(0), true, &config)).is_empty());
         assert_eq!(
-            refused(r.apply(open(2, 1), at(0), true, &config)),
+            refused(apply(&mut r, open(2, 1), at(0), true, &config)),
             [StreamError::TooManyStreams]
         );
         assert_eq!(
-            refused(r.apply(open(1, 1), at(0), true, &config)),
+            refused(apply(&mut r, open(1, 1), at(0), true, &config)),
             [StreamError::AlreadyOpen]
         );
         assert_eq!(
-            refused(r.apply(open(3, 101), at(0), true, &config)),
+            refused(apply(&mut r, open(3, 101), at(0), true, &config)),
             [StreamError::TooLarge]
         );
     }
@@ -376,15 +412,15 @@ mod tests {
         let config = StreamConfig::default();
         let mut r = Reassembly::default();
         for id in 0..=MAX_REFUSED as StreamId {
-            let out = r.apply(chunk(id, 0, b"x"), at(0), false, &config);
+            let out = apply(&mut r, chunk(id, 0, b"x"), at(0), false, &config);
             assert_eq!(out.refuse.len(), 1);
         }
         assert_eq!(r.refused.len(), MAX_REFUSED);
         let newest = MAX_REFUSED as StreamId;
-        let out = r.apply(Record::End { id: newest }, at(0), false, &config);
+        let out = apply(&mut r, Record::End { id: newest }, at(0), false, &config);
         assert!(out.refuse.is_empty() && out.events.is_empty());
         // The oldest was forgotten: a late record is refused again.
-        let out = r.apply(chunk(0, 1, b"x"), at(0), false, &config);
+        let out = apply(&mut r, chunk(0, 1, b"x"), at(0), false, &config);
         assert_eq!(out.refuse.len(), 1);
     }
 
@@ -392,11 +428,11 @@ mod tests {
     fn idle_streams_expire_from_their_last_chunk() {
         let config = StreamConfig::default().ttl(Duration::from_secs(60));
         let mut r = Reassembly::default();
-        r.apply(open(1, 10), at(0), true, &config);
-        r.apply(open(2, 10), at(10), true, &config);
-        r.apply(chunk(1, 0, b"a"), at(30), true, &config);
+        apply(&mut r, open(1, 10), at(0), true, &config);
+        apply(&mut r, open(2, 10), at(10), true, &config);
+        apply(&mut r, chunk(1, 0, b"a"), at(30), true, &config);
         assert_eq!(r.next_expiry(config.ttl), Some(at(70)));
-        let out = r.evict(at(70), config.ttl);
+        let out = evict(&mut r, at(70), config.ttl);
         assert_eq!(out.refuse, vec![(2, StreamError::Expired)]);
         assert_eq!(r.next_expiry(config.ttl), Some(at(90)));
     }
@@ -413,11 +449,11 @@ mod tests {
                     2 => Record::End { id },
                     3 => Record::Abort { id, code: AbortCode(1), reason: String::new() },
                     _ => {
-                        r.evict(at(i as u64), Duration::from_secs(u64::from(b % 5)));
+                        evict(&mut r, at(i as u64), Duration::from_secs(u64::from(b % 5)));
                         continue;
                     }
                 };
-                r.apply(record, at(i as u64), kind % 2 == 0, &config);
+                apply(&mut r, record, at(i as u64), kind % 2 == 0, &config);
                 if r.buffered() > config.max_buffered {
                     return false;
                 }
