@@ -1,5 +1,5 @@
 //! What receiving a stream costs in heap: allocations per chunk record in
-//! incremental mode.
+//! incremental mode, and the peak while a large stream is reassembled.
 //!
 //! One test in this binary, so that the counting allocator sees one
 //! connection at a time. The numbers are printed (`--nocapture`).
@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 use wscore::config::{Config, ReceiveMode};
 use wscore::connection::{Connection, Event};
-use wscore::envelope::stream::{Record, StreamEvent};
+use wscore::envelope::stream::{Record, StreamConfig, StreamEvent};
 use wscore::envelope::Subprotocol;
 use wscore::frame::OpCode;
 use wscore::handshake::{Accept, ClientRequest};
@@ -75,9 +75,55 @@ fn allocations_per_chunk(chunks: u64) -> f64 {
     made as f64 / chunks as f64
 }
 
+/// The peak heap above the start while a stream of `len` bytes is
+/// received in chunks of `chunk` bytes and reassembled, and delivered.
+fn reassembly_peak(len: usize, chunk: usize) -> usize {
+    let config = Config::default()
+        .subprotocols(vec![Subprotocol::streamed("s")])
+        .max_frame_size(1 << 20)
+        .stream(StreamConfig::default().max_buffered(64 << 20));
+    let mut server = streamed_server(config);
+    let frames: Vec<Vec<u8>> = std::iter::once(frame(Record::Open {
+        id: 1,
+        total_len: len as u64,
+        metadata: Bytes::new(),
+    }))
+    .chain((0..len).step_by(chunk).map(|offset| {
+        frame(Record::Chunk {
+            id: 1,
+            offset: offset as u64,
+            data: Bytes::from(vec![7; chunk.min(len - offset)]),
+        })
+    }))
+    .chain(std::iter::once(frame(Record::End { id: 1 })))
+    .collect();
+    let base = counting::reset_peak();
+    for wire in &frames {
+        server.handle_input(NOW, wire);
+    }
+    let Some(Event::Message(message)) = server.poll_event() else {
+        panic!("the stream was not delivered");
+    };
+    assert_eq!(message.payload().len(), len);
+    counting::peak() - base
+}
+
 #[test]
 fn receiving_streams_allocates_little() {
     let per_chunk = allocations_per_chunk(1000);
     println!("incremental mode: {per_chunk:.3} allocations per chunk record");
     assert!(per_chunk < 0.1, "{per_chunk} allocations per chunk record");
+
+    let len = 16 << 20;
+    let peak = reassembly_peak(len, 256 << 10);
+    println!(
+        "reassembling {} MiB: peak {:.1} MiB",
+        len >> 20,
+        peak as f64 / f64::from(1 << 20)
+    );
+    // The stream itself, the 1 MiB it started with, and a chunk in flight.
+    assert!(
+        peak <= len + (1 << 20) + (1 << 20),
+        "peak {peak} bytes for a stream of {len}"
+    );
 }

@@ -142,7 +142,16 @@ impl Reassembly {
                 stream.received += len;
                 stream.last_seen = now;
                 match stream.buf.as_mut() {
-                    Some(buf) => buf.extend_from_slice(&data),
+                    Some(buf) => {
+                        if data.len() > buf.capacity() - buf.len() {
+                            // The announced length was counted against the
+                            // budget at the open: take the rest of it at
+                            // once instead of doubling into it by copies.
+                            let total = usize::try_from(stream.total_len).unwrap_or(usize::MAX);
+                            buf.reserve_exact(total.saturating_sub(buf.len()));
+                        }
+                        buf.extend_from_slice(&data);
+                    }
                     None if !data.is_empty() => {
                         out.push_back(Outcome::Event(StreamEvent::Data { id, data }));
                     }
@@ -332,6 +341,44 @@ mod tests {
         let out = apply(&mut r, Record::End { id: 1 }, at(2), false, &config);
         assert!(matches!(&out.events[..], [Outcome::Message(m)] if &m[..] == b"abcdef"));
         assert_eq!(r.buffered(), 0);
+    }
+
+    #[test]
+    fn a_large_stream_grows_its_buffer_once() {
+        const MIB: usize = 1 << 20;
+        let config = StreamConfig::default();
+        let mut r = Reassembly::default();
+        let total = 3 * MIB + MIB / 2;
+        apply(&mut r, open(1, total as u64), at(0), false, &config);
+        let capacity = |r: &Reassembly| r.streams[&1].buf.as_ref().map(Vec::capacity);
+        assert_eq!(
+            capacity(&r),
+            Some(MIB),
+            "announced lengths are trusted in part"
+        );
+        let half = Bytes::from(vec![1; MIB / 2]);
+        let first = Record::Chunk {
+            id: 1,
+            offset: 0,
+            data: half.clone(),
+        };
+        apply(&mut r, first, at(0), false, &config);
+        assert_eq!(capacity(&r), Some(MIB), "within the first allocation");
+        let mut offset = MIB / 2;
+        while offset < total {
+            let chunk = Record::Chunk {
+                id: 1,
+                offset: offset as u64,
+                data: half.clone(),
+            };
+            apply(&mut r, chunk, at(0), false, &config);
+            offset += half.len();
+            // Past the first allocation the rest is taken at once.
+            let want = if offset <= MIB { MIB } else { total };
+            assert_eq!(capacity(&r), Some(want), "at {offset}");
+        }
+        let out = apply(&mut r, Record::End { id: 1 }, at(0), false, &config);
+        assert!(matches!(&out.events[..], [Outcome::Message(m)] if m.len() == total));
     }
 
     #[test]
