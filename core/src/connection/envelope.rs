@@ -53,8 +53,8 @@ pub(super) enum Output {
     Message(Bytes),
     /// A stream event for the application.
     Event(StreamEvent),
-    /// A record for the peer (a refusal), ahead of other data.
-    Control(Record),
+    /// A refusal for the peer, ahead of other data.
+    Refusal(Record),
     /// The peer refused our outbound stream `id`: stop sending it.
     Refused(StreamId, StreamError),
 }
@@ -135,6 +135,12 @@ impl EnvelopeMachine {
         }
     }
 
+    /// Drops the outputs not yet taken: the peer broke the protocol before
+    /// them.
+    pub(super) fn discard_outputs(&mut self) {
+        self.outputs.clear();
+    }
+
     /// Drops every inbound stream with the connection; returns their ids.
     pub(super) fn end(&mut self) -> Vec<StreamId> {
         self.outputs.clear();
@@ -163,7 +169,7 @@ impl EnvelopeMachine {
         Some(match self.outputs.pop_front()? {
             Outcome::Message(payload) => Output::Message(payload),
             Outcome::Event(event) => Output::Event(event),
-            Outcome::Refuse(id, error) => Output::Control(Record::Refuse {
+            Outcome::Refuse(id, error) => Output::Refusal(Record::Refuse {
                 id,
                 code: error.abort_code(),
                 reason: alloc::format!("{error}"),

@@ -358,7 +358,8 @@ impl Connection {
     }
 
     /// Payload bytes of data messages accepted but not yet handed to
-    /// [`Connection::poll_transmit`]. Adapters use it for back-pressure.
+    /// [`Connection::poll_transmit`], with the stream records (aborts and
+    /// refusals) waiting. Adapters use it for back-pressure.
     pub fn queued_bytes(&self) -> usize {
         self.outbound.queued_bytes()
     }
@@ -464,7 +465,9 @@ impl Connection {
                 Timer::Linger => self.outbound.seal_back(),
                 Timer::StreamTtl => {
                     self.envelope.handle_timeout(now);
-                    self.route_envelope_outputs();
+                    if let Err(error) = self.route_envelope_outputs() {
+                        self.fail(error);
+                    }
                 }
             }
         }
@@ -758,7 +761,11 @@ impl Connection {
                     match self.envelope.handle_message(now, message) {
                         Ok(Received::Message(message)) => self.deliver(message),
                         Ok(Received::Batch(batch)) => self.deliver_batch(batch),
-                        Ok(Received::Record) => self.route_envelope_outputs(),
+                        Ok(Received::Record) => {
+                            if let Err(error) = self.route_envelope_outputs() {
+                                return self.fail(error);
+                            }
+                        }
                         Err(error) => return self.fail(error),
                     }
                 }
@@ -781,14 +788,21 @@ impl Connection {
     }
 
     /// Routes what the envelope machine produced: messages and events to
-    /// the application, records to the peer, and the stream deadline to
-    /// the timer table.
-    fn route_envelope_outputs(&mut self) {
+    /// the application, refusals to the peer, and the stream deadline to
+    /// the timer table. A peer that makes us refuse more streams than may
+    /// wait to be written fails the connection, and nothing after the
+    /// refusal that broke the bound is delivered.
+    fn route_envelope_outputs(&mut self) -> Result<(), ProtocolError> {
         while let Some(output) = self.envelope.poll_output() {
             match output {
                 Output::Message(payload) => self.deliver(Message::Binary(payload)),
                 Output::Event(event) => self.events.push_back(Event::Stream(event)),
-                Output::Control(record) => self.outbound.push_stream_control(&record),
+                Output::Refusal(record) => {
+                    if !self.outbound.push_refusal(&record) {
+                        self.envelope.discard_outputs();
+                        return Err(ProtocolError::RefusalLimit);
+                    }
+                }
                 Output::Refused(id, error) => {
                     if self.outbound.cancel_stream(id).is_some() {
                         self.events.push_back(Event::Stream(StreamEvent::Failed {
@@ -804,6 +818,7 @@ impl Connection {
             Some(at) => self.timers.set(Timer::StreamTtl, at),
             None => self.timers.clear(Timer::StreamTtl),
         }
+        Ok(())
     }
 
     /// Hands the messages of a received batch to the application: queued
