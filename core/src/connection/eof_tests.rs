@@ -7,8 +7,10 @@ use super::batch_tests::{bytes_of, events, pair};
 use super::*;
 use crate::config::ReceiveMode;
 use crate::envelope::stream::StreamConfig;
+use crate::envelope::stream::StreamError;
 use crate::envelope::Subprotocol;
 use crate::frame::{apply_mask, OpCode};
+use crate::frame::{FrameHeader, Rsv};
 use crate::handshake::Accept;
 
 const T0: Instant = Instant::ZERO;

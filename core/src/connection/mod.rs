@@ -68,10 +68,10 @@ use core::fmt;
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::Config;
 use crate::envelope::batch::Batch;
-use crate::envelope::stream::{Direction, StreamError, StreamEvent};
+use crate::envelope::stream::{Direction, StreamEvent};
 use crate::envelope::Envelope;
 use crate::error::{ProtocolError, SendError, SetupError};
-use crate::frame::{FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
+use crate::frame::MAX_CONTROL_PAYLOAD;
 use crate::handshake::{self, ClientRequest, Request, Response};
 use crate::message::{Message, MessageKind};
 use crate::rng::KeyRng;
@@ -83,8 +83,7 @@ use codec::Codec;
 use envelope::{EnvelopeMachine, Output, Received};
 use events::EventQueue;
 use inbound::{Inbound, Item};
-use outbound::{Next, Outbound, WireHeader};
-use transmit::mask_payload;
+use outbound::Outbound;
 use upgrade::{unconfigured_extension, HeaderScan};
 
 /// Which end of the connection this is.
@@ -564,60 +563,6 @@ impl Connection {
     }
 
     // ---- outputs ----
-
-    /// The next bytes to write, if any.
-    #[must_use]
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.outbound
-            .schedule(&self.config.stream, self.config.fragment_size);
-        while let Some(id) = self.outbound.take_failed_stream() {
-            self.events.push_back(Event::Stream(StreamEvent::Failed {
-                id,
-                direction: Direction::Outbound,
-                error: StreamError::SourceFailed,
-            }));
-        }
-        if let Some(codec) = self.codec.as_mut() {
-            self.outbound
-                .encode_front(|payload| Some((codec.compress(payload)?, Rsv::RSV1)));
-        }
-        let Some(next) = self.outbound.next(self.config.fragment_size) else {
-            // Frames cut from the block keep it alive until written; a
-            // connection with nothing to send holds none.
-            self.mask_block = BytesMut::new();
-            return None;
-        };
-        let frame = match next {
-            Next::Raw(bytes) => return Some(Transmit::raw(bytes)),
-            Next::Frame(frame) => frame,
-        };
-        let mut header = FrameHeader {
-            fin: frame.fin,
-            rsv: frame.rsv,
-            opcode: frame.opcode,
-            mask: None,
-            payload_len: (frame.prefix.len() + frame.payload.len()) as u64,
-        };
-        let payload = match self.role {
-            Role::Server => frame.payload,
-            Role::Client => {
-                let key = self.rng.mask_key();
-                header.mask = Some(key);
-                // The payload continues the mask where the prefix, written
-                // with the header, leaves off.
-                let mut payload_key = key;
-                payload_key.rotate_left(frame.prefix.len() % 4);
-                let queued = self.outbound.queued_bytes();
-                mask_payload(&mut self.mask_block, &frame.payload, payload_key, queued)
-            }
-        };
-        let header = WireHeader::new(
-            header.encode().as_slice(),
-            frame.prefix.as_slice(),
-            header.mask,
-        );
-        Some(Transmit::frame(header, payload))
-    }
 
     /// The next event, if any.
     #[must_use]

@@ -11,10 +11,12 @@ use quickcheck::{quickcheck, TestResult};
 use super::batch_tests::{bytes_of, data_frames, events, messages, pair};
 use super::*;
 use crate::config::ReceiveMode;
+use crate::envelope::stream::StreamError;
 use crate::envelope::stream::{AbortCode, ChunkSource, Record, StreamConfig};
 use crate::envelope::stream::{StreamId, StreamSource};
 use crate::envelope::Subprotocol;
 use crate::frame::OpCode;
+use crate::frame::{FrameHeader, Rsv};
 
 const T0: Instant = Instant::ZERO;
 

@@ -1,12 +1,15 @@
 //! What a connection hands the transport: [`Transmit`], a frame header
-//! and its payload, readable as a [`bytes::Buf`]; and the masking of client
-//! payloads into shared blocks.
+//! and its payload, readable as a [`bytes::Buf`]; how
+//! [`Connection::poll_transmit`] builds it from the outbound queue; and
+//! the masking of client payloads into shared blocks.
 
 use alloc::vec::Vec;
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::outbound::WireHeader;
-use crate::frame::mask_into;
+use super::outbound::{Next, WireHeader};
+use super::{Connection, Event, Role};
+use crate::envelope::stream::{Direction, StreamError, StreamEvent};
+use crate::frame::{mask_into, FrameHeader, Rsv};
 
 /// Bytes to write to the transport: a frame header and its payload.
 ///
@@ -90,6 +93,62 @@ impl Buf for Transmit {
 
     fn advance(&mut self, cnt: usize) {
         self.offset = (self.offset + cnt).min(self.len());
+    }
+}
+
+impl Connection {
+    /// The next bytes to write, if any.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbound
+            .schedule(&self.config.stream, self.config.fragment_size);
+        while let Some(id) = self.outbound.take_failed_stream() {
+            self.events.push_back(Event::Stream(StreamEvent::Failed {
+                id,
+                direction: Direction::Outbound,
+                error: StreamError::SourceFailed,
+            }));
+        }
+        if let Some(codec) = self.codec.as_mut() {
+            self.outbound
+                .encode_front(|payload| Some((codec.compress(payload)?, Rsv::RSV1)));
+        }
+        let Some(next) = self.outbound.next(self.config.fragment_size) else {
+            // Frames cut from the block keep it alive until written; a
+            // connection with nothing to send holds none.
+            self.mask_block = BytesMut::new();
+            return None;
+        };
+        let frame = match next {
+            Next::Raw(bytes) => return Some(Transmit::raw(bytes)),
+            Next::Frame(frame) => frame,
+        };
+        let mut header = FrameHeader {
+            fin: frame.fin,
+            rsv: frame.rsv,
+            opcode: frame.opcode,
+            mask: None,
+            payload_len: (frame.prefix.len() + frame.payload.len()) as u64,
+        };
+        let payload = match self.role {
+            Role::Server => frame.payload,
+            Role::Client => {
+                let key = self.rng.mask_key();
+                header.mask = Some(key);
+                // The payload continues the mask where the prefix, written
+                // with the header, leaves off.
+                let mut payload_key = key;
+                payload_key.rotate_left(frame.prefix.len() % 4);
+                let queued = self.outbound.queued_bytes();
+                mask_payload(&mut self.mask_block, &frame.payload, payload_key, queued)
+            }
+        };
+        let header = WireHeader::new(
+            header.encode().as_slice(),
+            frame.prefix.as_slice(),
+            header.mask,
+        );
+        Some(Transmit::frame(header, payload))
     }
 }
 
