@@ -68,6 +68,10 @@ pub enum ProtocolError {
     InvalidBatch(BatchError),
     /// A record of the streamed envelope that does not decode.
     InvalidStreamRecord(RecordError),
+    /// The peer made the connection refuse more of its streams than may
+    /// wait to be written: it keeps sending records for streams it may not
+    /// send while it does not read the refusals.
+    RefusalLimit,
 }
 
 impl ProtocolError {
@@ -91,7 +95,7 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::TOO_BIG
             }
-            ProtocolError::InputLimit => CloseCode::POLICY,
+            ProtocolError::InputLimit | ProtocolError::RefusalLimit => CloseCode::POLICY,
             ProtocolError::InvalidStreamRecord(_) => CloseCode::INVALID_PAYLOAD,
             ProtocolError::InvalidBatch(error) => match error {
                 BatchError::TooLarge { .. } => CloseCode::TOO_BIG,
@@ -132,6 +136,9 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidCompressedData => f.write_str("compressed data does not inflate"),
             ProtocolError::InvalidBatch(error) => error.fmt(f),
             ProtocolError::InvalidStreamRecord(error) => error.fmt(f),
+            ProtocolError::RefusalLimit => {
+                f.write_str("streams refused faster than the refusals are read")
+            }
         }
     }
 }

@@ -373,7 +373,7 @@ pub fn rfc_close_code(error: &ProtocolError) -> u16 {
         // "a message that is too big for it to process"
         ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => 1009,
         // "a message that violates its policy"
-        ProtocolError::InputLimit => 1008,
+        ProtocolError::InputLimit | ProtocolError::RefusalLimit => 1008,
         // Everything else is a framing violation: "protocol error".
         _ => 1002,
     }

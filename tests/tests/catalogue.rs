@@ -79,6 +79,9 @@ struct Row {
     expect: Expect,
     /// Heap the row may use above what it started with.
     max_heap: usize,
+    /// The peer reads nothing: what the engine writes is taken only after
+    /// the whole input was fed.
+    stalled: bool,
 }
 
 fn row(name: &'static str, setup: Setup, input: Vec<u8>, expect: Expect) -> Row {
@@ -90,6 +93,7 @@ fn row(name: &'static str, setup: Setup, input: Vec<u8>, expect: Expect) -> Row 
         pace: Duration::ZERO,
         expect,
         max_heap: 256 << 10,
+        stalled: false,
     }
 }
 
@@ -797,6 +801,18 @@ fn rows() -> Vec<Row> {
         [open(1, 10), open(2, 10), open(3, 10)].concat(),
         Expect::Refused(AbortCode::LIMIT, StreamError::TooManyStreams),
     ));
+    // A peer that sends chunks for ever new streams and reads none of the
+    // refusals: they are bounded, and the connection fails with 1008.
+    rows.push(Row {
+        read: 4 << 10,
+        stalled: true,
+        ..row(
+            "refusals the peer does not read",
+            Setup::Negotiated(streamed()),
+            (0..20_000).flat_map(|id| chunk(id, 0, b"x")).collect(),
+            Expect::Close(1008, P::RefusalLimit),
+        )
+    });
     rows.push(row(
         "pong of 126 bytes",
         server(),
@@ -926,9 +942,13 @@ fn run(row: &Row) -> Result<(), String> {
     let mut written = Vec::new();
     for piece in input.chunks(row.read.max(1)) {
         conn.handle_input(now, piece);
-        written.extend(wscore_tests::drain_transmits(&mut conn));
+        if !row.stalled {
+            written.extend(wscore_tests::drain_transmits(&mut conn));
+        }
         keep(wscore_tests::drain_events(&mut conn), &mut events);
-        written.extend(wscore_tests::drain_transmits(&mut conn));
+        if !row.stalled {
+            written.extend(wscore_tests::drain_transmits(&mut conn));
+        }
         if !row.pace.is_zero() {
             now += row.pace;
             conn.handle_timeout(now);

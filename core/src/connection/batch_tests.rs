@@ -12,6 +12,8 @@ use super::*;
 use crate::envelope::batch::{BatchConfig, BatchError};
 use crate::envelope::{Envelope, Framing, Subprotocol};
 use crate::frame::{apply_mask, OpCode};
+use crate::frame::{FrameHeader, Rsv};
+use crate::handshake::Accept;
 
 const T0: Instant = Instant::ZERO;
 

@@ -7,8 +7,11 @@ use super::batch_tests::{bytes_of, events, pair};
 use super::*;
 use crate::config::ReceiveMode;
 use crate::envelope::stream::StreamConfig;
+use crate::envelope::stream::StreamError;
 use crate::envelope::Subprotocol;
 use crate::frame::{apply_mask, OpCode};
+use crate::frame::{FrameHeader, Rsv};
+use crate::handshake::Accept;
 
 const T0: Instant = Instant::ZERO;
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];

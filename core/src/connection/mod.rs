@@ -3,8 +3,10 @@
 //!
 //! [`Connection`] owns the lifecycle (handshake, open, closing, closed), the
 //! close handshake and its ordering rules, keepalive and idle timers, and
-//! auto-responses. It delegates the frame reader and the outbound queue to
-//! two private submodules and the HTTP upgrade to [`crate::handshake`].
+//! auto-responses. It delegates the frame reader, the outbound queue and
+//! the envelope (batching and streaming, a machine of its own that takes
+//! each complete data message) to private submodules, and the HTTP
+//! upgrade to [`crate::handshake`].
 //!
 //! # The loop
 //!
@@ -44,37 +46,45 @@
 //!   close frame, whoever started the close.
 //! - [`Event::Closed`] is always the last event.
 
+mod closing;
 mod codec;
+mod envelope;
+mod event;
 mod events;
 mod inbound;
 mod outbound;
+mod transmit;
+mod upgrade;
+
+pub use event::{CloseCause, Closed, Connected, Event, TimeoutKind};
+pub use transmit::Transmit;
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use alloc::vec::Vec;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use core::fmt;
 
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::config::Config;
-use crate::envelope::stream::{
-    self, AbortCode, Delivery, Direction, OutStream, PushError, Reassembly, Record, StreamError,
-    StreamEvent, StreamId, StreamSource,
-};
-use crate::envelope::{batch::Batch, Envelope, Framing};
+use crate::envelope::batch::Batch;
+use crate::envelope::stream::{Direction, StreamEvent};
+use crate::envelope::Envelope;
 use crate::error::{ProtocolError, SendError, SetupError};
-use crate::frame::{mask_into, FrameHeader, Rsv, MAX_CONTROL_PAYLOAD};
-use crate::handshake::{self, Accept, ClientRequest, HandshakeError, Reject, Request, Response};
+use crate::frame::MAX_CONTROL_PAYLOAD;
+use crate::handshake::{self, ClientRequest, Request, Response};
 use crate::message::{Message, MessageKind};
 use crate::rng::KeyRng;
 use crate::timer::{Timer, Timers};
 use crate::Instant;
 
+use closing::PendingFailure;
 use codec::Codec;
+use envelope::{EnvelopeMachine, Output, Received};
 use events::EventQueue;
 use inbound::{Inbound, Item};
-use outbound::{Next, Outbound, WireHeader};
+use outbound::Outbound;
+use upgrade::{unconfigured_extension, HeaderScan};
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -83,207 +93,6 @@ pub enum Role {
     Client,
     /// Answers the upgrade request; its frames are unmasked.
     Server,
-}
-
-/// Something the application should know about.
-///
-/// The variants that happen once per connection are boxed, so that an
-/// event is no larger than a message and the many that carry messages are
-/// cheap to move.
-///
-/// New kinds of events may be added: a `match` needs a `_` arm, which
-/// can ignore them.
-///
-/// ```compile_fail,E0004
-/// # use wscore::Event;
-/// fn name(event: &Event) -> &'static str {
-///     match event {
-///         Event::Request(_) => "request",
-///         Event::Connected(_) => "connected",
-///         Event::Message(_) => "message",
-///         Event::MessageStart(_) => "start",
-///         Event::MessageData(_) => "data",
-///         Event::MessageEnd => "end",
-///         Event::Ping(_) => "ping",
-///         Event::Pong(_) => "pong",
-///         Event::CloseReceived(_) => "close received",
-///         Event::Closed(_) => "closed",
-///         Event::Stream(_) => "stream",
-///     }
-/// }
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// Server only: a client asks to upgrade. Answer with
-    /// [`Connection::accept`] or [`Connection::reject`].
-    Request(Box<Request>),
-    /// The handshake completed; messages may flow.
-    Connected(Box<Connected>),
-    /// A complete message ([`ReceiveMode::Whole`](crate::config::ReceiveMode::Whole)).
-    Message(Message),
-    /// The start of a message ([`ReceiveMode::Incremental`](crate::config::ReceiveMode::Incremental)).
-    MessageStart(MessageKind),
-    /// The next piece of the current message (incremental mode). For text,
-    /// a piece may end inside a multi-byte character; the whole message is
-    /// valid UTF-8. A piece inflated from a compressed message is at most
-    /// 64 KiB, and the next one is inflated only once this one has been
-    /// taken.
-    MessageData(Bytes),
-    /// The current message is complete and valid (incremental mode).
-    MessageEnd,
-    /// The peer sent a ping; the pong is already queued.
-    Ping(Bytes),
-    /// The peer sent a pong.
-    Pong(Bytes),
-    /// The peer sent a close frame. Taking this event out of
-    /// [`Connection::poll_event`] queues our reply, after anything sent
-    /// before.
-    CloseReceived(CloseFrame),
-    /// The connection is over; no event follows. Keep draining
-    /// [`Connection::poll_transmit`], then shut the transport down.
-    Closed(Box<Closed>),
-    /// Something happened to a stream of the streamed envelope. A stream
-    /// received whole arrives as [`Event::Message`] instead.
-    Stream(StreamEvent),
-}
-
-/// The outcome of a completed handshake.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Connected {
-    /// The subprotocol both sides agreed on, if any.
-    pub subprotocol: Option<String>,
-    /// Client only: the server's response, for its headers.
-    pub response: Option<Response>,
-}
-
-/// How a connection ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Closed {
-    /// The code the close handshake settled on, or an observed-only code
-    /// (1006 when the peer never completed it).
-    pub code: CloseCode,
-    /// The reason that came with the code.
-    pub reason: String,
-    /// Why the connection ended.
-    pub cause: CloseCause,
-}
-
-/// Why a connection ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseCause {
-    /// The peer started the close handshake and we answered.
-    Remote,
-    /// We started the close handshake and the peer answered.
-    Local,
-    /// The peer broke the protocol; we sent the matching close code.
-    Protocol(ProtocolError),
-    /// The handshake failed.
-    Handshake(HandshakeError),
-    /// The application rejected the handshake with this HTTP status.
-    Rejected(u16),
-    /// A deadline passed.
-    Timeout(TimeoutKind),
-    /// The transport ended without a completed close handshake: the peer
-    /// went away (or half-closed) before its close frame, or before the
-    /// opening handshake completed. Reported by
-    /// [`Connection::handle_eof`], always with [`CloseCode::ABNORMAL`].
-    Eof,
-}
-
-/// Which deadline ended a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TimeoutKind {
-    /// The handshake did not complete within [`Config::handshake_timeout`].
-    Handshake,
-    /// The peer did not answer a keepalive ping.
-    Keepalive,
-    /// The peer did not answer our close frame within [`Config::close_timeout`].
-    Close,
-}
-
-/// Bytes to write to the transport: a frame header and its payload.
-///
-/// Server payloads are the application's own [`Bytes`], unmasked and not
-/// copied; write [`Transmit::header`] then [`Transmit::payload`] (vectored
-/// writes fit well), or use it as a [`bytes::Buf`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    header: WireHeader,
-    payload: Bytes,
-    offset: usize,
-}
-
-impl Transmit {
-    fn raw(payload: Bytes) -> Self {
-        Transmit {
-            header: WireHeader::default(),
-            payload,
-            offset: 0,
-        }
-    }
-
-    /// The frame header (empty for handshake bytes). For a chunk record
-    /// of a streamed connection it also holds the record's first bytes
-    /// (tag, stream id and offset: at most 16 more, masked like the rest
-    /// of a client's payload), so that the payload is the stream's own
-    /// data.
-    pub fn header(&self) -> &[u8] {
-        self.header.as_slice()
-    }
-
-    /// The payload.
-    pub fn payload(&self) -> &Bytes {
-        &self.payload
-    }
-
-    /// Total bytes to write.
-    pub fn len(&self) -> usize {
-        self.header.as_slice().len() + self.payload.len()
-    }
-
-    /// Whether there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Appends the bytes to `out`.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.header());
-        out.extend_from_slice(&self.payload);
-    }
-}
-
-impl Buf for Transmit {
-    fn remaining(&self) -> usize {
-        self.len() - self.offset
-    }
-
-    fn chunk(&self) -> &[u8] {
-        // `advance` never moves past the end.
-        debug_assert!(self.offset <= self.len());
-        let header = self.header();
-        match header.get(self.offset..) {
-            Some(rest) if !rest.is_empty() => rest,
-            _ => self
-                .payload
-                .get(self.offset.saturating_sub(header.len())..)
-                .unwrap_or_default(),
-        }
-    }
-
-    fn advance(&mut self, cnt: usize) {
-        self.offset = (self.offset + cnt).min(self.len());
-    }
-}
-
-/// Progress of the search for the end of a handshake header block.
-#[derive(Debug, Default)]
-struct HeaderScan {
-    scanned: usize,
-    terminator_seen: bool,
 }
 
 /// Where the connection is in its life.
@@ -348,12 +157,8 @@ pub struct Connection {
     timers: Timers,
     rng: KeyRng,
     subprotocol: Option<String>,
-    /// The envelope the chosen subprotocol names.
-    envelope: Envelope,
-    /// Inbound streams of a streamed envelope.
-    reassembly: Reassembly,
-    /// The id of our next outbound stream.
-    next_stream_id: StreamId,
+    /// Batching and streaming, as the chosen subprotocol names them.
+    envelope: EnvelopeMachine,
     /// The latest time the caller passed in: the start of a batch linger,
     /// as sends take no `now`.
     now: Instant,
@@ -374,19 +179,6 @@ pub struct Connection {
     /// read, and the connection ends once the input already buffered has
     /// been decoded.
     eof: bool,
-}
-
-/// A protocol error waiting for the events queued before it.
-///
-/// Failing at once would put the close frame ahead of the application's
-/// answers to messages that arrived before the violation; waiting until
-/// those messages are taken lets the answers out first, and nothing that
-/// follows the violation is read.
-#[derive(Debug)]
-struct PendingFailure {
-    error: ProtocolError,
-    /// Events still ahead of the failure in the queue.
-    events_ahead: usize,
 }
 
 impl fmt::Debug for Connection {
@@ -494,6 +286,7 @@ impl Connection {
         config.validate()?;
         Ok(Connection {
             role,
+            envelope: EnvelopeMachine::new(Envelope::Plain, &config),
             config,
             lifecycle,
             inbound: Inbound::new(),
@@ -502,9 +295,6 @@ impl Connection {
             timers: Timers::default(),
             rng,
             subprotocol: None,
-            envelope: Envelope::Plain,
-            reassembly: Reassembly::default(),
-            next_stream_id: 0,
             now: Instant::ZERO,
             auto_responses: BTreeMap::new(),
             codec: None,
@@ -552,7 +342,7 @@ impl Connection {
     /// The envelope the chosen subprotocol names ([`Envelope::Plain`] when
     /// none was chosen or it was not declared in [`Config::subprotocols`]).
     pub fn envelope(&self) -> Envelope {
-        self.envelope
+        self.envelope.kind()
     }
 
     /// The permessage-deflate parameters agreed in the handshake, if any.
@@ -567,7 +357,8 @@ impl Connection {
     }
 
     /// Payload bytes of data messages accepted but not yet handed to
-    /// [`Connection::poll_transmit`]. Adapters use it for back-pressure.
+    /// [`Connection::poll_transmit`], with the stream records (aborts and
+    /// refusals) waiting. Adapters use it for back-pressure.
     pub fn queued_bytes(&self) -> usize {
         self.outbound.queued_bytes()
     }
@@ -640,74 +431,6 @@ impl Connection {
         self.process_input(now);
     }
 
-    /// Tells the connection that the transport ended: a read returned no
-    /// bytes (a TCP FIN, a TLS `close_notify`, a closed pipe). Nothing is
-    /// read after it; later calls, and calls once the connection is closed,
-    /// are no-ops.
-    ///
-    /// - During the opening handshake the connection ends at once with
-    ///   [`Event::Closed`], code [`CloseCode::ABNORMAL`] and
-    ///   [`CloseCause::Eof`]. A server's [`Event::Request`] already queued
-    ///   stays ahead of it, and a later [`Connection::accept`] or
-    ///   [`Connection::reject`] returns [`SendError::NoPendingRequest`].
-    /// - While open, or after our close frame was queued, the peer's close
-    ///   can no longer arrive: every event decoded before the end is
-    ///   delivered first (the rest of a compressed message received whole
-    ///   included), then every stream cut short is reported with
-    ///   [`StreamError::ConnectionClosed`], then [`Event::Closed`] with
-    ///   [`CloseCode::ABNORMAL`] (RFC 6455 §7.1.5) and [`CloseCause::Eof`].
-    ///   A partial frame or message is dropped: in incremental mode its
-    ///   [`Event::MessageStart`] is not followed by [`Event::MessageEnd`].
-    ///   A protocol error already found behind queued events still ends the
-    ///   connection with its own cause.
-    /// - After the peer's close frame arrived, the end of the transport is
-    ///   expected (RFC 6455 §7.1.1: the server closes the TCP connection
-    ///   first) and changes nothing: the connection finishes as usual when
-    ///   [`Event::CloseReceived`] is taken, and our answer is still queued.
-    ///
-    /// No frame is queued by the end of input. A peer that ends its
-    /// transport before the close handshake has abandoned the connection:
-    /// a close frame could reach at most a half-closed socket whose reader
-    /// has stopped, so the end of input drops what was queued and not yet
-    /// taken by [`Connection::poll_transmit`] (as a timeout does) and
-    /// reports the outbound streams it cuts short. A close frame that was
-    /// already queued stays queued; writing it may fail, which the caller
-    /// can ignore once [`Event::Closed`] has been seen.
-    pub fn handle_eof(&mut self, now: Instant) {
-        self.now = self.now.max(now);
-        if self.eof {
-            return;
-        }
-        self.eof = true;
-        match self.lifecycle {
-            Lifecycle::AwaitingRequest
-            | Lifecycle::AwaitingDecision(_)
-            | Lifecycle::AwaitingResponse { .. } => {
-                self.outbound.abandon();
-                self.finish(CloseCode::ABNORMAL, String::new(), CloseCause::Eof);
-            }
-            Lifecycle::Open | Lifecycle::ClosingLocal => self.end_of_input(),
-            Lifecycle::ClosingRemote(_) | Lifecycle::Closed => {}
-        }
-    }
-
-    /// Ends an open connection whose transport ended, once the input
-    /// buffered before the end has been decoded: a compressed message
-    /// received in incremental mode is inflated one piece per taken event,
-    /// and the frames behind it wait for it.
-    fn end_of_input(&mut self) {
-        let decoding = self.inbound.inflating() && !self.events.is_empty();
-        if !self.eof
-            || decoding
-            || self.failure.is_some()
-            || !matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal)
-        {
-            return;
-        }
-        self.outbound.abandon();
-        self.finish(CloseCode::ABNORMAL, String::new(), CloseCause::Eof);
-    }
-
     /// Fires every deadline that has passed at `now`. Calls before the
     /// deadline are harmless no-ops.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -740,8 +463,10 @@ impl Connection {
                 }
                 Timer::Linger => self.outbound.seal_back(),
                 Timer::StreamTtl => {
-                    let outcome = self.reassembly.evict(now, self.config.stream.ttl);
-                    self.apply_stream_outcome(outcome);
+                    self.envelope.handle_timeout(now);
+                    if let Err(error) = self.route_envelope_outputs() {
+                        self.fail(error);
+                    }
                 }
             }
         }
@@ -749,67 +474,13 @@ impl Connection {
 
     // ---- commands ----
 
-    /// Server: accepts the pending upgrade request.
-    pub fn accept(&mut self, now: Instant, accept: Accept) -> Result<(), SendError> {
-        let Lifecycle::AwaitingDecision(request) = &self.lifecycle else {
-            return Err(SendError::NoPendingRequest);
-        };
-        let mut accept = accept;
-        if accept.chosen_subprotocol().is_none() {
-            let offered = request.subprotocols();
-            if let Some(p) = self
-                .config
-                .subprotocols
-                .iter()
-                .find(|p| offered.contains(&p.name))
-            {
-                accept = accept.subprotocol(p.name.clone());
-            }
-        }
-        #[cfg(feature = "deflate")]
-        let deflate = self.config.deflate.as_ref().and_then(|config| {
-            let params = crate::extension::deflate::negotiate_server(request.extensions(), config)?;
-            accept.set_extensions(params.to_header_value());
-            Some(params)
-        });
-        let response =
-            handshake::server::accept_response(request, &accept).map_err(SendError::Handshake)?;
-        self.outbound.push_raw(response);
-        #[cfg(feature = "deflate")]
-        self.enable_deflate(deflate);
-        self.subprotocol = accept.chosen_subprotocol().map(String::from);
-        self.open(now, None);
-        self.process_input(now);
-        Ok(())
-    }
-
-    /// Server: rejects the pending upgrade request with an HTTP response.
-    pub fn reject(&mut self, reject: Reject) -> Result<(), SendError> {
-        if !matches!(self.lifecycle, Lifecycle::AwaitingDecision(_)) {
-            return Err(SendError::NoPendingRequest);
-        }
-        let response = handshake::server::reject_response(&reject).map_err(SendError::Handshake)?;
-        self.outbound.push_raw(response);
-        self.finish(
-            CloseCode::ABNORMAL,
-            String::new(),
-            CloseCause::Rejected(reject.status()),
-        );
-        Ok(())
-    }
-
     /// Queues a message. It is written in order after every message sent
     /// before it, cut into fragments of [`Config::fragment_size`].
     #[inline]
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), SendError> {
         self.check_can_send()?;
         let message = message.into();
-        if let (Envelope::Streamed(_), Message::Binary(payload)) = (self.envelope, &message) {
-            let threshold = self.config.stream.send_threshold;
-            if threshold.is_some_and(|threshold| payload.len() > threshold) {
-                self.check_stream_size(payload.len() as u64)?;
-            }
-        }
+        self.envelope.check_send(&message)?;
         self.queue_message(message);
         Ok(())
     }
@@ -817,164 +488,11 @@ impl Connection {
     /// Queues a data message through the connection's envelope.
     #[inline]
     fn queue_message(&mut self, message: Message) {
-        let (framing, prefix): (Framing, &[u8]) = match (self.envelope, &message) {
-            (Envelope::Batched(framing), Message::Binary(_)) => (framing, &[]),
-            (Envelope::Streamed(framing), Message::Binary(payload)) => {
-                if self
-                    .config
-                    .stream
-                    .send_threshold
-                    .is_some_and(|threshold| payload.len() > threshold)
-                {
-                    let payload = message.into_payload();
-                    self.queue_stream(StreamSource::Bytes(payload), Bytes::new());
-                    return;
-                }
-                (framing, &[stream::tag::BATCH])
-            }
-            _ => {
-                self.outbound
-                    .push_message(message.kind(), message.into_payload());
-                return;
-            }
-        };
-        let batch = &self.config.batch;
-        let opened = self
-            .outbound
-            .push_logical(framing, message.payload(), batch, prefix);
-        if opened && !batch.linger.is_zero() && !self.timers.is_set(Timer::Linger) {
-            self.timers.set(Timer::Linger, self.now + batch.linger);
+        let opened = self.envelope.queue_message(message, &mut self.outbound);
+        let linger = self.config.batch.linger;
+        if opened && !linger.is_zero() && !self.timers.is_set(Timer::Linger) {
+            self.timers.set(Timer::Linger, self.now + linger);
         }
-    }
-
-    fn queue_stream(&mut self, source: StreamSource, metadata: Bytes) -> StreamId {
-        let id = self.take_stream_id();
-        self.outbound
-            .push_stream(OutStream::new(id, source, metadata));
-        id
-    }
-
-    /// Refuses a stream over [`StreamConfig::max_send_size`] before
-    /// anything of it is queued.
-    ///
-    /// [`StreamConfig::max_send_size`]: crate::envelope::stream::StreamConfig::max_send_size
-    #[inline]
-    fn check_stream_size(&self, len: u64) -> Result<(), SendError> {
-        let max = self.config.stream.max_send_size;
-        if len > max {
-            return Err(SendError::StreamTooLarge { len, max });
-        }
-        Ok(())
-    }
-
-    fn take_stream_id(&mut self) -> StreamId {
-        let id = self.next_stream_id;
-        self.next_stream_id = id.wrapping_add(1);
-        id
-    }
-
-    /// Sends `source` as a stream with `metadata` (for example a content
-    /// type) for the receiver, on a connection whose subprotocol names the
-    /// streamed envelope. The payload is cut into chunks as it is written,
-    /// interleaved with other messages; the returned id names it in
-    /// [`StreamEvent`]s and [`Connection::abort_stream`]. A stream longer
-    /// than [`StreamConfig::max_send_size`] is refused with
-    /// [`SendError::StreamTooLarge`] and nothing of it is written.
-    ///
-    /// [`StreamConfig::max_send_size`]: crate::envelope::stream::StreamConfig::max_send_size
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use wscore::envelope::Subprotocol;
-    /// use wscore::{Config, Connection, Instant, Role};
-    ///
-    /// let config = Config::default().subprotocols(vec![Subprotocol::streamed("files.v2")]);
-    /// let mut conn = Connection::upgraded(Role::Server, config, [0; 32], Instant::ZERO)?;
-    /// // Upgraded elsewhere, so no subprotocol was chosen here: plain.
-    /// assert!(conn.send_stream(Bytes::from(vec![0; 10]), Bytes::new()).is_err());
-    /// # Ok::<(), wscore::error::SetupError>(())
-    /// ```
-    pub fn send_stream(
-        &mut self,
-        source: impl Into<StreamSource>,
-        metadata: Bytes,
-    ) -> Result<StreamId, SendError> {
-        self.check_can_send()?;
-        if !matches!(self.envelope, Envelope::Streamed(_)) {
-            return Err(SendError::StreamsNotNegotiated);
-        }
-        let source = source.into();
-        self.check_stream_size(source.total_len())?;
-        Ok(self.queue_stream(source, metadata))
-    }
-
-    /// Opens a stream of `total_len` bytes whose data the application
-    /// pushes later with [`Connection::push_stream`], on a connection whose
-    /// subprotocol names the streamed envelope. Nothing is written until
-    /// the first bytes are pushed (the open record goes with them), and
-    /// the stream waits without holding up other messages while it has
-    /// nothing pushed. The end record follows the last of the `total_len`
-    /// bytes by itself. A `total_len` over
-    /// [`StreamConfig::max_send_size`](crate::envelope::stream::StreamConfig::max_send_size)
-    /// is refused with [`SendError::StreamTooLarge`].
-    ///
-    /// The close frame follows the stream, so bytes may still be pushed
-    /// after [`Connection::close`]; the connection's end drops the stream
-    /// unfinished and reports it in a [`StreamEvent::Failed`].
-    pub fn open_stream(&mut self, total_len: u64, metadata: Bytes) -> Result<StreamId, SendError> {
-        self.check_can_send()?;
-        if !matches!(self.envelope, Envelope::Streamed(_)) {
-            return Err(SendError::StreamsNotNegotiated);
-        }
-        self.check_stream_size(total_len)?;
-        let id = self.take_stream_id();
-        self.outbound
-            .push_stream(OutStream::pushed(id, total_len, metadata));
-        Ok(id)
-    }
-
-    /// Queues the next bytes of stream `id`, opened with
-    /// [`Connection::open_stream`]. They are not copied: each is cut into
-    /// chunk records as it is written. They count in
-    /// [`Connection::queued_bytes`] until written, so an adapter applies
-    /// back-pressure by pushing only while that is under its limit.
-    /// Bytes past the announced length are refused whole; once the last
-    /// record is written the stream is gone and a push names an unknown
-    /// stream.
-    pub fn push_stream(&mut self, id: StreamId, data: Bytes) -> Result<(), SendError> {
-        match self.outbound.push_to_stream(id, data) {
-            Some(Ok(())) => Ok(()),
-            Some(Err(PushError::NotPushed)) => Err(SendError::NotPushed(id)),
-            Some(Err(PushError::PastEnd {
-                announced,
-                would_be,
-            })) => Err(SendError::PushPastEnd {
-                id,
-                announced,
-                would_be,
-            }),
-            None => Err(self
-                .check_can_send()
-                .err()
-                .unwrap_or(SendError::UnknownStream(id))),
-        }
-    }
-
-    /// Stops sending stream `id`; the peer is told if it has heard of it.
-    /// Chunks already written stay written.
-    pub fn abort_stream(&mut self, id: StreamId, reason: &str) -> Result<(), SendError> {
-        let announced = self
-            .outbound
-            .cancel_stream(id)
-            .ok_or(SendError::UnknownStream(id))?;
-        if announced {
-            self.outbound.push_stream_control(&Record::Abort {
-                id,
-                code: AbortCode::CANCELLED,
-                reason: reason.into(),
-            });
-        }
-        Ok(())
     }
 
     /// Queues a ping. Pings go ahead of queued data.
@@ -1046,63 +564,6 @@ impl Connection {
 
     // ---- outputs ----
 
-    /// The next bytes to write, if any.
-    #[must_use]
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.outbound
-            .schedule(&self.config.stream, self.config.fragment_size);
-        while let Some(id) = self.outbound.take_failed_stream() {
-            self.events.push_back(Event::Stream(StreamEvent::Failed {
-                id,
-                direction: Direction::Outbound,
-                error: StreamError::SourceFailed,
-            }));
-        }
-        if let Some(codec) = self.codec.as_mut() {
-            self.outbound
-                .encode_front(|payload| Some((codec.compress(payload)?, Rsv::RSV1)));
-        }
-        let Some(next) = self.outbound.next(self.config.fragment_size) else {
-            // Frames cut from the block keep it alive until written; a
-            // connection with nothing to send holds none.
-            self.mask_block = BytesMut::new();
-            return None;
-        };
-        let frame = match next {
-            Next::Raw(bytes) => return Some(Transmit::raw(bytes)),
-            Next::Frame(frame) => frame,
-        };
-        let mut header = FrameHeader {
-            fin: frame.fin,
-            rsv: frame.rsv,
-            opcode: frame.opcode,
-            mask: None,
-            payload_len: (frame.prefix.len() + frame.payload.len()) as u64,
-        };
-        let payload = match self.role {
-            Role::Server => frame.payload,
-            Role::Client => {
-                let key = self.rng.mask_key();
-                header.mask = Some(key);
-                // The payload continues the mask where the prefix, written
-                // with the header, leaves off.
-                let mut payload_key = key;
-                payload_key.rotate_left(frame.prefix.len() % 4);
-                let queued = self.outbound.queued_bytes();
-                mask_payload(&mut self.mask_block, &frame.payload, payload_key, queued)
-            }
-        };
-        Some(Transmit {
-            header: WireHeader::new(
-                header.encode().as_slice(),
-                frame.prefix.as_slice(),
-                header.mask,
-            ),
-            payload,
-            offset: 0,
-        })
-    }
-
     /// The next event, if any.
     #[must_use]
     #[inline]
@@ -1160,28 +621,19 @@ impl Connection {
         }
     }
 
-    #[cfg(feature = "deflate")]
-    fn enable_deflate(&mut self, params: Option<crate::extension::deflate::DeflateParams>) {
-        let (Some(params), Some(config)) = (params, self.config.deflate.as_ref()) else {
-            return;
-        };
-        self.codec = Some(Codec::new(&params, self.role, config));
-        self.inbound.allow_rsv(Rsv::RSV1);
-        self.deflate = Some(params);
-    }
-
     fn open(&mut self, now: Instant, response: Option<Response>) {
         self.now = self.now.max(now);
-        self.envelope = self
+        let envelope = self
             .config
             .subprotocols
             .iter()
             .find(|p| Some(p.name.as_str()) == self.subprotocol.as_deref())
             .map_or(Envelope::Plain, |p| p.envelope);
+        self.envelope = EnvelopeMachine::new(envelope, &self.config);
         self.outbound
             .set_linger(!self.config.batch.linger.is_zero());
         self.inbound
-            .set_whole_binary(!matches!(self.envelope, Envelope::Plain));
+            .set_whole_binary(!matches!(envelope, Envelope::Plain));
         self.lifecycle = Lifecycle::Open;
         self.timers.clear(Timer::Handshake);
         self.arm_open_timers(now);
@@ -1231,106 +683,6 @@ impl Connection {
         }
     }
 
-    /// Whether the header block may be complete: worth running the parser.
-    /// Only bytes not scanned before are searched. Once a terminator has
-    /// been seen the parser runs on every input, because it may still want
-    /// more (blank lines before a request line are allowed), and the outcome
-    /// must not depend on how the bytes were split.
-    fn header_block_complete(&mut self) -> bool {
-        let buf = self.inbound.buffer();
-        if !self.header_scan.terminator_seen {
-            let start = self.header_scan.scanned.saturating_sub(3);
-            self.header_scan.terminator_seen = buf
-                .get(start..)
-                .unwrap_or_default()
-                .windows(4)
-                .any(|w| w == b"\r\n\r\n");
-            self.header_scan.scanned = buf.len();
-        }
-        self.header_scan.terminator_seen || buf.len() > self.config.max_handshake_bytes
-    }
-
-    /// Returns whether the lifecycle moved on.
-    fn read_request(&mut self) -> bool {
-        if !self.header_block_complete() {
-            return false;
-        }
-        let parsed = handshake::server::parse_request(
-            self.inbound.buffer(),
-            self.config.max_handshake_bytes,
-            self.config.max_headers,
-        );
-        match parsed {
-            Ok(None) => false,
-            Ok(Some((request, consumed))) => {
-                self.inbound.buffer().advance(consumed);
-                self.events
-                    .push_back(Event::Request(Box::new(request.clone())));
-                self.lifecycle = Lifecycle::AwaitingDecision(request);
-                true
-            }
-            Err(error) => {
-                self.outbound
-                    .push_raw(handshake::server::error_response(&error));
-                self.finish(
-                    CloseCode::ABNORMAL,
-                    String::new(),
-                    CloseCause::Handshake(error),
-                );
-                true
-            }
-        }
-    }
-
-    fn read_response(&mut self, now: Instant) -> bool {
-        if !self.header_block_complete() {
-            return false;
-        }
-        let Lifecycle::AwaitingResponse {
-            request,
-            expected_accept,
-        } = &self.lifecycle
-        else {
-            return false;
-        };
-        let parsed = handshake::client::parse_response(
-            self.inbound.buffer(),
-            expected_accept,
-            request,
-            self.config.max_handshake_bytes,
-            self.config.max_headers,
-        );
-        match parsed {
-            Ok(None) => false,
-            Ok(Some((response, consumed))) => {
-                self.inbound.buffer().advance(consumed);
-                #[cfg(feature = "deflate")]
-                if let Some(config) = &self.config.deflate {
-                    match crate::extension::deflate::negotiate_client(response.extensions(), config)
-                    {
-                        Ok(params) => self.enable_deflate(params),
-                        Err(error) => {
-                            let cause = CloseCause::Handshake(HandshakeError::Extension(error));
-                            self.finish(CloseCode::ABNORMAL, String::new(), cause);
-                            return true;
-                        }
-                    }
-                }
-                self.subprotocol = response.subprotocol().map(String::from);
-                self.open(now, Some(response));
-                true
-            }
-            Err(error) => {
-                self.finish(
-                    CloseCode::ABNORMAL,
-                    String::new(),
-                    CloseCause::Handshake(error),
-                );
-                true
-            }
-        }
-    }
-
     fn read_frames(&mut self, now: Instant) {
         loop {
             if self.inbound.inflating() && !self.events.is_empty() {
@@ -1351,42 +703,15 @@ impl Connection {
                     if let Some(idle) = self.config.idle_timeout {
                         self.timers.set(Timer::Idle, now + idle);
                     }
-                    // Matched by reference: moving the message into a tuple
-                    // would cost a copy of it per message.
-                    let (framing, batch) = match (self.envelope, &message) {
-                        (Envelope::Batched(framing), Message::Binary(_)) => {
-                            (framing, message.into_payload())
-                        }
-                        (Envelope::Streamed(framing), Message::Binary(_)) => {
-                            match Record::decode(message.payload()) {
-                                Ok(Record::Batch(batch)) => (framing, batch),
-                                Ok(record) => {
-                                    self.stream_record(now, record);
-                                    continue;
-                                }
-                                Err(error) => {
-                                    return self.fail(ProtocolError::InvalidStreamRecord(error))
-                                }
+                    match self.envelope.handle_message(now, message) {
+                        Ok(Received::Message(message)) => self.deliver(message),
+                        Ok(Received::Batch(batch)) => self.deliver_batch(batch),
+                        Ok(Received::Record) => {
+                            if let Err(error) = self.route_envelope_outputs() {
+                                return self.fail(error);
                             }
                         }
-                        _ => {
-                            self.deliver(message);
-                            continue;
-                        }
-                    };
-                    let limits = &self.config.batch;
-                    match Batch::parse(batch, framing, limits.max_messages, limits.max_bytes) {
-                        // Auto-responses look at every message as it
-                        // arrives; otherwise the batch is cut as it is taken.
-                        Ok(batch) if self.auto_responses.is_empty() => {
-                            self.events.push_batch(batch);
-                        }
-                        Ok(batch) => {
-                            for message in batch {
-                                self.deliver(Message::Binary(message));
-                            }
-                        }
-                        Err(error) => return self.fail(ProtocolError::InvalidBatch(error)),
+                        Err(error) => return self.fail(error),
                     }
                 }
                 Item::MessageStart(kind) => {
@@ -1407,48 +732,51 @@ impl Connection {
         }
     }
 
-    /// Applies an inbound stream record.
-    fn stream_record(&mut self, now: Instant, record: Record) {
-        // A stream past its time-to-live is gone at `now` even if the timer
-        // has not run yet, so it holds no slot or budget the record needs.
-        let ttl = self.config.stream.ttl;
-        if self.reassembly.next_expiry(ttl).is_some_and(|at| at <= now) {
-            let expired = self.reassembly.evict(now, ttl);
-            self.apply_stream_outcome(expired);
-        }
-        let incremental = self.config.receive_mode == crate::config::ReceiveMode::Incremental;
-        let outcome = self
-            .reassembly
-            .apply(record, now, incremental, &self.config.stream);
-        self.apply_stream_outcome(outcome);
-    }
-
-    fn apply_stream_outcome(&mut self, outcome: stream::Outcome) {
-        for delivery in outcome.events {
-            match delivery {
-                Delivery::Message(payload) => self.deliver(Message::Binary(payload)),
-                Delivery::Event(event) => self.events.push_back(Event::Stream(event)),
+    /// Routes what the envelope machine produced: messages and events to
+    /// the application, refusals to the peer, and the stream deadline to
+    /// the timer table. A peer that makes us refuse more streams than may
+    /// wait to be written fails the connection, and nothing after the
+    /// refusal that broke the bound is delivered.
+    fn route_envelope_outputs(&mut self) -> Result<(), ProtocolError> {
+        while let Some(output) = self.envelope.poll_output() {
+            match output {
+                Output::Message(payload) => self.deliver(Message::Binary(payload)),
+                Output::Event(event) => self.events.push_back(Event::Stream(event)),
+                Output::Refusal(record) => {
+                    if !self.outbound.push_refusal(&record) {
+                        self.envelope.discard_outputs();
+                        return Err(ProtocolError::RefusalLimit);
+                    }
+                }
+                Output::Refused(id, error) => {
+                    if self.outbound.cancel_stream(id).is_some() {
+                        self.events.push_back(Event::Stream(StreamEvent::Failed {
+                            id,
+                            direction: Direction::Outbound,
+                            error,
+                        }));
+                    }
+                }
             }
         }
-        for (id, error) in outcome.refuse {
-            self.outbound.push_stream_control(&Record::Refuse {
-                id,
-                code: error.abort_code(),
-                reason: alloc::format!("{error}"),
-            });
-        }
-        if let Some((id, error)) = outcome.refused {
-            if self.outbound.cancel_stream(id).is_some() {
-                self.events.push_back(Event::Stream(StreamEvent::Failed {
-                    id,
-                    direction: Direction::Outbound,
-                    error,
-                }));
-            }
-        }
-        match self.reassembly.next_expiry(self.config.stream.ttl) {
+        match self.envelope.poll_timeout() {
             Some(at) => self.timers.set(Timer::StreamTtl, at),
             None => self.timers.clear(Timer::StreamTtl),
+        }
+        Ok(())
+    }
+
+    /// Hands the messages of a received batch to the application: queued
+    /// whole and cut as they are taken, unless auto-responses must look at
+    /// each as it arrives.
+    #[inline]
+    fn deliver_batch(&mut self, batch: Batch) {
+        if self.auto_responses.is_empty() {
+            self.events.push_batch(batch);
+        } else {
+            for message in batch {
+                self.deliver(Message::Binary(message));
+            }
         }
     }
 
@@ -1472,182 +800,6 @@ impl Connection {
         self.queue_message(response.clone());
         true
     }
-
-    fn close_received(&mut self, frame: CloseFrame) {
-        self.inbound.clear();
-        self.events.push_back(Event::CloseReceived(frame.clone()));
-        match self.lifecycle {
-            Lifecycle::ClosingLocal => {
-                self.finish(frame.code, frame.reason, CloseCause::Local);
-            }
-            _ => {
-                self.timers.clear_all();
-                self.lifecycle = Lifecycle::ClosingRemote(frame);
-            }
-        }
-    }
-
-    /// Called when the application takes [`Event::CloseReceived`].
-    fn answer_remote_close(&mut self) {
-        let Lifecycle::ClosingRemote(frame) = &self.lifecycle else {
-            return;
-        };
-        let frame = frame.clone();
-        // Echo the code alone; an empty close is answered with an empty one.
-        self.outbound.queue_close(CloseFrame::new(frame.code, ""));
-        self.finish(frame.code, frame.reason, CloseCause::Remote);
-    }
-
-    fn start_close(&mut self, now: Instant, frame: CloseFrame) -> Result<(), SendError> {
-        match &self.lifecycle {
-            Lifecycle::Open => {
-                self.outbound.queue_close(frame);
-                self.timers.clear_all();
-                self.timers
-                    .set(Timer::Close, now + self.config.close_timeout);
-                self.lifecycle = Lifecycle::ClosingLocal;
-                Ok(())
-            }
-            Lifecycle::ClosingRemote(received) => {
-                let received = received.clone();
-                self.outbound.queue_close(frame);
-                self.finish(received.code, received.reason, CloseCause::Remote);
-                Ok(())
-            }
-            Lifecycle::AwaitingRequest
-            | Lifecycle::AwaitingDecision(_)
-            | Lifecycle::AwaitingResponse { .. } => Err(SendError::NotOpen),
-            Lifecycle::ClosingLocal => Err(SendError::Closing),
-            Lifecycle::Closed => Err(SendError::Closed),
-        }
-    }
-
-    /// The peer broke the protocol: send the matching close and stop, once
-    /// the events queued before the violation are taken.
-    fn fail(&mut self, error: ProtocolError) {
-        let open = matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal);
-        if open && !self.events.is_empty() && self.failure.is_none() {
-            self.inbound.clear();
-            self.failure = Some(PendingFailure {
-                error,
-                events_ahead: self.events.len(),
-            });
-            return;
-        }
-        self.fail_now(error);
-    }
-
-    /// Sends the close for a protocol error and stops.
-    fn fail_now(&mut self, error: ProtocolError) {
-        let code = error.close_code();
-        if matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal) {
-            // The reason tells the peer what was wrong, where it can (a
-            // batch error names its byte offset).
-            let mut reason = alloc::format!("{error}");
-            let mut end = reason.len().min(MAX_REASON_LEN);
-            while !reason.is_char_boundary(end) {
-                end -= 1;
-            }
-            reason.truncate(end);
-            self.outbound.queue_close(CloseFrame::new(code, reason));
-        }
-        self.finish(code, String::new(), CloseCause::Protocol(error));
-    }
-
-    fn time_out(&mut self, kind: TimeoutKind) {
-        self.outbound.abandon();
-        self.finish(
-            CloseCode::ABNORMAL,
-            String::new(),
-            CloseCause::Timeout(kind),
-        );
-    }
-
-    /// Enters the terminal state and queues the last event.
-    fn finish(&mut self, code: CloseCode, reason: String, cause: CloseCause) {
-        if matches!(self.lifecycle, Lifecycle::Closed) {
-            return;
-        }
-        self.lifecycle = Lifecycle::Closed;
-        self.timers.clear_all();
-        self.inbound.clear();
-        // Streams cut short are reported, so no partial payload goes unnoticed.
-        self.outbound.abandon_pushed_streams();
-        let inbound = self
-            .reassembly
-            .clear()
-            .into_iter()
-            .map(|id| (id, Direction::Inbound));
-        let outbound = self
-            .outbound
-            .take_abandoned_streams()
-            .into_iter()
-            .map(|id| (id, Direction::Outbound));
-        for (id, direction) in inbound.chain(outbound) {
-            self.events.push_back(Event::Stream(StreamEvent::Failed {
-                id,
-                direction,
-                error: StreamError::ConnectionClosed,
-            }));
-        }
-        self.events.push_back(Event::Closed(Box::new(Closed {
-            code,
-            reason,
-            cause,
-        })));
-    }
-}
-
-/// Payloads up to this size are masked into a shared block.
-const MASK_BLOCK_PAYLOAD: usize = 512;
-/// The largest shared masking block.
-const MASK_BLOCK: usize = 4 << 10;
-
-/// Masks `payload` into a buffer of its own, or, when it is small, into
-/// `block`, which is sized for what else is queued (at most
-/// [`MASK_BLOCK`]) and cut into one slice per frame. A burst of small
-/// frames then costs one allocation instead of one per frame, and the
-/// block is reused in place once the frames cut from it have been
-/// written and dropped.
-fn mask_payload(block: &mut BytesMut, payload: &[u8], key: [u8; 4], queued: usize) -> Bytes {
-    let room = block.capacity() - block.len();
-    if payload.len() > MASK_BLOCK_PAYLOAD || (queued == 0 && room < payload.len()) {
-        // Large, or alone: a buffer of its own is one allocation, where a
-        // new block would cost two (the block, and the state it is shared
-        // by).
-        let mut masked = BytesMut::with_capacity(payload.len());
-        mask_into(&mut masked, payload, key);
-        return masked.freeze();
-    }
-    if room < payload.len() {
-        let want = queued.saturating_add(payload.len()).min(MASK_BLOCK);
-        block.reserve(payload.len().max(want));
-    }
-    mask_into(block, payload, key);
-    block.split().freeze()
-}
-
-/// The name of the first extension `request` offers that `config` does not
-/// run. The engine runs permessage-deflate, when it is configured, and
-/// nothing else.
-fn unconfigured_extension<'r>(config: &Config, request: &'r ClientRequest) -> Option<&'r str> {
-    request
-        .extensions()
-        .iter()
-        .flat_map(|offers| offers.split(','))
-        .map(handshake::extension_name)
-        .filter(|name| !name.is_empty())
-        .find(|name| !runs_extension(config, name))
-}
-
-#[cfg(feature = "deflate")]
-fn runs_extension(config: &Config, name: &str) -> bool {
-    config.deflate.is_some() && name.eq_ignore_ascii_case(crate::extension::deflate::EXTENSION_NAME)
-}
-
-#[cfg(not(feature = "deflate"))]
-fn runs_extension(_config: &Config, _name: &str) -> bool {
-    false
 }
 
 fn control_payload(payload: Bytes) -> Result<Bytes, SendError> {

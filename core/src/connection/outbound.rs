@@ -28,7 +28,7 @@ use bytes::{Bytes, BytesMut};
 use crate::close::CloseFrame;
 use crate::envelope::batch::{BatchConfig, BatchWriter};
 use crate::envelope::stream::{
-    AbortCode, ChunkPrefix, OutBytes, OutRecord, OutStream, PushError, Record, StreamConfig,
+    tag, AbortCode, ChunkPrefix, OutBytes, OutRecord, OutStream, PushError, Record, StreamConfig,
     StreamId, MAX_CHUNK_PREFIX,
 };
 use crate::envelope::Framing;
@@ -159,6 +159,13 @@ enum CloseSlot {
 /// Pongs waiting to be written, at most.
 const MAX_PENDING_PONGS: usize = 16;
 
+/// Refusals of the peer's streams waiting to be written, at most. Each
+/// answers a record of the peer's, so a peer that keeps sending records
+/// for streams it may not send while it does not read our answers would
+/// grow the queue without end; past this many the connection fails
+/// instead (see `docs/design.md`).
+pub(super) const MAX_PENDING_REFUSALS: usize = 256;
+
 #[derive(Debug, Default)]
 pub(super) struct Outbound {
     raw: VecDeque<Bytes>,
@@ -176,8 +183,11 @@ pub(super) struct Outbound {
     batch_hint: usize,
     /// Outbound streams; the front one sends next.
     streams: VecDeque<OutStream>,
-    /// Abort and refuse records, ahead of other data.
+    /// Abort and refuse records, ahead of other data; counted in
+    /// `queued_bytes`.
     stream_control: VecDeque<Bytes>,
+    /// Refuse records in `stream_control`.
+    pending_refusals: usize,
     /// Chunks the front stream sent in its current turn.
     chunk_streak: usize,
     /// Data messages sent in a row while a stream waited.
@@ -256,11 +266,27 @@ impl Outbound {
         self.streams.push_back(stream);
     }
 
-    /// Queues an abort or refuse record, ahead of other data.
+    /// Queues an abort record, ahead of other data.
     pub(super) fn push_stream_control(&mut self, record: &Record) {
         if self.close == CloseSlot::None {
-            self.stream_control.push_back(record.encode());
+            let record = record.encode();
+            self.queued_bytes += record.len();
+            self.stream_control.push_back(record);
         }
+    }
+
+    /// Queues a refusal of a peer's stream, ahead of other data, unless
+    /// [`MAX_PENDING_REFUSALS`] already wait: then returns false and the
+    /// peer is abusing the envelope.
+    pub(super) fn push_refusal(&mut self, record: &Record) -> bool {
+        if self.pending_refusals >= MAX_PENDING_REFUSALS {
+            return false;
+        }
+        if self.close == CloseSlot::None {
+            self.pending_refusals += 1;
+            self.push_stream_control(record);
+        }
+        true
     }
 
     /// Queues the next bytes of pushed stream `id`; `None` when no such
@@ -327,7 +353,10 @@ impl Outbound {
             return;
         }
         if let Some(record) = self.stream_control.pop_front() {
-            self.queued_bytes += record.len();
+            // Counted when queued.
+            if record.first() == Some(&tag::REFUSE) {
+                self.pending_refusals = self.pending_refusals.saturating_sub(1);
+            }
             self.data.push_front(Pending::binary(record));
             return;
         }
@@ -461,6 +490,7 @@ impl Outbound {
         let lost = self.streams.drain(..).map(|s| s.id);
         self.abandoned_streams.extend(lost);
         self.stream_control.clear();
+        self.pending_refusals = 0;
         self.pings.clear();
         self.pongs.clear();
         self.queued_bytes = 0;

@@ -11,9 +11,12 @@ use quickcheck::{quickcheck, TestResult};
 use super::batch_tests::{bytes_of, data_frames, events, messages, pair};
 use super::*;
 use crate::config::ReceiveMode;
-use crate::envelope::stream::{ChunkSource, StreamConfig};
+use crate::envelope::stream::StreamError;
+use crate::envelope::stream::{AbortCode, ChunkSource, Record, StreamConfig};
+use crate::envelope::stream::{StreamId, StreamSource};
 use crate::envelope::Subprotocol;
 use crate::frame::OpCode;
+use crate::frame::{FrameHeader, Rsv};
 
 const T0: Instant = Instant::ZERO;
 
@@ -736,10 +739,15 @@ fn a_pushed_stream_can_be_aborted() {
     c.push_stream(id, payload(900, 6)).unwrap();
     pump_n(&mut c, &mut s, 2); // the open record and one chunk
     c.abort_stream(id, "gone").unwrap();
+    let abort = Record::Abort {
+        id,
+        code: AbortCode::CANCELLED,
+        reason: "gone".into(),
+    };
     assert_eq!(
         c.queued_bytes(),
-        0,
-        "the unwritten pushed bytes are dropped"
+        abort.encode().len(),
+        "the unwritten pushed bytes are dropped; the abort record counts"
     );
     assert_eq!(
         c.push_stream(id, payload(10, 6)),
@@ -1148,4 +1156,57 @@ quickcheck! {
         }
         TestResult::passed()
     }
+}
+
+#[test]
+fn refusals_a_peer_does_not_read_are_bounded_and_counted() {
+    use super::outbound::MAX_PENDING_REFUSALS;
+    let (_, mut s) = pair(streamed(), streamed());
+    let mut held = 0;
+    let mut refused = 0;
+    // Chunks for ever new streams, while nothing we write is taken.
+    for id in 0..(MAX_PENDING_REFUSALS as StreamId) * 4 {
+        s.handle_input(T0, &raw(&chunk(id, 0, Bytes::from_static(b"x"))));
+        let all = events(&mut s);
+        refused += stream_events(&all).len();
+        if s.is_closed() {
+            let Some(Event::Closed(closed)) = all.last() else {
+                panic!("{all:?}");
+            };
+            assert_eq!(closed.code, CloseCode::POLICY);
+            assert_eq!(
+                closed.cause,
+                CloseCause::Protocol(ProtocolError::RefusalLimit)
+            );
+            break;
+        }
+        assert!(s.queued_bytes() > held, "each refusal counts as queued");
+        held = s.queued_bytes();
+    }
+    assert!(s.is_closed(), "refusals grew without a bound");
+    assert_eq!(refused, MAX_PENDING_REFUSALS);
+    // The refusals that fit are written, then the close frame.
+    let wire = bytes_of(&mut s);
+    let frames = data_frames(&wire);
+    assert_eq!(frames.len(), MAX_PENDING_REFUSALS);
+    let close = wire
+        .windows(4)
+        .rev()
+        .find(|w| w[0] == 0x88)
+        .expect("a close frame");
+    assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1008);
+}
+
+#[test]
+fn refusals_a_peer_reads_never_reach_the_bound() {
+    use super::outbound::MAX_PENDING_REFUSALS;
+    let (_, mut s) = pair(streamed(), streamed());
+    for id in 0..(MAX_PENDING_REFUSALS as StreamId) * 4 {
+        s.handle_input(T0, &raw(&chunk(id, 0, Bytes::from_static(b"x"))));
+        let _ = events(&mut s);
+        let refusals = records(&bytes_of(&mut s));
+        assert!(matches!(refusals[..], [Record::Refuse { .. }]));
+        assert_eq!(s.queued_bytes(), 0);
+    }
+    assert!(s.is_open());
 }

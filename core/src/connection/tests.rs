@@ -2,9 +2,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use super::transmit::mask_payload;
+use super::transmit::MASK_BLOCK_PAYLOAD;
 use super::*;
 use crate::config::{Keepalive, ReceiveMode};
 use crate::frame::{apply_mask, OpCode};
+use crate::frame::{FrameHeader, Rsv};
+use crate::handshake::{Accept, HandshakeError, Reject};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 const T0: Instant = Instant::ZERO;

@@ -10,11 +10,13 @@ pub(crate) struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let ptr = System.alloc(layout);
         if !ptr.is_null() {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
             let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(live, Ordering::Relaxed);
         }
@@ -45,4 +47,10 @@ pub(crate) fn reset_peak() -> usize {
 #[allow(dead_code)]
 pub(crate) fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)
+}
+
+/// Allocations made so far (a reallocation counts as one).
+#[allow(dead_code)]
+pub(crate) fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::Relaxed)
 }
