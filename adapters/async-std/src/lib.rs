@@ -62,7 +62,9 @@ pub use runtime::{
 };
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
-pub use wscore_driver::{Config, Error};
+pub use wscore_driver::{
+    Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
+};
 
 pub use wscore;
 pub use wscore::close::{CloseCode, CloseFrame};

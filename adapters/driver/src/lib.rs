@@ -20,16 +20,20 @@
 //! [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`].
 #![deny(unsafe_code)]
 
+mod assemble;
 mod config;
 mod engine;
 mod error;
+mod event;
 pub mod io;
+mod outgoing;
 mod socket;
 mod split;
 mod timer;
 
 pub use config::Config;
 pub use error::Error;
+pub use event::Event;
 pub use socket::Socket;
 pub use split::{ReadHalf, WriteHalf};
 pub use timer::Timer;
@@ -37,5 +41,6 @@ pub use timer::Timer;
 pub use wscore;
 pub use wscore::close::{CloseCode, CloseFrame};
 pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
+pub use wscore::envelope::stream::{Direction, StreamError, StreamEvent, StreamId};
 pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
-pub use wscore::message::Message;
+pub use wscore::message::{Message, MessageKind};

@@ -74,7 +74,9 @@ pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 pub use wscore::message::Message;
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
-pub use wscore_driver::{Config, Error};
+pub use wscore_driver::{
+    Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
+};
 
 /// A WebSocket over the tokio transport `S`: a
 /// [`Stream`](futures_core::Stream) of messages and a
