@@ -47,13 +47,34 @@ impl CloseCode {
     pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
     /// 1011: the server hit an unexpected condition.
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1012: the service is restarting; a client may reconnect.
+    pub const SERVICE_RESTART: CloseCode = CloseCode(1012);
+    /// 1013: the service is overloaded for now; a client may reconnect
+    /// later (with a back-off).
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
+    /// 1014: a gateway or proxy got an invalid response from the server it
+    /// reached.
+    pub const BAD_GATEWAY: CloseCode = CloseCode(1014);
     /// 1015: observed only; the TLS handshake failed.
     pub const TLS_HANDSHAKE: CloseCode = CloseCode(1015);
 
-    /// Whether the code may be sent in a close frame: 1000–1003, 1007–1011,
-    /// and the registered and private ranges 3000–4999.
+    /// Whether the code may be sent in a close frame, and so accepted in
+    /// one: 1000–1003, 1007–1014, and the registered and private ranges
+    /// 3000–4999.
+    ///
+    /// 1012–1014 are not in RFC 6455 but in the IANA WebSocket Close Code
+    /// Number Registry, and peers send them (Node's `ws` among others). 1005,
+    /// 1006 and 1015 describe what an endpoint observed and never go on the
+    /// wire; the other codes below 3000 are reserved.
+    ///
+    /// ```
+    /// use wscore::close::CloseCode;
+    ///
+    /// assert!(CloseCode::TRY_AGAIN_LATER.is_sendable());
+    /// assert!(!CloseCode::TLS_HANDSHAKE.is_sendable());
+    /// ```
     pub const fn is_sendable(self) -> bool {
-        matches!(self.0, 1000..=1003 | 1007..=1011 | 3000..=4999)
+        matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
     }
 }
 
@@ -147,12 +168,15 @@ mod tests {
     #[test]
     fn legal_codes() {
         for code in [
-            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
         ] {
             assert!(CloseCode(code).is_sendable(), "{code}");
+            let frame = CloseFrame::parse(&code.to_be_bytes()).unwrap();
+            assert_eq!(frame.code, CloseCode(code));
         }
         for code in [
-            0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
         ] {
             assert!(!CloseCode(code).is_sendable(), "{code}");
             let payload = code.to_be_bytes();

@@ -7,8 +7,9 @@
 //!   in its current state (send after close, an oversized control frame).
 //!   Returned from the command that was misused; the connection is unharmed.
 //! - [`HandshakeError`](crate::handshake::HandshakeError): the upgrade failed.
-//! - [`ConfigError`](crate::config::ConfigError): a configuration value is
-//!   out of range.
+//! - [`SetupError`]: a connection could not be created, because a
+//!   [`ConfigError`](crate::config::ConfigError) says a configuration value
+//!   is out of range, or the client's request cannot be sent.
 
 use core::fmt;
 
@@ -206,7 +207,10 @@ impl fmt::Display for SendError {
 #[cfg(feature = "std")]
 impl std::error::Error for SendError {}
 
-/// A connection could not be created.
+/// A connection could not be created: the error of
+/// [`Connection::server`](crate::Connection::server),
+/// [`Connection::client`](crate::Connection::client) and
+/// [`Connection::upgraded`](crate::Connection::upgraded).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SetupError {
@@ -215,6 +219,13 @@ pub enum SetupError {
     /// The client's upgrade request cannot be written (for example a header
     /// value with a line break).
     Request(crate::handshake::HandshakeError),
+    /// The client's request offers an extension, named here, that the
+    /// configuration does not run: permessage-deflate without
+    /// [`Config::deflate`](crate::config::Config::deflate), or one the
+    /// engine does not implement. A server that accepted it would send
+    /// frames the connection fails with 1002. Configure permessage-deflate
+    /// with `Config::deflate` (which writes the offer itself) instead.
+    UnconfiguredExtension(alloc::string::String),
 }
 
 impl From<crate::config::ConfigError> for SetupError {
@@ -234,6 +245,9 @@ impl fmt::Display for SetupError {
         match self {
             SetupError::Config(e) => write!(f, "invalid configuration: {e}"),
             SetupError::Request(e) => write!(f, "invalid upgrade request: {e}"),
+            SetupError::UnconfiguredExtension(name) => {
+                write!(f, "extension {name} is offered but not configured")
+            }
         }
     }
 }

@@ -40,6 +40,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A read that returns no bytes is the end of the transport: call
+//! [`Connection::handle_eof`] instead, and the connection ends with
+//! [`Event::Closed`] (code 1006, [`CloseCause::Eof`]) after the events
+//! decoded before it, unless the close handshake had already got that far.
+//!
 //! ## Modules
 //!
 //! - [`handshake`]: the HTTP/1.1 upgrade for both roles.
@@ -62,6 +67,18 @@
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_code)]
+// Peer input must never reach a panic (see the crate's rules): indexing,
+// `unwrap`, `expect` and `panic!` are refused outside tests, and a path that
+// cannot fail says so with a fallback and a `debug_assert!`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 extern crate alloc;
 #[cfg(feature = "std")]

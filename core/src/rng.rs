@@ -15,8 +15,10 @@ impl KeyRng {
         KeyRng(ChaCha8Rng::from_seed(seed))
     }
 
+    /// The next masking key. Little-endian, so that a seed gives the same
+    /// keys, and the same transcript, on every target.
     pub(crate) fn mask_key(&mut self) -> [u8; 4] {
-        self.0.next_u32().to_ne_bytes()
+        self.0.next_u32().to_le_bytes()
     }
 
     pub(crate) fn nonce(&mut self) -> [u8; 16] {
@@ -29,5 +31,27 @@ impl KeyRng {
 impl core::fmt::Debug for KeyRng {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("KeyRng")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys are the generator's bytes in the order `fill_bytes` gives
+    /// them, on every target: a transcript recorded on one machine replays
+    /// byte for byte on another, big-endian ones included.
+    #[test]
+    fn keys_from_a_fixed_seed_do_not_depend_on_the_target() {
+        let mut rng = KeyRng::from_seed([7; 32]);
+        let keys: [[u8; 4]; 3] = [rng.mask_key(), rng.mask_key(), rng.mask_key()];
+        assert_eq!(
+            keys,
+            [[228, 208, 203, 89], [63, 188, 30, 57], [230, 67, 129, 218]]
+        );
+
+        let mut stream = [0; 12];
+        ChaCha8Rng::from_seed([7; 32]).fill_bytes(&mut stream);
+        assert_eq!(keys.concat(), stream);
     }
 }

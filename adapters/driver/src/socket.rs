@@ -98,7 +98,7 @@ where
     {
         let config = config.into();
         let mut engine = Engine::new(io, &config, |now| {
-            Connection::server(config.core(), now).map_err(|e| Error::Setup(e.into()))
+            Connection::server(config.core(), now).map_err(Error::Setup)
         })?;
         let mut callback = Some(callback);
         let mut decide = |request: &Request| match callback.take() {
@@ -138,7 +138,7 @@ where
         let config = config.into();
         let seed = seed()?;
         let engine = Engine::new(io, &config, |now| {
-            Connection::upgraded(role, config.core(), seed, now).map_err(|e| Error::Setup(e.into()))
+            Connection::upgraded(role, config.core(), seed, now).map_err(Error::Setup)
         })?;
         Ok(Socket { engine })
     }

@@ -66,7 +66,11 @@ impl EventQueue {
                 }
                 Entry::Event(_) => match self.entries.pop_front() {
                     Some(Entry::Event(event)) => event,
-                    _ => continue,
+                    // The front entry was just seen to be an event.
+                    other => {
+                        debug_assert!(other.is_none(), "the front entry changed");
+                        continue;
+                    }
                 },
             };
             self.len = self.len.saturating_sub(1);
@@ -84,7 +88,7 @@ impl EventQueue {
     }
 
     /// The queued events that are not part of a batch.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "deflate"))]
     pub(super) fn iter(&self) -> impl Iterator<Item = &Event> {
         self.entries.iter().filter_map(|entry| match entry {
             Entry::Event(event) => Some(event),
@@ -97,6 +101,7 @@ impl EventQueue {
 mod tests {
     use super::*;
     use crate::envelope::batch::Framing;
+    use alloc::vec::Vec;
     use bytes::Bytes;
 
     fn batch(bytes: &'static [u8]) -> Batch {

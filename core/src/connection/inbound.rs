@@ -107,6 +107,8 @@ impl PartialMessage {
         let step = codec
             .inflate(input, last, out, room)
             .map_err(|_| ProtocolError::InvalidCompressedData)?;
+        // The codec appends; it never shortens what it was given.
+        debug_assert!(out.len() >= start);
         let fresh = out.get(start..).unwrap_or_default();
         self.inflated_len += fresh.len() as u64;
         if self.inflated_len > max {

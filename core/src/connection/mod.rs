@@ -12,7 +12,8 @@
 //!
 //! - getters: [`Connection::role`], [`Connection::is_open`],
 //!   [`Connection::is_closed`], [`Connection::subprotocol`], …
-//! - inputs: [`Connection::handle_input`] (bytes read from the transport) and
+//! - inputs: [`Connection::handle_input`] (bytes read from the transport),
+//!   [`Connection::handle_eof`] (the transport will yield no more bytes) and
 //!   [`Connection::handle_timeout`] (the deadline passed);
 //! - commands: [`Connection::send`], [`Connection::ping`],
 //!   [`Connection::close`], and for servers [`Connection::accept`] /
@@ -56,7 +57,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use core::fmt;
 
 use crate::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::envelope::stream::{
     self, AbortCode, Delivery, Direction, OutStream, PushError, Reassembly, Record, StreamError,
     StreamEvent, StreamId, StreamSource,
@@ -89,7 +90,30 @@ pub enum Role {
 /// The variants that happen once per connection are boxed, so that an
 /// event is no larger than a message and the many that carry messages are
 /// cheap to move.
+///
+/// New kinds of events may be added: a `match` needs a `_` arm, which
+/// can ignore them.
+///
+/// ```compile_fail,E0004
+/// # use wscore::Event;
+/// fn name(event: &Event) -> &'static str {
+///     match event {
+///         Event::Request(_) => "request",
+///         Event::Connected(_) => "connected",
+///         Event::Message(_) => "message",
+///         Event::MessageStart(_) => "start",
+///         Event::MessageData(_) => "data",
+///         Event::MessageEnd => "end",
+///         Event::Ping(_) => "ping",
+///         Event::Pong(_) => "pong",
+///         Event::CloseReceived(_) => "close received",
+///         Event::Closed(_) => "closed",
+///         Event::Stream(_) => "stream",
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// Server only: a client asks to upgrade. Answer with
     /// [`Connection::accept`] or [`Connection::reject`].
@@ -161,6 +185,11 @@ pub enum CloseCause {
     Rejected(u16),
     /// A deadline passed.
     Timeout(TimeoutKind),
+    /// The transport ended without a completed close handshake: the peer
+    /// went away (or half-closed) before its close frame, or before the
+    /// opening handshake completed. Reported by
+    /// [`Connection::handle_eof`], always with [`CloseCode::ABNORMAL`].
+    Eof,
 }
 
 /// Which deadline ended a connection.
@@ -229,6 +258,8 @@ impl Buf for Transmit {
     }
 
     fn chunk(&self) -> &[u8] {
+        // `advance` never moves past the end.
+        debug_assert!(self.offset <= self.len());
         let header = self.header();
         match header.get(self.offset..) {
             Some(rest) if !rest.is_empty() => rest,
@@ -335,6 +366,10 @@ pub struct Connection {
     /// A protocol error found behind events the application has not taken
     /// yet: the connection fails once they are taken.
     failure: Option<PendingFailure>,
+    /// The transport ended ([`Connection::handle_eof`]): nothing more is
+    /// read, and the connection ends once the input already buffered has
+    /// been decoded.
+    eof: bool,
 }
 
 /// A protocol error waiting for the events queued before it.
@@ -364,7 +399,10 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     /// A server connection that starts by reading the upgrade request.
-    pub fn server(config: Config, now: Instant) -> Result<Connection, ConfigError> {
+    ///
+    /// The three constructors fail alike, with a [`SetupError`]: here only
+    /// for an invalid configuration ([`SetupError::Config`]).
+    pub fn server(config: Config, now: Instant) -> Result<Connection, SetupError> {
         let rng = KeyRng::from_seed([0; 32]);
         let mut conn = Connection::new(Role::Server, config, rng, Lifecycle::AwaitingRequest)?;
         conn.timers
@@ -376,6 +414,25 @@ impl Connection {
     ///
     /// `seed` feeds the generator of the handshake nonce and the masking
     /// keys: take it from the operating system's random source.
+    ///
+    /// The request may offer only extensions the configuration runs: an
+    /// offer of permessage-deflate while [`Config::deflate`] is unset, or of
+    /// any other extension, is refused with
+    /// [`SetupError::UnconfiguredExtension`]. `Config::deflate` writes its
+    /// own offer.
+    ///
+    /// ```
+    /// use wscore::error::SetupError;
+    /// use wscore::handshake::ClientRequest;
+    /// use wscore::{Config, Connection, Instant};
+    ///
+    /// let request = ClientRequest::new("example.com", "/").extension("permessage-deflate");
+    /// let refused = Connection::client(Config::default(), request, [0; 32], Instant::ZERO);
+    /// assert_eq!(
+    ///     refused.unwrap_err(),
+    ///     SetupError::UnconfiguredExtension("permessage-deflate".into())
+    /// );
+    /// ```
     pub fn client(
         config: Config,
         request: ClientRequest,
@@ -383,6 +440,9 @@ impl Connection {
         now: Instant,
     ) -> Result<Connection, SetupError> {
         config.validate()?;
+        if let Some(name) = unconfigured_extension(&config, &request) {
+            return Err(SetupError::UnconfiguredExtension(name.into()));
+        }
         let mut request = request;
         for subprotocol in &config.subprotocols {
             if !request.subprotocols().contains(&subprotocol.name) {
@@ -409,12 +469,13 @@ impl Connection {
 
     /// A connection whose handshake was done elsewhere (for example by an
     /// HTTP server that handed over the upgraded stream). It starts open.
+    /// Fails with [`SetupError::Config`] for an invalid configuration.
     pub fn upgraded(
         role: Role,
         config: Config,
         seed: [u8; 32],
         now: Instant,
-    ) -> Result<Connection, ConfigError> {
+    ) -> Result<Connection, SetupError> {
         let mut conn = Connection::new(role, config, KeyRng::from_seed(seed), Lifecycle::Open)?;
         conn.arm_open_timers(now);
         Ok(conn)
@@ -425,7 +486,7 @@ impl Connection {
         config: Config,
         rng: KeyRng,
         lifecycle: Lifecycle,
-    ) -> Result<Connection, ConfigError> {
+    ) -> Result<Connection, SetupError> {
         config.validate()?;
         Ok(Connection {
             role,
@@ -448,6 +509,7 @@ impl Connection {
             deflate: None,
             header_scan: HeaderScan::default(),
             failure: None,
+            eof: false,
         })
     }
 
@@ -548,8 +610,8 @@ impl Connection {
 
     fn receive(&mut self, now: Instant, len: usize, append: impl FnOnce(&mut BytesMut)) {
         self.now = self.now.max(now);
-        if self.failure.is_some() {
-            // Nothing after a violation is read.
+        if self.failure.is_some() || self.eof {
+            // Nothing after a violation, or after the end, is read.
             return;
         }
         match self.lifecycle {
@@ -572,6 +634,74 @@ impl Connection {
             self.note_activity(now);
         }
         self.process_input(now);
+    }
+
+    /// Tells the connection that the transport ended: a read returned no
+    /// bytes (a TCP FIN, a TLS `close_notify`, a closed pipe). Nothing is
+    /// read after it; later calls, and calls once the connection is closed,
+    /// are no-ops.
+    ///
+    /// - During the opening handshake the connection ends at once with
+    ///   [`Event::Closed`], code [`CloseCode::ABNORMAL`] and
+    ///   [`CloseCause::Eof`]. A server's [`Event::Request`] already queued
+    ///   stays ahead of it, and a later [`Connection::accept`] or
+    ///   [`Connection::reject`] returns [`SendError::NoPendingRequest`].
+    /// - While open, or after our close frame was queued, the peer's close
+    ///   can no longer arrive: every event decoded before the end is
+    ///   delivered first (the rest of a compressed message received whole
+    ///   included), then every stream cut short is reported with
+    ///   [`StreamError::ConnectionClosed`], then [`Event::Closed`] with
+    ///   [`CloseCode::ABNORMAL`] (RFC 6455 §7.1.5) and [`CloseCause::Eof`].
+    ///   A partial frame or message is dropped: in incremental mode its
+    ///   [`Event::MessageStart`] is not followed by [`Event::MessageEnd`].
+    ///   A protocol error already found behind queued events still ends the
+    ///   connection with its own cause.
+    /// - After the peer's close frame arrived, the end of the transport is
+    ///   expected (RFC 6455 §7.1.1: the server closes the TCP connection
+    ///   first) and changes nothing: the connection finishes as usual when
+    ///   [`Event::CloseReceived`] is taken, and our answer is still queued.
+    ///
+    /// No frame is queued by the end of input. A peer that ends its
+    /// transport before the close handshake has abandoned the connection:
+    /// a close frame could reach at most a half-closed socket whose reader
+    /// has stopped, so the end of input drops what was queued and not yet
+    /// taken by [`Connection::poll_transmit`] (as a timeout does) and
+    /// reports the outbound streams it cuts short. A close frame that was
+    /// already queued stays queued; writing it may fail, which the caller
+    /// can ignore once [`Event::Closed`] has been seen.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        if self.eof {
+            return;
+        }
+        self.eof = true;
+        match self.lifecycle {
+            Lifecycle::AwaitingRequest
+            | Lifecycle::AwaitingDecision(_)
+            | Lifecycle::AwaitingResponse { .. } => {
+                self.outbound.abandon();
+                self.finish(CloseCode::ABNORMAL, String::new(), CloseCause::Eof);
+            }
+            Lifecycle::Open | Lifecycle::ClosingLocal => self.end_of_input(),
+            Lifecycle::ClosingRemote(_) | Lifecycle::Closed => {}
+        }
+    }
+
+    /// Ends an open connection whose transport ended, once the input
+    /// buffered before the end has been decoded: a compressed message
+    /// received in incremental mode is inflated one piece per taken event,
+    /// and the frames behind it wait for it.
+    fn end_of_input(&mut self) {
+        let decoding = self.inbound.inflating() && !self.events.is_empty();
+        if !self.eof
+            || decoding
+            || self.failure.is_some()
+            || !matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal)
+        {
+            return;
+        }
+        self.outbound.abandon();
+        self.finish(CloseCode::ABNORMAL, String::new(), CloseCause::Eof);
     }
 
     /// Fires every deadline that has passed at `now`. Calls before the
@@ -734,7 +864,7 @@ impl Connection {
     /// let mut conn = Connection::upgraded(Role::Server, config, [0; 32], Instant::ZERO)?;
     /// // Upgraded elsewhere, so no subprotocol was chosen here: plain.
     /// assert!(conn.send_stream(Bytes::from(vec![0; 10]), Bytes::new()).is_err());
-    /// # Ok::<(), wscore::config::ConfigError>(())
+    /// # Ok::<(), wscore::error::SetupError>(())
     /// ```
     pub fn send_stream(
         &mut self,
@@ -833,12 +963,19 @@ impl Connection {
     /// Starts the close handshake, or answers the peer's close if it has
     /// arrived. The close frame is written after every message already
     /// queued; no data may be sent after it. Use [`CloseCode::NO_STATUS`]
-    /// for a close frame without a code.
+    /// with an empty reason for a close frame without a code.
+    ///
+    /// A code that may not be sent ([`CloseCode::is_sendable`]), including
+    /// [`CloseCode::NO_STATUS`] with a reason, is refused with
+    /// [`SendError::InvalidCloseCode`] before the reason's length is looked
+    /// at; a reason over [`MAX_REASON_LEN`] bytes with
+    /// [`SendError::ControlPayloadTooLong`].
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        if code != CloseCode::NO_STATUS && !code.is_sendable() {
+        let empty_frame = code == CloseCode::NO_STATUS && reason.is_empty();
+        if !empty_frame && !code.is_sendable() {
             return Err(SendError::InvalidCloseCode(code.0));
         }
-        if reason.len() > MAX_REASON_LEN || (code == CloseCode::NO_STATUS && !reason.is_empty()) {
+        if reason.len() > MAX_REASON_LEN {
             return Err(SendError::ControlPayloadTooLong(reason.len() + 2));
         }
         self.start_close(now, CloseFrame::new(code, reason))
@@ -941,6 +1078,7 @@ impl Connection {
             // The next piece of a compressed message is inflated only once
             // the queued ones were taken: its input waits compressed.
             self.process_input(self.now);
+            self.end_of_input();
         }
         self.pop_event()
     }
@@ -1438,6 +1576,29 @@ fn mask_payload(block: &mut BytesMut, payload: &[u8], key: [u8; 4], queued: usiz
     block.split().freeze()
 }
 
+/// The name of the first extension `request` offers that `config` does not
+/// run. The engine runs permessage-deflate, when it is configured, and
+/// nothing else.
+fn unconfigured_extension<'r>(config: &Config, request: &'r ClientRequest) -> Option<&'r str> {
+    request
+        .extensions()
+        .iter()
+        .flat_map(|offers| offers.split(','))
+        .map(handshake::extension_name)
+        .filter(|name| !name.is_empty())
+        .find(|name| !runs_extension(config, name))
+}
+
+#[cfg(feature = "deflate")]
+fn runs_extension(config: &Config, name: &str) -> bool {
+    config.deflate.is_some() && name.eq_ignore_ascii_case(crate::extension::deflate::EXTENSION_NAME)
+}
+
+#[cfg(not(feature = "deflate"))]
+fn runs_extension(_config: &Config, _name: &str) -> bool {
+    false
+}
+
 fn control_payload(payload: Bytes) -> Result<Bytes, SendError> {
     if payload.len() > MAX_CONTROL_PAYLOAD {
         return Err(SendError::ControlPayloadTooLong(payload.len()));
@@ -1450,5 +1611,7 @@ mod tests;
 
 #[cfg(test)]
 mod batch_tests;
+#[cfg(test)]
+mod eof_tests;
 #[cfg(test)]
 mod stream_tests;

@@ -415,6 +415,39 @@ fn close_codes_are_validated_both_ways() {
         server(Config::default()).close(T0, CloseCode(1006), ""),
         Err(SendError::InvalidCloseCode(1006))
     );
+    // Registered for service restarts and overload (Node's `ws` sends
+    // them): sent, and a peer's is answered rather than failed.
+    for code in [1012, 1013, 1014] {
+        let mut conn = server(Config::default());
+        assert_eq!(conn.close(T0, CloseCode(code), "later"), Ok(()));
+        assert_eq!(close_sent(&mut conn), Some(code));
+
+        let mut conn = server(Config::default());
+        let payload = [&code.to_be_bytes()[..], b"try again later"].concat();
+        conn.handle_input(T0, &client_frame(true, OpCode::Close, &payload));
+        let ev = events(&mut conn);
+        assert_eq!(
+            ev[0],
+            Event::CloseReceived(CloseFrame::new(CloseCode(code), "try again later"))
+        );
+        assert_eq!(closed_cause(&ev).unwrap().cause, CloseCause::Remote);
+        assert_eq!(closed_cause(&ev).unwrap().code, CloseCode(code));
+        assert_eq!(close_sent(&mut conn), Some(code));
+    }
+    // A code that may not be sent is named, whatever the reason's length:
+    // 1005 with a reason is not an empty close frame.
+    for (code, reason) in [
+        (1005, "why"),
+        (1005, "x".repeat(200).as_str()),
+        (1006, "x".repeat(200).as_str()),
+        (999, ""),
+    ] {
+        assert_eq!(
+            server(Config::default()).close(T0, CloseCode(code), reason),
+            Err(SendError::InvalidCloseCode(code)),
+            "{code}"
+        );
+    }
     let long = "x".repeat(124);
     assert!(matches!(
         server(Config::default()).close(T0, CloseCode::NORMAL, &long),
@@ -739,4 +772,56 @@ fn small_payloads_are_masked_into_one_block() {
     let c = mask_payload(&mut block, &big, key, 0);
     assert_eq!(&c[..], &masked(&big)[..]);
     assert_ne!(c.as_ptr(), b.as_ptr().wrapping_add(b.len()));
+}
+
+/// Offering permessage-deflate by hand while `Config::deflate` is unset
+/// used to pass: a server that accepted the offer then sent compressed
+/// frames the client failed with 1002.
+#[test]
+fn an_extension_offer_the_config_does_not_run_is_refused() {
+    let request = ClientRequest::new("example.com", "/").extension("permessage-deflate");
+    let refused = Connection::client(Config::default(), request, [7; 32], T0);
+    assert_eq!(
+        refused.unwrap_err(),
+        SetupError::UnconfiguredExtension("permessage-deflate".into())
+    );
+    // An extension the engine does not implement, among others in one offer.
+    let request =
+        ClientRequest::new("h", "/").extension("permessage-deflate; client_max_window_bits, x-foo");
+    let config = Config::default();
+    #[cfg(feature = "deflate")]
+    let config = config.deflate(Some(Default::default()));
+    let expected = if cfg!(feature = "deflate") {
+        "x-foo"
+    } else {
+        "permessage-deflate"
+    };
+    assert_eq!(
+        Connection::client(config, request, [7; 32], T0).unwrap_err(),
+        SetupError::UnconfiguredExtension(expected.into())
+    );
+}
+
+/// With `Config::deflate` set, a hand-written permessage-deflate offer is
+/// one the connection runs.
+#[cfg(feature = "deflate")]
+#[test]
+fn a_configured_extension_may_also_be_offered_by_hand() {
+    let config = Config::default().deflate(Some(Default::default()));
+    let request = ClientRequest::new("h", "/").extension("permessage-deflate");
+    assert!(Connection::client(config, request, [7; 32], T0).is_ok());
+}
+
+#[test]
+fn every_constructor_fails_with_a_setup_error() {
+    let bad = || Config::default().fragment_size(0);
+    let expected = SetupError::Config(crate::config::ConfigError::Zero("fragment_size"));
+    let server: Result<Connection, SetupError> = Connection::server(bad(), T0);
+    assert_eq!(server.unwrap_err(), expected);
+    let upgraded: Result<Connection, SetupError> =
+        Connection::upgraded(Role::Client, bad(), [0; 32], T0);
+    assert_eq!(upgraded.unwrap_err(), expected);
+    let request = ClientRequest::new("h", "/");
+    let client: Result<Connection, SetupError> = Connection::client(bad(), request, [0; 32], T0);
+    assert_eq!(client.unwrap_err(), expected);
 }

@@ -194,7 +194,7 @@ impl std::error::Error for BatchError {}
 /// let mut out = bytes::BytesMut::new();
 /// put_varint(&mut out, 300);
 /// assert_eq!(&out[..], &[0xAC, 0x02]);
-/// assert_eq!(read_varint(&out), Some(Ok((300, 2))));
+/// assert_eq!(read_varint(&out), Ok((300, 2)));
 /// ```
 #[inline]
 pub fn put_varint(out: &mut BytesMut, mut len: u64) {
@@ -214,22 +214,53 @@ pub const fn varint_len(len: u64) -> usize {
     bits.div_ceil(7)
 }
 
-/// Reads a varint from the start of `buf`: `None` if it is truncated,
-/// `Some(Err(()))` if it overflows 64 bits, else the value and its length.
-pub fn read_varint(buf: &[u8]) -> Option<Result<(u64, usize), ()>> {
+/// Why [`read_varint`] found no varint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarintError {
+    /// `buf` ends before the varint's last byte (the one without the
+    /// continuation bit). A reader of a byte stream waits for more; a
+    /// reader of a whole payload has a truncated length.
+    Truncated,
+    /// The varint does not fit in 64 bits.
+    Overflow,
+}
+
+impl fmt::Display for VarintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VarintError::Truncated => "truncated varint",
+            VarintError::Overflow => "varint over 64 bits",
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for VarintError {}
+
+/// Reads an unsigned LEB128 varint from the start of `buf`: its value and
+/// how many bytes it took.
+///
+/// ```
+/// use wscore::envelope::batch::{read_varint, VarintError};
+///
+/// assert_eq!(read_varint(&[0xAC, 0x02, 0xFF]), Ok((300, 2)));
+/// assert_eq!(read_varint(&[0xAC]), Err(VarintError::Truncated));
+/// assert_eq!(read_varint(&[0xFF; 10]), Err(VarintError::Overflow));
+/// ```
+pub fn read_varint(buf: &[u8]) -> Result<(u64, usize), VarintError> {
     let mut value: u64 = 0;
     for (i, &byte) in buf.iter().enumerate() {
         let shift = 7 * i as u32;
         let bits = u64::from(byte & 0x7F);
         if shift >= 64 || (shift == 63 && bits > 1) {
-            return Some(Err(()));
+            return Err(VarintError::Overflow);
         }
         value |= bits << shift;
         if byte & 0x80 == 0 {
-            return Some(Ok((value, i + 1)));
+            return Ok((value, i + 1));
         }
     }
-    None
+    Err(VarintError::Truncated)
 }
 
 /// A received batch, validated whole, that yields its logical messages in
@@ -348,9 +379,9 @@ impl Iterator for Batch {
 fn measure(rest: &[u8], framing: Framing, offset: usize) -> Result<(usize, usize), BatchError> {
     match framing {
         Framing::Varint => match read_varint(rest) {
-            None => Err(BatchError::TruncatedLength { offset }),
-            Some(Err(())) => Err(BatchError::LengthOverflow { offset }),
-            Some(Ok((len, prefix))) => {
+            Err(VarintError::Truncated) => Err(BatchError::TruncatedLength { offset }),
+            Err(VarintError::Overflow) => Err(BatchError::LengthOverflow { offset }),
+            Ok((len, prefix)) => {
                 let len =
                     usize::try_from(len).map_err(|_| BatchError::LengthOverflow { offset })?;
                 Ok((offset + prefix, len))
@@ -457,6 +488,7 @@ impl BatchWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use quickcheck::quickcheck;
 
     fn encode(messages: &[Vec<u8>], framing: Framing) -> Bytes {
@@ -476,13 +508,14 @@ mod tests {
         fn varint_round_trip(value: u64) -> bool {
             let mut out = BytesMut::new();
             put_varint(&mut out, value);
-            out.len() == varint_len(value) && read_varint(&out) == Some(Ok((value, out.len())))
+            out.len() == varint_len(value) && read_varint(&out) == Ok((value, out.len()))
         }
 
         fn varint_never_panics(bytes: Vec<u8>) -> bool {
             match read_varint(&bytes) {
-                Some(Ok((_, n))) => n <= bytes.len() && n <= 10,
-                _ => true,
+                Ok((_, n)) => n <= bytes.len() && n <= 10,
+                Err(VarintError::Truncated) => bytes.iter().all(|b| b & 0x80 != 0),
+                Err(VarintError::Overflow) => bytes.len() >= 10,
             }
         }
 

@@ -233,7 +233,7 @@ impl Fields<'_> {
             offset: self.offset,
         };
         let rest = self.payload.get(self.offset..).unwrap_or_default();
-        let (value, len) = read_varint(rest).ok_or(bad)?.map_err(|()| bad)?;
+        let (value, len) = read_varint(rest).map_err(|_| bad)?;
         self.offset += len;
         Ok(value)
     }

@@ -779,6 +779,8 @@ impl Deflate {
             });
         }
         if !self.stream_ended {
+            // The inflater takes no more of the trailer than it is given.
+            debug_assert!(self.trailer_fed <= TRAILER.len());
             let rest = TRAILER.get(self.trailer_fed..).unwrap_or_default();
             let (fed, drained) = self.run(rest, out, end)?;
             self.trailer_fed += fed;
@@ -841,6 +843,9 @@ impl Deflate {
             let consumed = (decompress.total_in() - before_in) as usize;
             let produced = (decompress.total_out() - before_out) as usize;
             out.truncate(len + produced);
+            // zlib consumes at most what it was given; a fallback here would
+            // drop compressed input silently.
+            debug_assert!(consumed <= rest.len() && produced <= step);
             rest = rest.get(consumed..).unwrap_or_default();
             match status {
                 Err(_) => return Err(InflateError::Corrupt),

@@ -127,6 +127,8 @@ pub struct EncodedHeader {
 impl EncodedHeader {
     /// The header bytes.
     pub fn as_slice(&self) -> &[u8] {
+        // `push` never stores more than the array holds.
+        debug_assert!(usize::from(self.len) <= MAX_HEADER_LEN);
         self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 

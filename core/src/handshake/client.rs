@@ -336,6 +336,8 @@ pub(crate) fn parse_response(
     if parsed.version != Some(1) {
         return Err(HandshakeError::HttpVersion);
     }
+    // A complete response head always has a status code.
+    debug_assert!(parsed.code.is_some());
     let status = parsed.code.unwrap_or_default();
     if status != 101 {
         return Err(HandshakeError::Status(status));

@@ -110,6 +110,8 @@ pub(crate) fn parse_request(
     if parsed.version != Some(1) {
         return Err(HandshakeError::HttpVersion);
     }
+    // A complete request head always has a target.
+    debug_assert!(parsed.path.is_some());
     let target = parsed.path.unwrap_or_default();
     let headers = own_headers(parsed.headers);
     let request = validate(target, headers)?;
