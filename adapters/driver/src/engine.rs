@@ -174,6 +174,8 @@ pub(crate) struct Engine<S, T> {
     answer_queued: bool,
     /// Whole messages for the plain message API in incremental mode.
     assembler: Assembler,
+    /// A read returned 0: the transport sends nothing more.
+    input_ended: bool,
     close_timeout: std::time::Duration,
     phase: Phase,
     closed: Option<Closed>,
@@ -254,6 +256,7 @@ where
             timed_sends: !config.protocol.batch.linger.is_zero(),
             answer_queued: false,
             assembler: Assembler::new(config.protocol.stream.max_buffered),
+            input_ended: false,
             close_timeout: config.protocol.close_timeout,
             phase: Phase::Running,
             closed: None,
@@ -432,6 +435,11 @@ where
 
     /// One read from the transport, fed to the core.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.input_ended {
+            // Nothing more will come; what is left is the core's events and
+            // deadlines, which wake the caller themselves.
+            return Poll::Pending;
+        }
         if self.read_buf.len() < (self.window / 8).max(1) {
             // A fresh window. `resize` reuses the allocation once every
             // earlier chunk has been released, and zeroes it only here, once
@@ -468,12 +476,12 @@ where
         }
     }
 
-    /// The transport ended before the connection did.
-    fn fail_eof(&mut self) {
-        self.fail_io(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the peer closed the transport without a close handshake",
-        ));
+    /// The transport's input ended: the core decides what that means (a
+    /// normal end after the peer's close frame, `Closed` with 1006
+    /// otherwise) and reports it through its events.
+    fn on_eof(&mut self) {
+        self.input_ended = true;
+        self.conn.handle_eof(self.clock.now());
     }
 
     // ---- the event loop ----
@@ -562,7 +570,7 @@ where
             }
             budget -= 1;
             match ready!(self.poll_read(cx)) {
-                Ok(0) => self.fail_eof(),
+                Ok(0) => self.on_eof(),
                 Ok(_) => {}
                 Err(e) => self.fail_io(e),
             }
@@ -814,7 +822,7 @@ where
                 continue;
             }
             match ready!(self.poll_read(cx)) {
-                Ok(0) => self.fail_eof(),
+                Ok(0) => self.on_eof(),
                 Ok(_) => {}
                 Err(e) => self.fail_io(e),
             }

@@ -57,6 +57,8 @@ impl Event {
             CoreEvent::Pong(payload) => Event::Pong(payload),
             CoreEvent::CloseReceived(frame) => Event::CloseReceived(frame),
             CoreEvent::Request(_) | CoreEvent::Connected(_) | CoreEvent::Closed(_) => return None,
+            // Events of a newer core than this socket knows of.
+            _ => return None,
         })
     }
 }

@@ -427,3 +427,51 @@ async fn events_carry_pings_pongs_and_the_close_frame() {
         wscore_tokio::CloseCause::Local
     );
 }
+
+#[tokio::test]
+async fn the_end_of_input_closes_with_1006_after_what_came_before() {
+    let incremental = Config::from(streamed().receive_mode(ReceiveMode::Incremental));
+    let (mut server, mut client) = pair(1 << 20, incremental, Config::from(streamed())).await;
+    client.send(Message::text("last words")).await.unwrap();
+    let id = client.open_stream(1 << 20, "cut short").unwrap();
+    client.push_stream(id, pattern(1000)).await.unwrap();
+    client.flush().await.unwrap();
+    // The client goes away without a close handshake.
+    drop(client);
+
+    let mut events = Vec::new();
+    let end = loop {
+        match server.next_event().await {
+            Some(Ok(event)) => events.push(event),
+            Some(Err(e)) => break e,
+            None => panic!("the end must be reported"),
+        }
+    };
+    assert_eq!(
+        events,
+        vec![
+            Event::MessageStart(MessageKind::Text),
+            Event::MessageData(Bytes::from_static(b"last words")),
+            Event::MessageEnd,
+            Event::Stream(StreamEvent::Started {
+                id,
+                total_len: 1 << 20,
+                metadata: Bytes::from_static(b"cut short"),
+            }),
+            Event::Stream(StreamEvent::Data {
+                id,
+                data: pattern(1000),
+            }),
+            Event::Stream(StreamEvent::Failed {
+                id,
+                direction: Direction::Inbound,
+                error: StreamError::ConnectionClosed,
+            }),
+        ]
+    );
+    assert!(matches!(end, Error::Io(ref e) if e.kind() == io::ErrorKind::UnexpectedEof));
+    let closed = server.closed().unwrap();
+    assert_eq!(closed.code, wscore_tokio::CloseCode::ABNORMAL);
+    assert_eq!(closed.cause, wscore_tokio::CloseCause::Eof);
+    assert!(server.next_event().await.is_none());
+}
