@@ -8,6 +8,16 @@
 //! the end of the connection) and the [`Stream`](futures_core::Stream) /
 //! [`Sink`](futures_sink::Sink) surface of [`Socket`].
 //!
+//! Beyond whole messages, [`Socket::next_event`] hands out [`Event`]s:
+//! incremental pieces of messages and streams (with
+//! [`ReceiveMode::Incremental`](wscore::config::ReceiveMode::Incremental)),
+//! stream failures, pings, pongs and the peer's close frame, reading the
+//! transport only as fast as they are taken. Streams are sent from
+//! [`Bytes`](bytes::Bytes), from an `AsyncRead`
+//! ([`Socket::send_stream_from_reader`]) or from pushed pieces
+//! ([`Socket::open_stream`], [`Socket::push_stream`]), at the pace of the
+//! transport.
+//!
 //! Applications use it through a runtime crate, which supplies a
 //! [`Timer`], TCP and TLS and the entry functions (`accept`, `connect`, …)
 //! and re-exports [`Config`], [`Error`] and its own aliases of [`Socket`]:
