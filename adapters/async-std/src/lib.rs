@@ -14,9 +14,13 @@
 //! The resulting [`WebSocket`] is a [`Stream`](futures_core::Stream) of
 //! [`Message`]s and a [`Sink`](futures_sink::Sink) of them, with inherent
 //! `recv`, `send`, `ping`, `close`, and [`split`](wscore_driver::Socket::split)
-//! into halves for two tasks. Protocol behaviour (framing, masking, close
-//! handshake, keepalive and deadlines) lives in the core; this crate does
-//! the IO and owns the timers.
+//! into halves for two tasks.
+//! [`next_event`](wscore_driver::Socket::next_event) adds incremental
+//! pieces of messages and streams, stream failures, pings and pongs; streams
+//! are sent with [`send_stream`](wscore_driver::Socket::send_stream) and
+//! [`send_stream_from_reader`](wscore_driver::Socket::send_stream_from_reader).
+//! Protocol behaviour (framing, masking, close handshake, keepalive and
+//! deadlines) lives in the core; this crate does the IO and owns the timers.
 //!
 //! ```no_run
 //! use futures::{SinkExt, StreamExt};
@@ -68,7 +72,9 @@ pub use runtime::{
 pub use wscore_driver as driver;
 #[cfg(feature = "rustls")]
 pub use wscore_driver::tls;
-pub use wscore_driver::{Config, Error};
+pub use wscore_driver::{
+    Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
+};
 
 pub use wscore;
 pub use wscore::close::{CloseCode, CloseFrame};

@@ -2,7 +2,7 @@
 //! two knobs that only exist where there is IO (the write-buffer limit that
 //! drives back-pressure, and the size of the read buffer).
 
-use wscore::config::{Config as ProtocolConfig, ReceiveMode};
+use wscore::config::Config as ProtocolConfig;
 
 /// Settings for one WebSocket socket.
 ///
@@ -32,9 +32,11 @@ use wscore::config::{Config as ProtocolConfig, ReceiveMode};
 pub struct Config {
     /// Limits, timers and keepalive for the protocol engine.
     ///
-    /// The socket yields whole messages, so its
-    /// [`receive_mode`](ProtocolConfig::receive_mode) is always
-    /// [`ReceiveMode::Whole`]; an incremental setting is replaced.
+    /// With [`ReceiveMode::Incremental`](wscore::config::ReceiveMode::Incremental)
+    /// [`Socket::next_event`](crate::Socket::next_event) hands out messages
+    /// and streams piece by piece as they are read; the plain message API
+    /// still yields whole messages, assembled within the same limits as
+    /// in whole mode.
     pub protocol: ProtocolConfig,
     /// Outbound bytes (accepted by `send` but not yet written) above which
     /// sending waits for the transport: the back-pressure threshold. Memory
@@ -94,6 +96,6 @@ impl Config {
 
     /// The protocol configuration the core is built with.
     pub(crate) fn core(&self) -> ProtocolConfig {
-        self.protocol.clone().receive_mode(ReceiveMode::Whole)
+        self.protocol.clone()
     }
 }

@@ -11,16 +11,17 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::close::CloseCode;
-use wscore::connection::{Closed, Connection, Event, Transmit};
+use wscore::connection::{Closed, Connection, Event as CoreEvent, Transmit};
+use wscore::envelope::stream::{Direction, StreamEvent, StreamId};
 use wscore::handshake::{Accept, Reject, Request, Response};
 use wscore::message::Message;
 use wscore::Instant;
 
-use crate::Timer;
-use crate::{Config, Error};
+use crate::assemble::Assembler;
+use crate::{Config, Error, Event, Timer};
 
 /// At most this many slices go into one vectored write (well under every
 /// platform's `IOV_MAX`).
@@ -112,6 +113,17 @@ impl<T: Timer> Clock<T> {
     }
 }
 
+/// Which events a caller of the event loop takes; the rest are dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Take {
+    /// None: the socket is closing and nobody reads.
+    Nothing,
+    /// Whole messages, assembled from pieces in incremental mode.
+    Messages,
+    /// Every event, as it comes.
+    Events,
+}
+
 /// Where the socket is in its life, as far as IO is concerned.
 #[derive(Debug)]
 enum Phase {
@@ -160,6 +172,10 @@ pub(crate) struct Engine<S, T> {
     timed_sends: bool,
     /// A pong or close reply was queued while taking events.
     answer_queued: bool,
+    /// Whole messages for the plain message API in incremental mode.
+    assembler: Assembler,
+    /// A read returned 0: the transport sends nothing more.
+    input_ended: bool,
     close_timeout: std::time::Duration,
     phase: Phase,
     closed: Option<Closed>,
@@ -239,6 +255,8 @@ where
             write_limit: config.write_buffer_limit,
             timed_sends: !config.protocol.batch.linger.is_zero(),
             answer_queued: false,
+            assembler: Assembler::new(config.protocol.stream.max_buffered),
+            input_ended: false,
             close_timeout: config.protocol.close_timeout,
             phase: Phase::Running,
             closed: None,
@@ -334,7 +352,7 @@ where
 
     /// Once ended: finish the shutdown, then report the end once (the
     /// error if there is one), then `None` forever.
-    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+    fn poll_end<R>(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<R, Error>>> {
         ready!(self.poll_shutdown(cx));
         let error = match &mut self.phase {
             Phase::Done { error } => error.take(),
@@ -417,6 +435,11 @@ where
 
     /// One read from the transport, fed to the core.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.input_ended {
+            // Nothing more will come; what is left is the core's events and
+            // deadlines, which wake the caller themselves.
+            return Poll::Pending;
+        }
         if self.read_buf.len() < (self.window / 8).max(1) {
             // A fresh window. `resize` reuses the allocation once every
             // earlier chunk has been released, and zeroes it only here, once
@@ -434,7 +457,11 @@ where
                     }
                     if n > 0 {
                         let chunk = self.read_buf.split_to(n);
+                        let queued = self.conn.queued_bytes();
                         self.conn.handle_input_buf(self.clock.now(), chunk);
+                        // Automatic answers and refusals are queued by the
+                        // input itself; nobody else may write them soon.
+                        self.answer_queued |= self.conn.queued_bytes() > queued;
                     }
                     return Poll::Ready(Ok(n));
                 }
@@ -449,40 +476,70 @@ where
         }
     }
 
-    /// The transport ended before the connection did.
-    fn fail_eof(&mut self) {
-        self.fail_io(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the peer closed the transport without a close handshake",
-        ));
+    /// The transport's input ended: the core decides what that means (a
+    /// normal end after the peer's close frame, `Closed` with 1006
+    /// otherwise) and reports it through its events.
+    fn on_eof(&mut self) {
+        self.input_ended = true;
+        self.conn.handle_eof(self.clock.now());
     }
 
     // ---- the event loop ----
 
-    /// Takes events until a message (when `keep` is set) or nothing is left.
-    /// Other events need no action here: pongs and close replies are queued
-    /// by the core as the events are taken.
-    fn next_event(&mut self, keep: bool) -> Option<Message> {
-        while let Some(event) = self.conn.poll_event() {
-            match event {
-                Event::Message(message) if keep => return Some(message),
-                Event::Closed(closed) => {
-                    self.on_closed(*closed);
-                    return None;
+    /// Takes events until one `take` wants or nothing is left. The socket
+    /// acts on some itself: pongs and close replies are queued by the core
+    /// as the events are taken, and `Closed` ends the loop.
+    fn next_event(&mut self, take: Take) -> Option<Event> {
+        loop {
+            let queued = self.conn.queued_bytes();
+            let Some(event) = self.conn.poll_event() else {
+                break;
+            };
+            // Taking a batch's messages may queue automatic answers.
+            self.answer_queued |= self.conn.queued_bytes() > queued;
+            if let CoreEvent::Closed(closed) = event {
+                self.on_closed(*closed);
+                return None;
+            }
+            if matches!(
+                event,
+                CoreEvent::Ping(_)
+                    | CoreEvent::CloseReceived(_)
+                    | CoreEvent::Stream(StreamEvent::Failed {
+                        direction: Direction::Inbound,
+                        ..
+                    })
+            ) {
+                // A pong, a close reply or a stream's refusal is queued:
+                // the peer may be waiting for it.
+                self.answer_queued = true;
+            }
+            let Some(event) = Event::from_core(event) else {
+                continue;
+            };
+            match take {
+                Take::Nothing => {}
+                Take::Events => return Some(event),
+                Take::Messages => {
+                    if let Some(message) = self.assembler.feed(event) {
+                        return Some(Event::Message(message));
+                    }
                 }
-                Event::Ping(_) | Event::CloseReceived(_) => self.answer_queued = true,
-                _ => {}
             }
         }
         None
     }
 
-    /// Drives the connection until a message arrives (returned when `keep`
-    /// is set, dropped otherwise) or it ends (`Ready(None)`).
-    fn poll_events(&mut self, cx: &mut Context<'_>, keep: bool) -> Poll<Option<Message>> {
+    /// Drives the connection until an event `take` wants arrives or the
+    /// connection ends (`Ready(None)`).
+    fn poll_events(&mut self, cx: &mut Context<'_>, take: Take) -> Poll<Option<Event>> {
         let mut budget = READ_BUDGET;
         loop {
-            if let Some(message) = self.next_event(keep) {
+            // Events already taken from a read are handed out before the
+            // transport is read again: an application that stops taking
+            // them stops the reading, and what waits is at most one read
+            // window.
+            if let Some(event) = self.next_event(take) {
                 // A pong or close reply queued by the same read goes out
                 // now rather than at the reader's next poll, which may be
                 // far off. Only then: a write attempt per message would
@@ -493,7 +550,7 @@ where
                         self.fail_io(e);
                     }
                 }
-                return Poll::Ready(Some(message));
+                return Poll::Ready(Some(event));
             }
             if !self.is_running() {
                 return Poll::Ready(None);
@@ -513,7 +570,7 @@ where
             }
             budget -= 1;
             match ready!(self.poll_read(cx)) {
-                Ok(0) => self.fail_eof(),
+                Ok(0) => self.on_eof(),
                 Ok(_) => {}
                 Err(e) => self.fail_io(e),
             }
@@ -528,8 +585,27 @@ where
         if self.finished {
             return Poll::Ready(None);
         }
-        match ready!(self.poll_events(cx, true)) {
-            Some(message) => Poll::Ready(Some(Ok(message))),
+        match ready!(self.poll_events(cx, Take::Messages)) {
+            Some(Event::Message(message)) => Poll::Ready(Some(Ok(message))),
+            // Only messages come out of the assembler.
+            Some(_) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            None => self.poll_end(cx),
+        }
+    }
+
+    /// The next event; `None` after the end has been reported.
+    pub(crate) fn poll_next_event(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Event, Error>>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match ready!(self.poll_events(cx, Take::Events)) {
+            Some(event) => Poll::Ready(Some(Ok(event))),
             None => self.poll_end(cx),
         }
     }
@@ -580,14 +656,59 @@ where
         self.conn.send(message).map_err(Error::Send)
     }
 
+    /// Queues `payload` as a stream of the streamed envelope (no IO).
+    pub(crate) fn start_stream(
+        &mut self,
+        payload: Bytes,
+        metadata: Bytes,
+    ) -> Result<StreamId, Error> {
+        self.send_state()?;
+        if self.timed_sends {
+            self.conn.handle_timeout(self.clock.now());
+        }
+        self.conn
+            .send_stream(payload, metadata)
+            .map_err(Error::Send)
+    }
+
+    /// Opens a stream whose bytes are pushed later (no IO).
+    pub(crate) fn open_stream(
+        &mut self,
+        total_len: u64,
+        metadata: Bytes,
+    ) -> Result<StreamId, Error> {
+        self.send_state()?;
+        self.conn
+            .open_stream(total_len, metadata)
+            .map_err(Error::Send)
+    }
+
+    /// Queues the next bytes of a pushed stream (no IO).
+    pub(crate) fn push_stream(&mut self, id: StreamId, data: Bytes) -> Result<(), Error> {
+        if !self.is_running() {
+            return Err(Error::Closed);
+        }
+        self.conn.push_stream(id, data).map_err(Error::Send)
+    }
+
+    /// Stops sending stream `id` (no IO).
+    pub(crate) fn abort_stream(&mut self, id: StreamId, reason: &str) -> Result<(), Error> {
+        self.conn.abort_stream(id, reason).map_err(Error::Send)
+    }
+
+    /// Changes the connection's automatic answers (no IO).
+    pub(crate) fn set_auto_response(&mut self, request: Message, response: Message) {
+        self.conn.set_auto_response(request, response);
+    }
+
     /// Queues a ping (no IO).
-    pub(crate) fn ping(&mut self, payload: bytes::Bytes) -> Result<(), Error> {
+    pub(crate) fn ping(&mut self, payload: Bytes) -> Result<(), Error> {
         self.send_state()?;
         self.conn.ping(payload).map_err(Error::Send)
     }
 
     /// Queues an unsolicited pong (no IO).
-    pub(crate) fn pong(&mut self, payload: bytes::Bytes) -> Result<(), Error> {
+    pub(crate) fn pong(&mut self, payload: Bytes) -> Result<(), Error> {
         self.send_state()?;
         self.conn.pong(payload).map_err(Error::Send)
     }
@@ -638,7 +759,7 @@ where
         if self.is_running() {
             if !self.reader_elsewhere {
                 // Nobody else reads: take events here until the end.
-                ready!(self.poll_events(cx, false));
+                ready!(self.poll_events(cx, Take::Nothing));
             } else {
                 // The read half takes the peer's close (and wakes us); the
                 // deadlines and writes are driven from here too.
@@ -670,14 +791,14 @@ where
         loop {
             if self.is_running() {
                 match self.conn.poll_event() {
-                    Some(Event::Request(request)) => {
+                    Some(CoreEvent::Request(request)) => {
                         self.decide(&request, decide);
                         continue;
                     }
-                    Some(Event::Connected(connected)) => {
+                    Some(CoreEvent::Connected(connected)) => {
                         return Poll::Ready(Ok(connected.response));
                     }
-                    Some(Event::Closed(closed)) => {
+                    Some(CoreEvent::Closed(closed)) => {
                         self.on_closed(*closed);
                         continue;
                     }
@@ -701,7 +822,7 @@ where
                 continue;
             }
             match ready!(self.poll_read(cx)) {
-                Ok(0) => self.fail_eof(),
+                Ok(0) => self.on_eof(),
                 Ok(_) => {}
                 Err(e) => self.fail_io(e),
             }
@@ -768,7 +889,6 @@ fn gather<'a>(out: &'a VecDeque<Transmit>, slices: &mut [IoSlice<'a>]) -> usize 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use wscore::config::Config as ProtocolConfig;
     use wscore::connection::Role;
 

@@ -44,6 +44,10 @@ impl Error {
             CloseCause::Handshake(e) => Some(Error::Handshake(e.clone())),
             CloseCause::Rejected(status) => Some(Error::Rejected(*status)),
             CloseCause::Timeout(kind) => Some(Error::Timeout(*kind)),
+            CloseCause::Eof => Some(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the peer closed the transport without a close handshake",
+            ))),
             _ => Some(Error::Closed),
         }
     }

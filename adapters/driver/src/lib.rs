@@ -8,6 +8,16 @@
 //! the end of the connection) and the [`Stream`](futures_core::Stream) /
 //! [`Sink`](futures_sink::Sink) surface of [`Socket`].
 //!
+//! Beyond whole messages, [`Socket::next_event`] hands out [`Event`]s:
+//! incremental pieces of messages and streams (with
+//! [`ReceiveMode::Incremental`](wscore::config::ReceiveMode::Incremental)),
+//! stream failures, pings, pongs and the peer's close frame, reading the
+//! transport only as fast as they are taken. Streams are sent from
+//! [`Bytes`](bytes::Bytes), from an `AsyncRead`
+//! ([`Socket::send_stream_from_reader`]) or from pushed pieces
+//! ([`Socket::open_stream`], [`Socket::push_stream`]), at the pace of the
+//! transport.
+//!
 //! Applications use it through a runtime crate, which supplies a
 //! [`Timer`], TCP and TLS and the entry functions (`accept`, `connect`, …)
 //! and re-exports [`Config`], [`Error`] and its own aliases of [`Socket`]:
@@ -27,10 +37,13 @@
 //!   runtime crates use for `wss://` URLs.
 #![deny(unsafe_code)]
 
+mod assemble;
 mod config;
 mod engine;
 mod error;
+mod event;
 pub mod io;
+mod outgoing;
 mod socket;
 mod split;
 mod timer;
@@ -39,6 +52,7 @@ pub mod tls;
 
 pub use config::Config;
 pub use error::Error;
+pub use event::Event;
 pub use socket::Socket;
 pub use split::{ReadHalf, WriteHalf};
 pub use timer::Timer;
@@ -46,5 +60,6 @@ pub use timer::Timer;
 pub use wscore;
 pub use wscore::close::{CloseCode, CloseFrame};
 pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
+pub use wscore::envelope::stream::{Direction, StreamError, StreamEvent, StreamId};
 pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
-pub use wscore::message::Message;
+pub use wscore::message::{Message, MessageKind};

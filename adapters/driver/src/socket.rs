@@ -30,8 +30,10 @@ use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
 use wscore::message::Message;
 
 use crate::engine::Engine;
+use crate::outgoing::{self, Drive};
 use crate::split::{self, ReadHalf, WriteHalf};
-use crate::{Config, Error, Timer};
+use crate::{Config, Error, Event, Timer};
+use wscore::envelope::stream::StreamId;
 
 /// A seed for a client's masking keys, from the operating system.
 fn seed() -> Result<[u8; 32], Error> {
@@ -147,6 +149,36 @@ where
         poll_fn(|cx| self.engine.poll_next(cx)).await
     }
 
+    /// The next event: messages, incremental pieces of messages and
+    /// streams, stream failures, pings, pongs and the peer's close frame
+    /// (see [`Event`]); `None` once the connection has ended (after an
+    /// `Err` if it did not end with a clean close handshake).
+    ///
+    /// The transport is read only while no event waits to be taken, so an
+    /// application that takes pieces slowly slows the peer down (through
+    /// the transport's own flow control) instead of piling them up: what
+    /// waits is at most one read window
+    /// ([`Config::read_buffer_size`]) and one stream chunk.
+    ///
+    /// This and the message API ([`Socket::recv`], the [`Stream`]) take
+    /// from the same connection; use one of them per message.
+    pub async fn next_event(&mut self) -> Option<Result<Event, Error>> {
+        poll_fn(|cx| self.engine.poll_next_event(cx)).await
+    }
+
+    /// [`Socket::next_event`] as a poll function.
+    pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
+        self.engine.poll_next_event(cx)
+    }
+
+    /// The events of [`Socket::next_event`] as a [`Stream`].
+    pub fn events(&mut self) -> impl FusedStream<Item = Result<Event, Error>> + '_ {
+        EventStream {
+            poll: move |cx: &mut Context<'_>| self.engine.poll_next_event(cx),
+            done: false,
+        }
+    }
+
     /// Sends a message: waits while more than
     /// [`Config::write_buffer_limit`] bytes are waiting, queues it, and
     /// writes until the transport has taken it.
@@ -154,6 +186,107 @@ where
         poll_fn(|cx| self.engine.poll_ready(cx)).await?;
         self.engine.start_send(message.into())?;
         self.flush().await
+    }
+
+    /// Sends `payload` as a stream of the streamed envelope, with
+    /// `metadata` for the receiver (a file name, a content type), on a
+    /// connection whose subprotocol names that envelope; otherwise fails
+    /// with [`SendError::StreamsNotNegotiated`](wscore::error::SendError::StreamsNotNegotiated).
+    /// The payload is cut into chunks as it is written (sliced, never
+    /// copied) and interleaves with other messages; this waits, as
+    /// [`Socket::send`] does, until the transport has taken it.
+    ///
+    /// The returned id names the stream in [`StreamEvent`](crate::StreamEvent)s and
+    /// [`Socket::abort_stream`].
+    pub async fn send_stream(
+        &mut self,
+        payload: impl Into<Bytes>,
+        metadata: impl Into<Bytes>,
+    ) -> Result<StreamId, Error> {
+        poll_fn(|cx| self.engine.poll_ready(cx)).await?;
+        let id = self.engine.start_stream(payload.into(), metadata.into())?;
+        self.flush().await?;
+        Ok(id)
+    }
+
+    /// Opens a stream of `total_len` bytes whose data follows with
+    /// [`Socket::push_stream`] (no IO): for payloads produced as they
+    /// are sent. Nothing is written before the first push; the end of the
+    /// stream follows its last byte by itself. On a connection without the
+    /// streamed envelope this fails with
+    /// [`SendError::StreamsNotNegotiated`](wscore::error::SendError::StreamsNotNegotiated).
+    pub fn open_stream(
+        &mut self,
+        total_len: u64,
+        metadata: impl Into<Bytes>,
+    ) -> Result<StreamId, Error> {
+        self.engine.open_stream(total_len, metadata.into())
+    }
+
+    /// Queues the next bytes of stream `id` (from
+    /// [`Socket::open_stream`]), after waiting while more than
+    /// [`Config::write_buffer_limit`] bytes wait to be written: a producer
+    /// pushing in a loop is held to the pace of the transport. The bytes
+    /// are not copied. They are written by the next push, flush, send or
+    /// read; flush after the last one.
+    pub async fn push_stream(&mut self, id: StreamId, data: impl Into<Bytes>) -> Result<(), Error> {
+        poll_fn(|cx| self.engine.poll_ready(cx)).await?;
+        self.engine.push_stream(id, data.into())
+    }
+
+    /// Sends `len` bytes read from `reader` as a stream with `metadata`,
+    /// reading only as fast as the transport takes them: at most
+    /// [`Config::write_buffer_limit`] plus one 64 KiB piece is held, however
+    /// long the stream. Returns once everything is written.
+    ///
+    /// A reader that fails, or ends before `len` bytes, aborts the stream
+    /// (the peer sees it fail) and its error is returned; the socket
+    /// stays open. A tokio reader can be passed through
+    /// `wscore_tokio::TokioIo`.
+    pub async fn send_stream_from_reader<R>(
+        &mut self,
+        reader: R,
+        len: u64,
+        metadata: impl Into<Bytes>,
+    ) -> Result<StreamId, Error>
+    where
+        R: futures_io::AsyncRead + Unpin,
+    {
+        outgoing::from_reader(self, reader, len, metadata.into()).await
+    }
+
+    /// Sends the pieces of `pieces`, `len` bytes in all, as a stream with
+    /// `metadata`, taking the next piece only when the socket has room
+    /// (see [`Socket::send_stream_from_reader`]). A piece is sent as it
+    /// is, without a copy.
+    pub async fn send_stream_from_pieces<P>(
+        &mut self,
+        pieces: P,
+        len: u64,
+        metadata: impl Into<Bytes>,
+    ) -> Result<StreamId, Error>
+    where
+        P: Stream<Item = std::io::Result<Bytes>> + Unpin,
+    {
+        outgoing::from_pieces(self, pieces, len, metadata.into()).await
+    }
+
+    /// Stops sending stream `id`; the peer is told if it has heard of it
+    /// (it sees the stream fail). Chunks already written stay written.
+    pub async fn abort_stream(&mut self, id: StreamId, reason: &str) -> Result<(), Error> {
+        self.engine.abort_stream(id, reason)?;
+        self.flush().await
+    }
+
+    /// Answers every future message equal to `request` (same kind, same
+    /// bytes) with `response`, without handing the request to the
+    /// application: a heartbeat answered even while the application is
+    /// busy. An empty `response` removes the entry for `request`; both
+    /// empty clear the table. See
+    /// [`Connection::set_auto_response`].
+    pub fn set_auto_response(&mut self, request: impl Into<Message>, response: impl Into<Message>) {
+        self.engine
+            .set_auto_response(request.into(), response.into());
     }
 
     /// Writes everything queued and flushes the transport.
@@ -236,6 +369,20 @@ where
     }
 }
 
+impl<S, T> Drive<S, T> for Socket<S, T> {
+    fn poll_engine<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut Engine<S, T>, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        f(&mut self.engine, cx)
+    }
+
+    fn command<R>(&mut self, f: impl FnOnce(&mut Engine<S, T>) -> R) -> R {
+        f(&mut self.engine)
+    }
+}
+
 impl<S, T> Stream for Socket<S, T>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -284,5 +431,38 @@ where
         let engine = &mut self.get_mut().engine;
         engine.start_close(CloseCode::NORMAL, "")?;
         engine.poll_close(cx)
+    }
+}
+
+/// A [`Stream`] made of a poll function, ended (and fused) by its first
+/// `None`.
+pub(crate) struct EventStream<F> {
+    pub(crate) poll: F,
+    pub(crate) done: bool,
+}
+
+impl<F, R> Stream for EventStream<F>
+where
+    F: FnMut(&mut Context<'_>) -> Poll<Option<R>> + Unpin,
+{
+    type Item = R;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<R>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let item = std::task::ready!((this.poll)(cx));
+        this.done = item.is_none();
+        Poll::Ready(item)
+    }
+}
+
+impl<F, R> FusedStream for EventStream<F>
+where
+    F: FnMut(&mut Context<'_>) -> Poll<Option<R>> + Unpin,
+{
+    fn is_terminated(&self) -> bool {
+        self.done
     }
 }

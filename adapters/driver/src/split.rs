@@ -19,9 +19,12 @@ use wscore::close::CloseCode;
 use wscore::connection::Closed;
 use wscore::message::Message;
 
+use wscore::envelope::stream::StreamId;
+
 use crate::engine::Engine;
-use crate::Error;
-use crate::Timer;
+use crate::outgoing::{self, Drive};
+use crate::socket::EventStream;
+use crate::{Error, Event, Timer};
 
 const READER: usize = 0;
 const WRITER: usize = 1;
@@ -179,6 +182,31 @@ where
         poll_fn(|cx| self.shared.poll(READER, cx, Engine::poll_next)).await
     }
 
+    /// The next event; see [`Socket::next_event`](crate::Socket::next_event).
+    pub async fn next_event(&mut self) -> Option<Result<Event, Error>> {
+        poll_fn(|cx| self.shared.poll(READER, cx, Engine::poll_next_event)).await
+    }
+
+    /// [`ReadHalf::next_event`] as a poll function.
+    pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
+        self.shared.poll(READER, cx, Engine::poll_next_event)
+    }
+
+    /// The events of [`ReadHalf::next_event`] as a [`Stream`].
+    pub fn events(&mut self) -> impl FusedStream<Item = Result<Event, Error>> + '_ {
+        EventStream {
+            poll: move |cx: &mut Context<'_>| self.shared.poll(READER, cx, Engine::poll_next_event),
+            done: false,
+        }
+    }
+
+    /// Changes the automatic answers; see
+    /// [`Socket::set_auto_response`](crate::Socket::set_auto_response).
+    pub fn set_auto_response(&self, request: impl Into<Message>, response: impl Into<Message>) {
+        let (request, response) = (request.into(), response.into());
+        self.shared.with(|e| e.set_auto_response(request, response));
+    }
+
     /// The subprotocol agreed in the handshake.
     pub fn subprotocol(&self) -> Option<&str> {
         self.shared.subprotocol.as_deref()
@@ -240,6 +268,80 @@ where
         poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_flush)).await
     }
 
+    /// Sends a stream; see [`Socket::send_stream`](crate::Socket::send_stream).
+    pub async fn send_stream(
+        &mut self,
+        payload: impl Into<Bytes>,
+        metadata: impl Into<Bytes>,
+    ) -> Result<StreamId, Error> {
+        poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_ready)).await?;
+        let (payload, metadata) = (payload.into(), metadata.into());
+        let id = self.shared.with(|e| e.start_stream(payload, metadata))?;
+        self.flush().await?;
+        Ok(id)
+    }
+
+    /// Opens a stream whose bytes are pushed; see
+    /// [`Socket::open_stream`](crate::Socket::open_stream).
+    pub fn open_stream(
+        &mut self,
+        total_len: u64,
+        metadata: impl Into<Bytes>,
+    ) -> Result<StreamId, Error> {
+        let metadata = metadata.into();
+        self.shared.with(|e| e.open_stream(total_len, metadata))
+    }
+
+    /// Queues the next bytes of a pushed stream; see
+    /// [`Socket::push_stream`](crate::Socket::push_stream).
+    pub async fn push_stream(&mut self, id: StreamId, data: impl Into<Bytes>) -> Result<(), Error> {
+        poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_ready)).await?;
+        let data = data.into();
+        self.shared.with(|e| e.push_stream(id, data))
+    }
+
+    /// Sends a stream read from `reader`; see
+    /// [`Socket::send_stream_from_reader`](crate::Socket::send_stream_from_reader).
+    pub async fn send_stream_from_reader<R>(
+        &mut self,
+        reader: R,
+        len: u64,
+        metadata: impl Into<Bytes>,
+    ) -> Result<StreamId, Error>
+    where
+        R: AsyncRead + Unpin,
+    {
+        outgoing::from_reader(self, reader, len, metadata.into()).await
+    }
+
+    /// Sends a stream of pieces; see
+    /// [`Socket::send_stream_from_pieces`](crate::Socket::send_stream_from_pieces).
+    pub async fn send_stream_from_pieces<P>(
+        &mut self,
+        pieces: P,
+        len: u64,
+        metadata: impl Into<Bytes>,
+    ) -> Result<StreamId, Error>
+    where
+        P: Stream<Item = std::io::Result<Bytes>> + Unpin,
+    {
+        outgoing::from_pieces(self, pieces, len, metadata.into()).await
+    }
+
+    /// Stops sending a stream; see
+    /// [`Socket::abort_stream`](crate::Socket::abort_stream).
+    pub async fn abort_stream(&mut self, id: StreamId, reason: &str) -> Result<(), Error> {
+        self.shared.with(|e| e.abort_stream(id, reason))?;
+        self.flush().await
+    }
+
+    /// Changes the automatic answers; see
+    /// [`Socket::set_auto_response`](crate::Socket::set_auto_response).
+    pub fn set_auto_response(&self, request: impl Into<Message>, response: impl Into<Message>) {
+        let (request, response) = (request.into(), response.into());
+        self.shared.with(|e| e.set_auto_response(request, response));
+    }
+
     /// Sends a ping; see [`Socket::ping`](crate::Socket::ping).
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
         self.shared.with(|e| e.ping(payload.into()))?;
@@ -268,6 +370,24 @@ where
     /// Outbound bytes accepted but not yet written to the transport.
     pub fn buffered_amount(&self) -> usize {
         self.shared.with(|e| e.buffered())
+    }
+}
+
+impl<S, T> Drive<S, T> for WriteHalf<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    fn poll_engine<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut Engine<S, T>, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        self.shared.poll(WRITER, cx, f)
+    }
+
+    fn command<R>(&mut self, f: impl FnOnce(&mut Engine<S, T>) -> R) -> R {
+        self.shared.with(f)
     }
 }
 

@@ -15,6 +15,10 @@
 //! [`Message`]s and a [`Sink`](futures_sink::Sink) of them, with inherent
 //! `recv`, `send`, `ping`, `close`, and
 //! [`split`](wscore_driver::Socket::split) into halves for two tasks.
+//! [`next_event`](wscore_driver::Socket::next_event) adds incremental
+//! pieces of messages and streams, stream failures, pings and pongs; streams
+//! are sent with [`send_stream`](wscore_driver::Socket::send_stream) and
+//! [`send_stream_from_reader`](wscore_driver::Socket::send_stream_from_reader).
 //!
 //! ```no_run
 //! use futures::{SinkExt, StreamExt};
@@ -80,7 +84,9 @@ pub use wscore::message::Message;
 pub use wscore_driver as driver;
 #[cfg(feature = "rustls")]
 pub use wscore_driver::tls;
-pub use wscore_driver::{Config, Error};
+pub use wscore_driver::{
+    Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
+};
 
 /// A WebSocket over the tokio transport `S`: a
 /// [`Stream`](futures_core::Stream) of messages and a

@@ -1,0 +1,183 @@
+//! Whole messages from incremental pieces, for the plain message API of a
+//! socket configured with `ReceiveMode::Incremental`.
+//!
+//! The core bounds a message by `max_message_size` in every mode, so a
+//! message assembled here is no larger than one received whole. Streams
+//! are bounded by `StreamConfig::max_buffered` across all of them, the
+//! budget the core's own reassembly has in whole mode; a stream that would
+//! exceed it is dropped (and reported on the event API, which is the one
+//! that sees stream failures).
+
+use std::collections::BTreeMap;
+
+use bytes::{Bytes, BytesMut};
+use wscore::envelope::stream::{StreamEvent, StreamId};
+use wscore::message::{Message, MessageKind};
+use wscore::utf8::Utf8Bytes;
+
+use crate::Event;
+
+/// A stream being gathered: its bytes, or `None` once dropped for the
+/// budget (its later pieces are ignored until it ends).
+type Gathering = Option<BytesMut>;
+
+/// The assembly state of one socket.
+#[derive(Debug)]
+pub(crate) struct Assembler {
+    /// The message in progress: its kind and its pieces (a single piece is
+    /// kept without a copy).
+    message: Option<(MessageKind, Vec<Bytes>)>,
+    streams: BTreeMap<StreamId, Gathering>,
+    /// Bytes held across `streams`.
+    held: usize,
+    budget: usize,
+}
+
+impl Assembler {
+    pub(crate) fn new(budget: usize) -> Self {
+        Assembler {
+            message: None,
+            streams: BTreeMap::new(),
+            held: 0,
+            budget,
+        }
+    }
+
+    /// Feeds one event; returns a message once one is complete. Events
+    /// other than messages and stream pieces are not messages: `None`.
+    pub(crate) fn feed(&mut self, event: Event) -> Option<Message> {
+        match event {
+            Event::Message(message) => Some(message),
+            Event::MessageStart(kind) => {
+                self.message = Some((kind, Vec::new()));
+                None
+            }
+            Event::MessageData(data) => {
+                if let Some((_, pieces)) = self.message.as_mut() {
+                    if !data.is_empty() {
+                        pieces.push(data);
+                    }
+                }
+                None
+            }
+            Event::MessageEnd => {
+                let (kind, pieces) = self.message.take()?;
+                let payload = join(pieces);
+                match kind {
+                    MessageKind::Binary => Some(Message::Binary(payload)),
+                    // The core validated the text as it arrived.
+                    MessageKind::Text => Utf8Bytes::try_from(payload).ok().map(Message::Text),
+                }
+            }
+            Event::Stream(event) => self.stream(event),
+            _ => None,
+        }
+    }
+
+    fn stream(&mut self, event: StreamEvent) -> Option<Message> {
+        match event {
+            StreamEvent::Started { id, total_len, .. } => {
+                let room = self.budget.saturating_sub(self.held);
+                let gathering = (total_len <= room as u64).then(BytesMut::new);
+                self.streams.insert(id, gathering);
+                None
+            }
+            StreamEvent::Data { id, data } => {
+                let gathering = self.streams.get_mut(&id)?;
+                let bytes = gathering.as_mut()?;
+                if self.held.saturating_add(data.len()) > self.budget {
+                    self.held = self.held.saturating_sub(bytes.len());
+                    *gathering = None;
+                    return None;
+                }
+                self.held += data.len();
+                bytes.extend_from_slice(&data);
+                None
+            }
+            StreamEvent::Finished { id } => {
+                let bytes = self.streams.remove(&id)??;
+                self.held = self.held.saturating_sub(bytes.len());
+                Some(Message::Binary(bytes.freeze()))
+            }
+            StreamEvent::Failed { id, .. } => {
+                if let Some(Some(bytes)) = self.streams.remove(&id) {
+                    self.held = self.held.saturating_sub(bytes.len());
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One payload from its pieces: the piece itself when there is one.
+fn join(mut pieces: Vec<Bytes>) -> Bytes {
+    if pieces.len() <= 1 {
+        return pieces.pop().unwrap_or_default();
+    }
+    let len = pieces.iter().map(Bytes::len).sum();
+    let mut joined = BytesMut::with_capacity(len);
+    for piece in pieces {
+        joined.extend_from_slice(&piece);
+    }
+    joined.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_become_one_message() {
+        let mut a = Assembler::new(1 << 20);
+        assert_eq!(a.feed(Event::MessageStart(MessageKind::Text)), None);
+        assert_eq!(
+            a.feed(Event::MessageData(Bytes::from_static(b"h\xc3"))),
+            None
+        );
+        assert_eq!(
+            a.feed(Event::MessageData(Bytes::from_static(b"\xa9!"))),
+            None
+        );
+        assert_eq!(a.feed(Event::MessageEnd), Some(Message::text("hé!")));
+        assert_eq!(a.feed(Event::MessageStart(MessageKind::Binary)), None);
+        assert_eq!(
+            a.feed(Event::MessageEnd),
+            Some(Message::binary(Bytes::new()))
+        );
+    }
+
+    #[test]
+    fn streams_are_gathered_within_the_budget() {
+        let mut a = Assembler::new(10);
+        let started = |id, total_len| {
+            Event::Stream(StreamEvent::Started {
+                id,
+                total_len,
+                metadata: Bytes::new(),
+            })
+        };
+        let data = |id, data: &'static [u8]| {
+            Event::Stream(StreamEvent::Data {
+                id,
+                data: Bytes::from_static(data),
+            })
+        };
+        let finished = |id| Event::Stream(StreamEvent::Finished { id });
+        a.feed(started(1, 6));
+        a.feed(started(2, 20));
+        a.feed(data(1, b"abc"));
+        a.feed(data(2, b"xyz"));
+        a.feed(data(1, b"def"));
+        assert_eq!(a.feed(finished(1)), Some(Message::binary(&b"abcdef"[..])));
+        // Announced past the budget: dropped, never delivered.
+        assert_eq!(a.feed(finished(2)), None);
+        assert_eq!(a.held, 0);
+        // A stream that lies about its length is cut at the budget.
+        a.feed(started(3, 4));
+        a.feed(data(3, b"0123456789"));
+        a.feed(data(3, b"x"));
+        assert_eq!(a.feed(finished(3)), None);
+        assert_eq!(a.held, 0);
+    }
+}
