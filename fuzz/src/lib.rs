@@ -22,7 +22,7 @@ pub enum Op {
     Input(Vec<u8>),
     /// Simulated time passes, then any due deadline fires.
     Advance(u16),
-    /// The application sends a message of `len % (MAX_SEND + 1)` bytes.
+    /// The application sends a message of [`send_len`]`(len)` bytes.
     Send { text: bool, len: u16 },
     /// The application pings.
     Ping(Vec<u8>),
@@ -116,13 +116,12 @@ impl Setup {
 /// A server connection whose handshake with an in-memory client (same
 /// configuration) is done, so the subprotocol's envelope is in force.
 pub fn negotiated(setup: &Setup) -> Connection {
-    let config = setup.config();
-    let mut server = Connection::server(config.clone(), Instant::ZERO).unwrap();
+    let mut server = Connection::server(setup.config(), Instant::ZERO).unwrap();
     REQUESTS.with(|requests| {
         let mut requests = requests.borrow_mut();
         let request = requests
             .entry(setup.key())
-            .or_insert_with(|| client_request(config));
+            .or_insert_with(|| client_request(setup.config()));
         server.handle_input(Instant::ZERO, request);
     });
     let _ = server.poll_event();
@@ -179,6 +178,16 @@ const FRAGMENT_SIZE: usize = 4096;
 /// spend its time on a few sends.
 const MAX_SEND: usize = 3 * FRAGMENT_SIZE;
 
+/// The length a `Send` op asks for: the top two bits of `raw` pick a
+/// scale, so three sends in four are short (where the per-message paths
+/// are: the compression threshold, the 7-bit length form, batching) and
+/// one in four is spread over every length up to [`MAX_SEND`]. Each length
+/// stays reachable, at the first scale.
+pub fn send_len(raw: u16) -> usize {
+    let value = usize::from(raw & 0x3fff) % (MAX_SEND + 1);
+    value >> (4 * (raw >> 14))
+}
+
 /// Shortest `SendLarge` message.
 const LARGE_SEND: usize = 2000;
 
@@ -216,8 +225,7 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
                 }
             }
             Op::Send { text, len } => {
-                let len = usize::from(len) % (MAX_SEND + 1);
-                let _ = conn.send(payload_message(text, len));
+                let _ = conn.send(payload_message(text, send_len(len)));
             }
             Op::Ping(payload) => {
                 let _ = conn.ping(payload);
@@ -234,7 +242,7 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
                 conn.handle_input(now, &frame(opcode, fin, rsv1, &payload));
             }
             Op::SendLarge(len) => {
-                let len = LARGE_SEND + usize::from(len) % (MAX_SEND - LARGE_SEND + 1);
+                let len = LARGE_SEND + send_len(len) % (MAX_SEND - LARGE_SEND + 1);
                 let _ = conn.send(payload_message(false, len));
             }
         }
@@ -461,6 +469,17 @@ mod tests {
     #[should_panic(expected = "wrote close code 1006")]
     fn an_unsendable_code_from_a_server_is_caught() {
         closes_checked(&wire(RESPONSE, None, 1006), 1);
+    }
+
+    #[test]
+    fn every_send_length_up_to_the_longest_is_reachable() {
+        let mut seen = vec![false; MAX_SEND + 1];
+        for raw in 0..=u16::MAX {
+            seen[send_len(raw)] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
+        let short = (0..=u16::MAX).filter(|&raw| send_len(raw) <= 1024).count();
+        assert!(short > 3 * (1 << 14), "most sends are short");
     }
 
     #[test]
