@@ -173,9 +173,8 @@ const FRAGMENT_SIZE: usize = 4096;
 /// Longest message the application sends. It spans three fragments (first,
 /// continuation, last) and exceeds every send-side size in
 /// [`Setup::config`] (fragment size, batch cap, stream threshold and chunk
-/// size). Longer messages reach nothing more; they only cost masking and
-/// compression in proportion to their length, which is what made a run
-/// spend its time on a few sends.
+/// size). Longer messages reach nothing more and cost masking and
+/// compression in proportion to their length.
 const MAX_SEND: usize = 3 * FRAGMENT_SIZE;
 
 /// The length a `Send` op asks for: the top two bits of `raw` pick a
