@@ -9,5 +9,5 @@ use wscore_fuzz::{negotiated, run, Op, Setup};
 
 fuzz_target!(|input: (Setup, Vec<Op>)| {
     let (setup, ops) = input;
-    run(negotiated(setup.config()), ops);
+    run(negotiated(&setup), ops);
 });

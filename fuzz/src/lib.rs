@@ -2,8 +2,11 @@
 //! into a script of transport reads, timer jumps and application commands,
 //! run it against a connection, and check the invariants after every step.
 
+use core::cell::RefCell;
 use core::time::Duration;
+use std::collections::HashMap;
 
+use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use wscore::envelope::batch::BatchConfig;
 use wscore::envelope::stream::StreamConfig;
@@ -19,7 +22,7 @@ pub enum Op {
     Input(Vec<u8>),
     /// Simulated time passes, then any due deadline fires.
     Advance(u16),
-    /// The application sends a message.
+    /// The application sends a message of [`send_len`]`(len)` bytes.
     Send { text: bool, len: u16 },
     /// The application pings.
     Ping(Vec<u8>),
@@ -34,7 +37,7 @@ pub enum Op {
         payload: Vec<u8>,
     },
     /// The application sends a large binary message (a stream on a
-    /// streamed connection).
+    /// streamed connection) of at least `LARGE_SEND` bytes.
     SendLarge(u16),
 }
 
@@ -51,6 +54,15 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// Distinguishes setups that describe different configurations.
+    fn key(&self) -> u8 {
+        u8::from(self.incremental)
+            | u8::from(self.small_limits) << 1
+            | u8::from(self.keepalive) << 2
+            | u8::from(self.deflate) << 3
+            | (self.envelope % 3) << 4
+    }
+
     /// The configuration this setup describes.
     pub fn config(&self) -> Config {
         let mut config = Config::default()
@@ -59,7 +71,7 @@ impl Setup {
             } else {
                 ReceiveMode::Whole
             })
-            .fragment_size(4096);
+            .fragment_size(FRAGMENT_SIZE);
         if self.small_limits {
             config = config
                 .max_frame_size(1024)
@@ -103,20 +115,38 @@ impl Setup {
 
 /// A server connection whose handshake with an in-memory client (same
 /// configuration) is done, so the subprotocol's envelope is in force.
-pub fn negotiated(config: Config) -> Connection {
-    let request = ClientRequest::new("fuzz", "/");
-    let mut client = Connection::client(config.clone(), request, [3; 32], Instant::ZERO).unwrap();
-    let mut server = Connection::server(config, Instant::ZERO).unwrap();
-    let mut bytes = Vec::new();
-    while let Some(t) = client.poll_transmit() {
-        t.write_to(&mut bytes);
-    }
-    server.handle_input(Instant::ZERO, &bytes);
+pub fn negotiated(setup: &Setup) -> Connection {
+    let mut server = Connection::server(setup.config(), Instant::ZERO).unwrap();
+    REQUESTS.with(|requests| {
+        let mut requests = requests.borrow_mut();
+        let request = requests
+            .entry(setup.key())
+            .or_insert_with(|| client_request(setup.config()));
+        server.handle_input(Instant::ZERO, request);
+    });
     let _ = server.poll_event();
     server.accept(Instant::ZERO, Accept::new()).unwrap();
     while server.poll_transmit().is_some() {}
     let _ = server.poll_event();
     server
+}
+
+std::thread_local! {
+    /// The client's upgrade request for each distinct setup. The client is
+    /// deterministic (fixed key, no clock), so its bytes are made once
+    /// rather than by a throwaway connection per input.
+    static REQUESTS: RefCell<HashMap<u8, Vec<u8>>> = RefCell::new(HashMap::new());
+}
+
+/// The upgrade request a client with `config` writes.
+fn client_request(config: Config) -> Vec<u8> {
+    let request = ClientRequest::new("fuzz", "/");
+    let mut client = Connection::client(config, request, [3; 32], Instant::ZERO).unwrap();
+    let mut bytes = Vec::new();
+    while let Some(t) = client.poll_transmit() {
+        t.write_to(&mut bytes);
+    }
+    bytes
 }
 
 /// A masked client frame.
@@ -137,13 +167,49 @@ fn frame(opcode: u8, fin: bool, rsv1: bool, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Outgoing messages are cut into frames of this size.
+const FRAGMENT_SIZE: usize = 4096;
+
+/// Longest message the application sends. It spans three fragments (first,
+/// continuation, last) and exceeds every send-side size in
+/// [`Setup::config`] (fragment size, batch cap, stream threshold and chunk
+/// size). Longer messages reach nothing more and cost masking and
+/// compression in proportion to their length.
+const MAX_SEND: usize = 3 * FRAGMENT_SIZE;
+
+/// The length a `Send` op asks for: the top two bits of `raw` pick a
+/// scale, so three sends in four are short (where the per-message paths
+/// are: the compression threshold, the 7-bit length form, batching) and
+/// one in four is spread over every length up to [`MAX_SEND`]. Each length
+/// stays reachable, at the first scale.
+pub fn send_len(raw: u16) -> usize {
+    let value = usize::from(raw & 0x3fff) % (MAX_SEND + 1);
+    value >> (4 * (raw >> 14))
+}
+
+/// Shortest `SendLarge` message.
+const LARGE_SEND: usize = 2000;
+
+/// The bytes every sent message is cut from: shared and static, so a send
+/// costs the engine's work on it and not an allocation and fill per op.
+static PAYLOAD: [u8; MAX_SEND] = [b'a'; MAX_SEND];
+
+/// `len` bytes of the shared payload, as a message of the given kind.
+fn payload_message(text: bool, len: usize) -> Message {
+    let body = &PAYLOAD[..len.min(MAX_SEND)];
+    match (text, core::str::from_utf8(body)) {
+        (true, Ok(text)) => Message::text(text),
+        _ => Message::binary(Bytes::from_static(body)),
+    }
+}
+
 /// Runs `ops` against `conn`, asserting the invariants the engine promises.
 pub fn run(mut conn: Connection, ops: Vec<Op>) {
-    let config = conn.config().clone();
+    let config = conn.config();
     let input_bound = config.max_frame_size as usize + config.max_handshake_bytes + 14;
     let mut now = Instant::ZERO;
     let mut closed = false;
-    let mut written = Vec::new();
+    let mut wire = WireCheck::default();
     for op in ops {
         match op {
             Op::Input(bytes) => conn.handle_input(now, &bytes),
@@ -158,13 +224,7 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
                 }
             }
             Op::Send { text, len } => {
-                let body = vec![b'a'; usize::from(len)];
-                let message = if text {
-                    Message::text(String::from_utf8(body).unwrap_or_default())
-                } else {
-                    Message::binary(body)
-                };
-                let _ = conn.send(message);
+                let _ = conn.send(payload_message(text, send_len(len)));
             }
             Op::Ping(payload) => {
                 let _ = conn.ping(payload);
@@ -181,7 +241,8 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
                 conn.handle_input(now, &frame(opcode, fin, rsv1, &payload));
             }
             Op::SendLarge(len) => {
-                let _ = conn.send(Message::binary(vec![b'z'; 2000 + usize::from(len)]));
+                let len = LARGE_SEND + send_len(len) % (MAX_SEND - LARGE_SEND + 1);
+                let _ = conn.send(payload_message(false, len));
             }
         }
         assert!(
@@ -189,7 +250,8 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
             "input buffer beyond its bound"
         );
         while let Some(transmit) = conn.poll_transmit() {
-            transmit.write_to(&mut written);
+            wire.feed(transmit.header());
+            wire.feed(transmit.payload());
         }
         while let Some(event) = conn.poll_event() {
             assert!(!closed, "event after Closed: {event:?}");
@@ -205,32 +267,222 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
             }
         }
     }
-    check_close_codes(&written, conn.role());
 }
 
-/// Every close frame we wrote carries a code that may be sent.
-fn check_close_codes(mut wire: &[u8], role: wscore::Role) {
-    if role == wscore::Role::Server {
-        // Skip the handshake response, if any.
-        if let Some(end) = wire.windows(4).position(|w| w == b"\r\n\r\n") {
-            if wire.starts_with(b"HTTP/") {
-                wire = &wire[end + 4..];
+/// Longest frame header: two bytes, an eight-byte length and a mask key.
+const MAX_HEADER: usize = 14;
+
+/// Reads what the connection writes as it is written, checking that every
+/// close frame carries a code that may be sent. Only a header or a close
+/// payload (at most 125 bytes) is ever held; other payloads are skipped
+/// without being copied.
+#[derive(Default)]
+struct WireCheck {
+    state: WireState,
+    /// The tail of the opening HTTP message, or a header or close payload
+    /// that arrived split across writes.
+    held: Vec<u8>,
+    /// Close frames whose payload was checked.
+    closes: usize,
+}
+
+#[derive(Default)]
+enum WireState {
+    /// Nothing decided yet: the wire may open with the handshake's HTTP
+    /// message (a client's request or a server's response), which is not
+    /// framed.
+    #[default]
+    Opening,
+    /// Inside that HTTP message, until its blank line.
+    Http,
+    /// Expecting a frame header.
+    Header,
+    /// Skipping this many payload bytes of a frame that is not a close.
+    Skip(u64),
+    /// Collecting a close frame's payload.
+    Close { len: usize, mask: Option<[u8; 4]> },
+    /// The bytes stopped parsing as frames (a rejected handshake's body);
+    /// nothing after can be checked.
+    Lost,
+}
+
+impl WireCheck {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self.state {
+                WireState::Opening => {
+                    // `H` and `G` open a response and a request; as a frame's
+                    // first byte they would be a fragmented close and a
+                    // reserved opcode, which are never written.
+                    self.state = match bytes.first() {
+                        Some(b'H' | b'G') => WireState::Http,
+                        _ => WireState::Header,
+                    };
+                }
+                WireState::Http => {
+                    // The blank line may straddle writes: look at the last
+                    // three bytes held together with the new ones.
+                    let keep = self.held.len().min(3);
+                    let tail_start = self.held.len() - keep;
+                    self.held.drain(..tail_start);
+                    let mut window = core::mem::take(&mut self.held);
+                    let seen = window.len();
+                    window.extend_from_slice(bytes);
+                    match window.windows(4).position(|w| w == b"\r\n\r\n") {
+                        Some(at) => {
+                            bytes = &bytes[at + 4 - seen..];
+                            self.state = WireState::Header;
+                        }
+                        None => {
+                            self.held = window;
+                            bytes = &[];
+                        }
+                    }
+                }
+                WireState::Header => {
+                    let before = self.held.len();
+                    let take = (MAX_HEADER - before).min(bytes.len());
+                    self.held.extend_from_slice(&bytes[..take]);
+                    match FrameHeader::decode(&self.held) {
+                        Ok(Some((header, len))) => {
+                            bytes = &bytes[len - before..];
+                            self.held.clear();
+                            self.state = if header.opcode == OpCode::Close {
+                                WireState::Close {
+                                    len: header.payload_len as usize,
+                                    mask: header.mask,
+                                }
+                            } else {
+                                WireState::Skip(header.payload_len)
+                            };
+                        }
+                        Ok(None) => bytes = &bytes[take..],
+                        Err(_) => {
+                            self.held.clear();
+                            self.state = WireState::Lost;
+                        }
+                    }
+                }
+                WireState::Skip(left) => {
+                    let n = usize::try_from(left).unwrap_or(usize::MAX).min(bytes.len());
+                    bytes = &bytes[n..];
+                    self.state = WireState::Skip(left - n as u64);
+                }
+                WireState::Close { len, mask } => {
+                    let take = (len - self.held.len()).min(bytes.len());
+                    self.held.extend_from_slice(&bytes[..take]);
+                    bytes = &bytes[take..];
+                    if self.held.len() == len {
+                        check_close_payload(&mut self.held, mask);
+                        self.closes += 1;
+                        self.held.clear();
+                        self.state = WireState::Header;
+                    }
+                }
+                WireState::Lost => return,
+            }
+            if let WireState::Skip(0) | WireState::Close { len: 0, .. } = self.state {
+                self.state = WireState::Header;
             }
         }
     }
-    while let Ok(Some((header, len))) = FrameHeader::decode(wire) {
-        let end = len + header.payload_len as usize;
-        let Some(payload) = wire.get(len..end) else {
-            return;
+}
+
+/// A close frame we wrote carries a code that may be sent.
+fn check_close_payload(payload: &mut [u8], mask: Option<[u8; 4]>) {
+    if let Some(key) = mask {
+        wscore::frame::apply_mask(payload, key, 0);
+    }
+    if let [a, b, ..] = *payload {
+        let code = CloseCode(u16::from_be_bytes([a, b]));
+        assert!(code.is_sendable(), "wrote close code {code}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(opcode: OpCode, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+        let header = FrameHeader {
+            fin: true,
+            rsv: Rsv::NONE,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
         };
-        let mut payload = payload.to_vec();
-        if let Some(key) = header.mask {
-            wscore::frame::apply_mask(&mut payload, key, 0);
+        let mut out = header.encode().as_slice().to_vec();
+        let start = out.len();
+        out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            wscore::frame::apply_mask(&mut out[start..], key, 0);
         }
-        if header.opcode == wscore::frame::OpCode::Close && payload.len() >= 2 {
-            let code = CloseCode(u16::from_be_bytes([payload[0], payload[1]]));
-            assert!(code.is_sendable(), "wrote close code {code}");
+        out
+    }
+
+    /// An opening HTTP message, then frames with 7-bit, 16-bit and 64-bit
+    /// lengths and two close frames.
+    fn wire(opening: &[u8], mask: Option<[u8; 4]>, last_code: u16) -> Vec<u8> {
+        let mut wire = opening.to_vec();
+        wire.extend(encoded(OpCode::Text, mask, b"hi"));
+        wire.extend(encoded(OpCode::Binary, mask, &[7; 300]));
+        wire.extend(encoded(OpCode::Close, mask, b"\x03\xe8bye"));
+        wire.extend(encoded(OpCode::Binary, mask, &[9; 70_000]));
+        wire.extend(encoded(OpCode::Close, mask, &last_code.to_be_bytes()));
+        wire
+    }
+
+    fn closes_checked(wire: &[u8], chunk: usize) -> usize {
+        let mut check = WireCheck::default();
+        for piece in wire.chunks(chunk) {
+            check.feed(piece);
         }
-        wire = &wire[end..];
+        check.closes
+    }
+
+    const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    #[test]
+    fn close_frames_are_found_however_the_wire_is_split() {
+        let key = Some([1, 2, 3, 4]);
+        for wire in [
+            wire(RESPONSE, None, 1001),
+            wire(REQUEST, key, 1001),
+            wire(b"", None, 1001),
+            wire(b"", key, 1001),
+        ] {
+            for chunk in [1, 2, 3, 5, 13, 14, 15, 64, 1000, wire.len()] {
+                assert_eq!(closes_checked(&wire, chunk), 2, "chunk {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "wrote close code 1005")]
+    fn an_unsendable_code_from_a_client_is_caught() {
+        closes_checked(&wire(REQUEST, Some([9, 8, 7, 6]), 1005), 7);
+    }
+
+    #[test]
+    #[should_panic(expected = "wrote close code 1006")]
+    fn an_unsendable_code_from_a_server_is_caught() {
+        closes_checked(&wire(RESPONSE, None, 1006), 1);
+    }
+
+    #[test]
+    fn every_send_length_up_to_the_longest_is_reachable() {
+        let mut seen = vec![false; MAX_SEND + 1];
+        for raw in 0..=u16::MAX {
+            seen[send_len(raw)] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
+        let short = (0..=u16::MAX).filter(|&raw| send_len(raw) <= 1024).count();
+        assert!(short > 3 * (1 << 14), "most sends are short");
+    }
+
+    #[test]
+    fn a_lone_close_frame_is_checked() {
+        assert_eq!(closes_checked(&[0x88, 0x02, 0x03, 0xe8], 1), 1);
     }
 }
