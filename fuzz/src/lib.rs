@@ -5,12 +5,11 @@
 use core::time::Duration;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
-use wscore::envelope::batch::BatchConfig;
-use wscore::envelope::stream::StreamConfig;
-use wscore::envelope::Subprotocol;
-use wscore::frame::{FrameHeader, OpCode, Rsv};
-use wscore::handshake::{Accept, ClientRequest};
-use wscore::{CloseCode, Config, Connection, Event, Instant, Message, ReceiveMode};
+use wscore::wire::{FrameHeader, OpCode, Rsv};
+use wscore::{
+    Accept, BatchConfig, ClientRequest, CloseCode, Config, Connection, Event, Instant, Message,
+    ReceiveMode, StreamConfig, Subprotocol,
+};
 
 /// One step of a fuzzed session.
 #[derive(Arbitrary, Debug)]
@@ -67,7 +66,7 @@ impl Setup {
                 .max_handshake_bytes(512);
         }
         if self.keepalive {
-            config = config.keepalive(Some(wscore::config::Keepalive {
+            config = config.keepalive(Some(wscore::Keepalive {
                 interval: Duration::from_millis(500),
                 timeout: Duration::from_millis(300),
             }));
@@ -133,7 +132,7 @@ fn frame(opcode: u8, fin: bool, rsv1: bool, payload: &[u8]) -> Vec<u8> {
     let mut out = header.encode().as_slice().to_vec();
     let start = out.len();
     out.extend_from_slice(payload);
-    wscore::frame::apply_mask(&mut out[start..], key, 0);
+    wscore::wire::apply_mask(&mut out[start..], key, 0);
     out
 }
 
@@ -225,9 +224,9 @@ fn check_close_codes(mut wire: &[u8], role: wscore::Role) {
         };
         let mut payload = payload.to_vec();
         if let Some(key) = header.mask {
-            wscore::frame::apply_mask(&mut payload, key, 0);
+            wscore::wire::apply_mask(&mut payload, key, 0);
         }
-        if header.opcode == wscore::frame::OpCode::Close && payload.len() >= 2 {
+        if header.opcode == wscore::wire::OpCode::Close && payload.len() >= 2 {
             let code = CloseCode(u16::from_be_bytes([payload[0], payload[1]]));
             assert!(code.is_sendable(), "wrote close code {code}");
         }
