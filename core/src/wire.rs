@@ -17,6 +17,33 @@
 //!   [`negotiate_server`] and [`negotiate_client`] are the handshake
 //!   negotiation, [`Deflate`] the per-message codec.
 //!
+//! A test tool writing a masked client frame by hand, for a server
+//! connection to read:
+//!
+//! ```
+//! use wscore::wire::{apply_mask, FrameHeader, OpCode, Rsv};
+//! use wscore::{Config, Connection, Event, Instant, Message, Role};
+//!
+//! let key = [1, 2, 3, 4];
+//! let mut payload = *b"hi";
+//! apply_mask(&mut payload, key, 0);
+//! let header = FrameHeader {
+//!     fin: true,
+//!     rsv: Rsv::NONE,
+//!     opcode: OpCode::Binary,
+//!     mask: Some(key),
+//!     payload_len: payload.len() as u64,
+//! };
+//! let mut frame = header.encode().as_slice().to_vec();
+//! frame.extend_from_slice(&payload);
+//!
+//! let now = Instant::ZERO;
+//! let mut server = Connection::upgraded(Role::Server, Config::default(), [0; 32], now)?;
+//! server.handle_input(now, &frame);
+//! assert_eq!(server.poll_event(), Some(Event::Message(Message::binary(&b"hi"[..]))));
+//! # Ok::<(), wscore::SetupError>(())
+//! ```
+//!
 //! The errors these codecs return that a connection also reports
 //! ([`BatchError`](crate::BatchError), [`RecordError`](crate::RecordError),
 //! [`ProtocolError`](crate::ProtocolError),
