@@ -11,8 +11,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wscore::envelope::Subprotocol;
-use wscore::{Config, Event, Message};
+use wscore::{Config, Event, Message, Subprotocol};
 use wscore_bench::harness::{alternate, Sample, Settings};
 use wscore_bench::report::{bytes, rate, ratio, Table};
 use wscore_bench::wire::{binary_payload, connected_pair};
@@ -141,7 +140,7 @@ fn loopback(settings: &Settings, all: &Bytes, count: usize, bursts: &[usize], ro
 /// One loopback run: `count` messages in bursts of `burst`.
 async fn tcp_run(config: Config, all: &Bytes, count: usize, burst: usize) -> Duration {
     use futures::{SinkExt, StreamExt};
-    use wscore::handshake::{Accept, ClientRequest};
+    use wscore::{Accept, ClientRequest};
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -183,7 +182,7 @@ async fn tcp_run(config: Config, all: &Bytes, count: usize, burst: usize) -> Dur
     }
     let mut server_ws = server.await.expect("server");
     let elapsed = start.elapsed();
-    let _ = ws.close(wscore::close::CloseCode::NORMAL, "").await;
+    let _ = ws.close(wscore::CloseCode::NORMAL, "").await;
     let _ = server_ws.next().await;
     elapsed
 }

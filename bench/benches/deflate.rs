@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
-use wscore::extension::deflate::DeflateConfig;
-use wscore::{Config, Event, Message, Utf8Bytes};
+use wscore::{Config, DeflateConfig, Event, Message, Utf8Bytes};
 use wscore_bench::harness::{alternate, Sample, Settings};
 use wscore_bench::report::{mbps, ratio, size, Table};
 use wscore_bench::wire::{connected_pair, json_payload};

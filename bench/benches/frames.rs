@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use wscore::frame::OpCode;
+use wscore::wire::OpCode;
 use wscore::{Config, Connection, Event, Message, Role};
 use wscore_bench::harness::{alternate, Sample, Settings};
 use wscore_bench::report::{frames_and_gbps, ratio, size, Table};

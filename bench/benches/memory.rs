@@ -28,7 +28,7 @@ use futures::StreamExt;
 use servers::{Server, OPENED};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use wscore::frame::{apply_mask, OpCode};
+use wscore::wire::{apply_mask, OpCode};
 use wscore::{Config, Connection, Event, ReceiveMode, Role};
 use wscore_bench::alloc::{open_files_limit, peak_of, rss_bytes, CountingAlloc};
 use wscore_bench::harness::Settings;

@@ -14,9 +14,10 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wscore::envelope::stream::{ChunkSource, StreamConfig, StreamEvent, StreamSource};
-use wscore::envelope::Subprotocol;
-use wscore::{Config, Event, Message, ReceiveMode};
+use wscore::{
+    ChunkSource, Config, Event, Message, ReceiveMode, StreamConfig, StreamEvent, StreamSource,
+    Subprotocol,
+};
 use wscore_bench::alloc::{peak_of, CountingAlloc};
 use wscore_bench::harness::{median, quantile, Settings};
 use wscore_bench::report::{bytes, latency, mbps, size, Table};

@@ -249,7 +249,7 @@ async fn echo_connection(
 /// payload.
 fn frame_template(pattern: &[u8], key: [u8; 4]) -> (Vec<u8>, usize) {
     let mut frame = Vec::with_capacity(pattern.len() + 14);
-    crate::wire::push_masked_frame(&mut frame, wscore::frame::OpCode::Binary, pattern, key);
+    crate::wire::push_masked_frame(&mut frame, wscore::wire::OpCode::Binary, pattern, key);
     let offset = frame.len() - pattern.len();
     (frame, offset)
 }

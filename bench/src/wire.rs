@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use wscore::frame::{apply_mask, FrameHeader, OpCode, Rsv};
+use wscore::wire::{apply_mask, FrameHeader, OpCode, Rsv};
 
 /// Implements tokio's `AsyncWrite` for a read-side test stream by taking
 /// and forgetting every byte: the benchmarks read from it, and what the
@@ -487,8 +487,7 @@ pub fn connected_pair(
     client_config: wscore::Config,
     server_config: wscore::Config,
 ) -> (wscore::Connection, wscore::Connection) {
-    use wscore::handshake::{Accept, ClientRequest};
-    use wscore::{Connection, Event};
+    use wscore::{Accept, ClientRequest, Connection, Event};
     let now = wscore::Instant::ZERO;
     let request = ClientRequest::new("example.com", "/");
     let mut client = Connection::client(client_config, request, [7; 32], now).expect("client");

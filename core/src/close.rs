@@ -13,7 +13,7 @@ use crate::error::ProtocolError;
 /// A WebSocket close status code.
 ///
 /// ```
-/// use wscore::close::CloseCode;
+/// use wscore::CloseCode;
 ///
 /// assert!(CloseCode::NORMAL.is_sendable());
 /// assert!(CloseCode(4000).is_sendable());
@@ -68,7 +68,7 @@ impl CloseCode {
     /// wire; the other codes below 3000 are reserved.
     ///
     /// ```
-    /// use wscore::close::CloseCode;
+    /// use wscore::CloseCode;
     ///
     /// assert!(CloseCode::TRY_AGAIN_LATER.is_sendable());
     /// assert!(!CloseCode::TLS_HANDSHAKE.is_sendable());
@@ -123,7 +123,7 @@ impl CloseFrame {
     /// Parses and validates a received close payload.
     ///
     /// ```
-    /// use wscore::close::{CloseCode, CloseFrame};
+    /// use wscore::{CloseCode, CloseFrame};
     ///
     /// let frame = CloseFrame::parse(b"\x03\xe8bye").unwrap();
     /// assert_eq!(frame.code, CloseCode::NORMAL);

@@ -43,7 +43,7 @@ pub struct Keepalive {
 ///
 /// ```
 /// use core::time::Duration;
-/// use wscore::config::{Config, Keepalive, ReceiveMode};
+/// use wscore::{Config, Keepalive, ReceiveMode};
 ///
 /// let config = Config::default()
 ///     .max_message_size(1 << 20)
@@ -89,7 +89,7 @@ pub struct Config {
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::extension::deflate::DeflateConfig>,
     /// The subprotocols this endpoint speaks, in preference order, each with
-    /// the envelope it names (see [`envelope`](crate::envelope)). A client
+    /// the envelope it names (see [`Envelope`](crate::Envelope)). A client
     /// offers them all; a server whose application does not choose picks
     /// the first one here that the client offered. Empty by default.
     pub subprotocols: Vec<Subprotocol>,

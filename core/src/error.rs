@@ -78,8 +78,7 @@ impl ProtocolError {
     /// The close code the connection sends for this violation.
     ///
     /// ```
-    /// use wscore::close::CloseCode;
-    /// use wscore::error::ProtocolError;
+    /// use wscore::{CloseCode, ProtocolError};
     ///
     /// assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode::INVALID_PAYLOAD);
     /// assert_eq!(

@@ -45,22 +45,53 @@
 //! [`Event::Closed`] (code 1006, [`CloseCause::Eof`]) after the events
 //! decoded before it, unless the close handshake had already got that far.
 //!
-//! ## Modules
+//! ## The API
 //!
-//! - [`handshake`]: the HTTP/1.1 upgrade for both roles.
-//! - [`frame`]: the frame header codec and masking.
-//! - [`message`] and [`utf8`]: messages and incremental UTF-8 validation.
-//! - [`close`]: close codes and close payloads.
-//! - [`connection`]: the state machine that ties them together.
-//! - [`envelope`]: payload layouts chosen by subprotocol (batching).
-//! - [`config`], [`error`], [`time`]: limits, errors, the clock-free instant.
+//! Everything an application uses is at the crate root; the modules that
+//! implement it are private, so each type has one path.
+//!
+//! - The engine: [`Connection`] (its documentation describes the loop and
+//!   the ordering guarantees around a close), [`Role`], what it hands back
+//!   ([`Transmit`], [`Event`], [`Connected`], [`Closed`], [`CloseCause`],
+//!   [`TimeoutKind`]) and the clock-free [`Instant`] it is driven with.
+//! - Messages: [`Message`], [`MessageKind`] and [`Utf8Bytes`], a
+//!   [`Bytes`](bytes::Bytes) known to hold UTF-8.
+//! - Closing: [`CloseCode`], [`CloseFrame`] and [`MAX_REASON_LEN`].
+//! - The opening handshake (RFC 6455 §4): a client describes its request
+//!   with [`ClientRequest`] and reads the server's [`Response`]; a server
+//!   reads the client's [`Request`] (its [`Header`]s included) and answers
+//!   with [`Accept`] or [`Reject`]. [`accept_key`] computes
+//!   `Sec-WebSocket-Accept` for a server whose HTTP layer does the upgrade.
+//! - Configuration: [`Config`] with its [`ReceiveMode`] and [`Keepalive`];
+//!   subprotocols ([`Subprotocol`]) and the [`Envelope`] each names, with
+//!   [`BatchConfig`] and [`Framing`] for batching and [`StreamConfig`] for
+//!   streams; permessage-deflate through [`DeflateConfig`], whose agreement
+//!   is a [`DeflateParams`].
+//! - Streams on a streamed subprotocol: [`StreamId`], [`StreamEvent`],
+//!   [`Direction`], [`StreamError`], [`AbortCode`], and [`StreamSource`] /
+//!   [`ChunkSource`] for what [`Connection::send_stream`] sends.
+//! - Errors, kept apart by who is at fault: [`ProtocolError`] (the peer
+//!   broke the protocol; the connection ends with the close code of
+//!   [`ProtocolError::close_code`]), with [`BatchError`] and [`RecordError`]
+//!   for malformed envelopes; [`SendError`] (a command the connection cannot
+//!   carry out now; the connection is unharmed); [`HandshakeError`] (the
+//!   upgrade failed), with [`NegotiationError`] for permessage-deflate;
+//!   [`SetupError`] and [`ConfigError`] (a connection could not be built);
+//!   [`InvalidUtf8`] (bytes that are not text).
+//!
+//! One module is public: [`wire`], the frame, batch, stream-record and
+//! permessage-deflate codecs on their own, for tools, fuzz targets and
+//! benchmarks that write or parse bytes without a connection. It carries
+//! its own stability note.
 //!
 //! ## Features
 //!
 //! - `std` (default): `std::error::Error` impls and run-time SIMD detection
 //!   for UTF-8 validation. Without it the crate is `no_std` + `alloc`.
-//! - `deflate` (default): permessage-deflate ([RFC 7692]) in [`extension`],
-//!   enabled per connection with [`Config::deflate`]. Needs `std`.
+//! - `deflate` (default): permessage-deflate ([RFC 7692]), enabled per
+//!   connection with [`Config::deflate`]; it adds [`DeflateConfig`],
+//!   [`DeflateParams`], [`NegotiationError`] and the codec in [`wire`].
+//!   Needs `std`.
 //!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 //!
@@ -84,24 +115,54 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod close;
-pub mod config;
-pub mod connection;
-pub mod envelope;
-pub mod error;
+mod close;
+mod config;
+mod connection;
+mod envelope;
+mod error;
 #[cfg(feature = "deflate")]
-pub mod extension;
-pub mod frame;
-pub mod handshake;
-pub mod message;
+mod extension;
+mod frame;
+mod handshake;
+mod message;
 mod rng;
-pub mod time;
+mod time;
 mod timer;
-pub mod utf8;
+mod utf8;
+pub mod wire;
 
-pub use close::{CloseCode, CloseFrame};
-pub use config::{Config, ReceiveMode};
-pub use connection::{CloseCause, Closed, Connection, Event, Role, Transmit};
+// The connection and what it hands back.
+pub use connection::{
+    CloseCause, Closed, Connected, Connection, Event, Role, TimeoutKind, Transmit,
+};
 pub use message::{Message, MessageKind};
 pub use time::Instant;
-pub use utf8::Utf8Bytes;
+pub use utf8::{InvalidUtf8, Utf8Bytes};
+
+// Closing.
+pub use close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+
+// Configuration.
+pub use config::{Config, Keepalive, ReceiveMode};
+#[cfg(feature = "deflate")]
+pub use extension::deflate::{DeflateConfig, DeflateParams};
+
+// Envelopes: batching and streams.
+pub use envelope::batch::BatchConfig;
+pub use envelope::stream::{
+    AbortCode, ChunkSource, Direction, StreamConfig, StreamError, StreamEvent, StreamId,
+    StreamSource,
+};
+pub use envelope::{Envelope, Framing, Subprotocol};
+
+// The opening handshake.
+pub use handshake::{accept_key, Accept, ClientRequest, Header, Reject, Request, Response};
+
+// Errors.
+pub use config::ConfigError;
+pub use envelope::batch::BatchError;
+pub use envelope::stream::RecordError;
+pub use error::{ProtocolError, SendError, SetupError};
+#[cfg(feature = "deflate")]
+pub use extension::deflate::NegotiationError;
+pub use handshake::HandshakeError;

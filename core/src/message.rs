@@ -32,7 +32,7 @@ impl MessageKind {
 /// A complete text or binary message.
 ///
 /// ```
-/// use wscore::message::{Message, MessageKind};
+/// use wscore::{Message, MessageKind};
 ///
 /// let msg = Message::text("hello");
 /// assert_eq!(msg.kind(), MessageKind::Text);

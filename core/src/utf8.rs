@@ -9,23 +9,11 @@
 use bytes::Bytes;
 use core::{fmt, ops::Deref, str};
 
-/// Validates a byte stream chunk by chunk.
-///
-/// ```
-/// use wscore::utf8::Utf8Validator;
-///
-/// let mut v = Utf8Validator::default();
-/// // "€" is E2 82 AC, split across two chunks.
-/// assert!(v.feed(b"price: \xe2\x82").is_ok());
-/// assert!(v.feed(b"\xac").is_ok());
-/// assert!(v.finish().is_ok());
-///
-/// // F4 90 can never start a valid code point: rejected without waiting.
-/// let mut v = Utf8Validator::default();
-/// assert!(v.feed(b"\xf4\x90").is_err());
-/// ```
+/// Validates a byte stream chunk by chunk: a code point split between
+/// chunks is completed by the next one, and a prefix that can never become
+/// valid (F4 90, past U+10FFFF) is rejected without waiting for more.
 #[derive(Clone, Debug, Default)]
-pub struct Utf8Validator {
+pub(crate) struct Utf8Validator {
     pending: [u8; 4],
     pending_len: u8,
 }
@@ -37,7 +25,7 @@ pub struct InvalidUtf8;
 impl Utf8Validator {
     /// Validates the next chunk. An incomplete code point at its end is
     /// remembered and completed by the next chunk.
-    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), InvalidUtf8> {
+    pub(crate) fn feed(&mut self, mut chunk: &[u8]) -> Result<(), InvalidUtf8> {
         if self.pending_len > 0 {
             chunk = self.complete_pending(chunk)?;
             if self.pending_len > 0 {
@@ -52,7 +40,7 @@ impl Utf8Validator {
     }
 
     /// Confirms that the stream did not end inside a code point.
-    pub fn finish(&mut self) -> Result<(), InvalidUtf8> {
+    pub(crate) fn finish(&mut self) -> Result<(), InvalidUtf8> {
         let complete = self.pending_len == 0;
         self.pending_len = 0;
         if complete {
@@ -99,7 +87,7 @@ impl Utf8Validator {
 /// without copying.
 ///
 /// ```
-/// use wscore::utf8::Utf8Bytes;
+/// use wscore::Utf8Bytes;
 ///
 /// let text = Utf8Bytes::from("héllo");
 /// assert_eq!(text.as_str(), "héllo");
@@ -255,6 +243,18 @@ mod tests {
         let mut v = Utf8Validator::default();
         assert!(v.feed(b"\xed").is_ok());
         assert_eq!(v.feed(b"\xa0"), Err(InvalidUtf8));
+    }
+
+    #[test]
+    fn split_code_point_completes_and_impossible_prefix_fails_at_once() {
+        let mut v = Utf8Validator::default();
+        // "€" is E2 82 AC, split across two chunks.
+        assert!(v.feed(b"price: \xe2\x82").is_ok());
+        assert!(v.feed(b"\xac").is_ok());
+        assert!(v.finish().is_ok());
+
+        let mut v = Utf8Validator::default();
+        assert_eq!(v.feed(b"\xf4\x90"), Err(InvalidUtf8));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use wscore::envelope::batch::{split, Batch, BatchWriter, Framing};
+use wscore::wire::{split, Batch, BatchWriter};
+use wscore::Framing;
 
 /// A self-delimiting format: a length byte, then that many bytes.
 fn tlv(buf: &[u8]) -> Option<usize> {

@@ -3,8 +3,7 @@
 //! (the server's response and frames), timer jumps and commands.
 
 use libfuzzer_sys::fuzz_target;
-use wscore::handshake::ClientRequest;
-use wscore::{Connection, Instant, Role};
+use wscore::{ClientRequest, Connection, Instant, Role};
 use wscore_fuzz::{run, Op, Setup};
 
 fuzz_target!(|input: (Setup, bool, Vec<Op>)| {

@@ -5,10 +5,8 @@
 //! inflating arbitrary messages round-trips under every agreement.
 
 use libfuzzer_sys::fuzz_target;
-use wscore::extension::deflate::{
-    client_offer, negotiate_client, negotiate_server, Deflate, DeflateConfig, DeflateParams,
-};
-use wscore::Role;
+use wscore::wire::{client_offer, negotiate_client, negotiate_server, Deflate};
+use wscore::{DeflateConfig, DeflateParams, Role};
 
 fuzz_target!(
     |input: (String, u8, u8, bool, Vec<Vec<u8>>, Vec<Vec<u8>>)| {

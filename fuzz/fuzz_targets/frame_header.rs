@@ -3,7 +3,7 @@
 //! back to a header of the same meaning.
 
 use libfuzzer_sys::fuzz_target;
-use wscore::frame::{FrameHeader, MAX_HEADER_LEN};
+use wscore::wire::{FrameHeader, MAX_HEADER_LEN};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some((header, len))) = FrameHeader::decode(data) {

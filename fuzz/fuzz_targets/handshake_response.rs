@@ -4,8 +4,7 @@
 //! opens does so only with the expected accept key.
 
 use libfuzzer_sys::fuzz_target;
-use wscore::handshake::ClientRequest;
-use wscore::{Config, Connection, Event, Instant};
+use wscore::{ClientRequest, Config, Connection, Event, Instant};
 
 fuzz_target!(|data: &[u8]| {
     let request = ClientRequest::new("h", "/")

@@ -8,12 +8,11 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
-use wscore::envelope::batch::BatchConfig;
-use wscore::envelope::stream::StreamConfig;
-use wscore::envelope::Subprotocol;
-use wscore::frame::{FrameHeader, OpCode, Rsv};
-use wscore::handshake::{Accept, ClientRequest};
-use wscore::{CloseCode, Config, Connection, Event, Instant, Message, ReceiveMode};
+use wscore::wire::{FrameHeader, OpCode, Rsv};
+use wscore::{
+    Accept, BatchConfig, ClientRequest, CloseCode, Config, Connection, Event, Instant, Message,
+    ReceiveMode, StreamConfig, Subprotocol,
+};
 
 /// One step of a fuzzed session.
 #[derive(Arbitrary, Debug)]
@@ -79,7 +78,7 @@ impl Setup {
                 .max_handshake_bytes(512);
         }
         if self.keepalive {
-            config = config.keepalive(Some(wscore::config::Keepalive {
+            config = config.keepalive(Some(wscore::Keepalive {
                 interval: Duration::from_millis(500),
                 timeout: Duration::from_millis(300),
             }));
@@ -163,7 +162,7 @@ fn frame(opcode: u8, fin: bool, rsv1: bool, payload: &[u8]) -> Vec<u8> {
     let mut out = header.encode().as_slice().to_vec();
     let start = out.len();
     out.extend_from_slice(payload);
-    wscore::frame::apply_mask(&mut out[start..], key, 0);
+    wscore::wire::apply_mask(&mut out[start..], key, 0);
     out
 }
 
@@ -391,7 +390,7 @@ impl WireCheck {
 /// A close frame we wrote carries a code that may be sent.
 fn check_close_payload(payload: &mut [u8], mask: Option<[u8; 4]>) {
     if let Some(key) = mask {
-        wscore::frame::apply_mask(payload, key, 0);
+        wscore::wire::apply_mask(payload, key, 0);
     }
     if let [a, b, ..] = *payload {
         let code = CloseCode(u16::from_be_bytes([a, b]));
@@ -415,7 +414,7 @@ mod tests {
         let start = out.len();
         out.extend_from_slice(payload);
         if let Some(key) = mask {
-            wscore::frame::apply_mask(&mut out[start..], key, 0);
+            wscore::wire::apply_mask(&mut out[start..], key, 0);
         }
         out
     }

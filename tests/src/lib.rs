@@ -29,7 +29,7 @@
 //!
 //! Each read is fed through [`Connection::handle_input`] or, chosen at
 //! random, [`Connection::handle_input_buf`]; each transmit is taken with
-//! [`Transmit::write_to`](wscore::connection::Transmit::write_to) or
+//! [`Transmit::write_to`](wscore::Transmit::write_to) or
 //! through its [`Buf`] view in partial chunks. Either way must give the
 //! same result.
 //!
@@ -69,14 +69,11 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use wscore::close::CloseCode;
-use wscore::config::Config;
-use wscore::connection::{Closed, Connection, Event, Role};
-use wscore::error::{ProtocolError, SendError};
-use wscore::frame::{apply_mask, FrameHeader, OpCode, Rsv};
-use wscore::handshake::{Accept, ClientRequest};
-use wscore::message::{Message, MessageKind};
-use wscore::Instant;
+use wscore::wire::{apply_mask, FrameHeader, OpCode, Rsv};
+use wscore::{
+    Accept, ClientRequest, CloseCode, Closed, Config, Connection, Event, Instant, Message,
+    MessageKind, ProtocolError, Role, SendError,
+};
 
 // ---------------------------------------------------------------------------
 // Randomness
@@ -709,8 +706,7 @@ struct SideState {
 /// [crate documentation](crate) for the model.
 ///
 /// ```
-/// use wscore::config::Config;
-/// use wscore::message::Message;
+/// use wscore::{Config, Message};
 /// use wscore_tests::{Pair, Side};
 ///
 /// let mut pair = Pair::new(Config::default(), Config::default(), 7);

@@ -8,19 +8,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use wscore::close::CloseCode;
-use wscore::config::{Config, ReceiveMode};
-use wscore::connection::{CloseCause, Connection, Event, Role, TimeoutKind};
-use wscore::envelope::batch::{BatchConfig, BatchError};
-use wscore::envelope::stream::{
-    AbortCode, Record, RecordError, StreamConfig, StreamError, StreamEvent,
+use wscore::wire::OpCode;
+use wscore::wire::Record;
+use wscore::{
+    accept_key, AbortCode, BatchConfig, BatchError, ClientRequest, CloseCause, CloseCode, Config,
+    Connection, DeflateConfig, Event, HandshakeError, Instant, NegotiationError, ProtocolError,
+    ReceiveMode, RecordError, Role, StreamConfig, StreamError, StreamEvent, Subprotocol,
+    TimeoutKind,
 };
-use wscore::envelope::Subprotocol;
-use wscore::error::ProtocolError;
-use wscore::extension::deflate::{DeflateConfig, NegotiationError};
-use wscore::frame::OpCode;
-use wscore::handshake::{accept_key, ClientRequest, HandshakeError};
-use wscore::Instant;
 use wscore_tests::{encode_frame, encode_frame_with, LenForm};
 
 #[path = "support/counting.rs"]

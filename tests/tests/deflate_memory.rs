@@ -9,12 +9,7 @@
 //! One test in this binary, so that the counting allocator sees one
 //! connection at a time.
 
-use wscore::config::Config;
-use wscore::connection::{Connection, Event};
-use wscore::extension::deflate::DeflateConfig;
-use wscore::handshake::{Accept, ClientRequest};
-use wscore::message::Message;
-use wscore::Instant;
+use wscore::{Accept, ClientRequest, Config, Connection, DeflateConfig, Event, Instant, Message};
 
 #[path = "support/counting.rs"]
 mod counting;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::net::TcpListener;
-use wscore::envelope::Subprotocol;
+use wscore::Subprotocol;
 use wscore_tokio::{Accept, Config};
 
 /// Starts the echo server; returns its URL.

@@ -36,9 +36,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, ChildStdout};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
-use wscore::config::{Config as ProtocolConfig, Keepalive};
-use wscore::envelope::Subprotocol;
-use wscore::extension::deflate::DeflateConfig;
+use wscore::{Config as ProtocolConfig, DeflateConfig, Keepalive, Subprotocol};
 use wscore_tokio::{
     Accept, ClientRequest, CloseCause, CloseCode, Closed, Config, Message, Reject, Request,
     Response, WebSocket,

@@ -29,8 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame as TheirCloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message as TheirMessage};
 use tokio_tungstenite::WebSocketStream;
-use wscore::config::{Config as ProtocolConfig, Keepalive};
-use wscore::extension::deflate::DeflateConfig;
+use wscore::{Config as ProtocolConfig, DeflateConfig, Keepalive};
 use wscore_tokio::{Accept, ClientRequest, CloseCause, CloseCode, Config, Message, WebSocket};
 
 /// The longest a whole scenario may take.

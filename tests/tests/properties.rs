@@ -18,13 +18,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
-use wscore::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
-use wscore::config::{Config, Keepalive, ReceiveMode};
-use wscore::connection::{CloseCause, Closed, Connection, Event, Role};
-use wscore::frame::{OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-use wscore::handshake::{Accept, ClientRequest};
-use wscore::message::{Message, MessageKind};
-use wscore::Instant;
+use wscore::wire::{OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use wscore::{
+    Accept, ClientRequest, CloseCause, CloseCode, CloseFrame, Closed, Config, Connection, Event,
+    Instant, Keepalive, Message, MessageKind, ReceiveMode, Role, MAX_REASON_LEN,
+};
 use wscore_tests::{
     compare_messages, decode_frames, describe, drain_events, drain_transmits, encode_frame,
     encode_frame_with, random_len, random_message, rfc_close_code, text_payload, Frame, LenForm,

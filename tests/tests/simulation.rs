@@ -21,14 +21,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use bytes::Bytes;
-use wscore::close::{CloseCode, MAX_REASON_LEN};
-use wscore::config::{Config, Keepalive, ReceiveMode};
-use wscore::connection::{CloseCause, Closed, Event, TimeoutKind};
-use wscore::envelope::stream::StreamConfig;
-use wscore::envelope::Subprotocol;
-use wscore::frame::OpCode;
-use wscore::message::MessageKind;
-use wscore::Instant;
+use wscore::wire::OpCode;
+use wscore::{
+    CloseCause, CloseCode, Closed, Config, Event, Instant, Keepalive, MessageKind, ReceiveMode,
+    StreamConfig, Subprotocol, TimeoutKind, MAX_REASON_LEN,
+};
 use wscore_tests::{
     compare_messages, random_len, random_message, rfc_close_code, text_payload, Pair, Rng, Side,
 };

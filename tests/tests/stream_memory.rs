@@ -5,13 +5,12 @@
 //! connection at a time. The numbers are printed (`--nocapture`).
 
 use bytes::{Bytes, BytesMut};
-use wscore::config::{Config, ReceiveMode};
-use wscore::connection::{Connection, Event};
-use wscore::envelope::stream::{Record, StreamConfig, StreamEvent};
-use wscore::envelope::Subprotocol;
-use wscore::frame::OpCode;
-use wscore::handshake::{Accept, ClientRequest};
-use wscore::Instant;
+use wscore::wire::OpCode;
+use wscore::wire::Record;
+use wscore::{
+    Accept, ClientRequest, Config, Connection, Event, Instant, ReceiveMode, StreamConfig,
+    StreamEvent, Subprotocol,
+};
 use wscore_tests::encode_frame;
 
 #[path = "support/counting.rs"]

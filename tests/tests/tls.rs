@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use rustls::CertificateError;
-use wscore::message::Message;
+use wscore::Message;
 use wscore_tokio::{ClientRequest, CloseCause, CloseCode, Config, Error};
 
 #[path = "support/tls.rs"]

@@ -13,7 +13,7 @@
 //! connection.
 
 use futures::StreamExt;
-use wscore_async_std::wscore::extension::deflate::DeflateConfig;
+use wscore_async_std::wscore::DeflateConfig;
 use wscore_async_std::{ClientRequest, Config};
 
 type BoxError = Box<dyn std::error::Error>;

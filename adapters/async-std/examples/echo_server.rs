@@ -10,7 +10,7 @@
 
 use async_std::net::{TcpListener, TcpStream};
 use futures::StreamExt;
-use wscore_async_std::wscore::extension::deflate::DeflateConfig;
+use wscore_async_std::wscore::DeflateConfig;
 use wscore_async_std::{Accept, Config};
 
 #[async_std::main]

@@ -21,9 +21,7 @@ use std::time::Instant;
 
 use async_std::net::TcpListener;
 use futures::io::{AsyncRead, AsyncWriteExt, BufWriter};
-use wscore::config::{Config as ProtocolConfig, ReceiveMode};
-use wscore::envelope::stream::StreamConfig;
-use wscore::envelope::Subprotocol;
+use wscore::{Config as ProtocolConfig, ReceiveMode, StreamConfig, Subprotocol};
 use wscore_async_std::{Accept, ClientRequest, CloseCode, Config, Event, StreamEvent};
 
 /// Counts live heap bytes and their peak.

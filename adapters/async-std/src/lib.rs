@@ -77,10 +77,10 @@ pub use wscore_driver::{
 };
 
 pub use wscore;
-pub use wscore::close::{CloseCode, CloseFrame};
-pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
-pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
-pub use wscore::message::Message;
+pub use wscore::{
+    Accept, ClientRequest, CloseCause, CloseCode, CloseFrame, Closed, Message, Reject, Request,
+    Response, Role, TimeoutKind,
+};
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use async_net::TcpStream;
 use futures_io::{AsyncRead, AsyncWrite};
-use wscore::handshake::{ClientRequest, Response};
+use wscore::{ClientRequest, Response};
 
 use crate::{client, Config, Error, WebSocket};
 

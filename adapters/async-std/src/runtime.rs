@@ -7,8 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
-use wscore::connection::Role;
-use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
+use wscore::{Accept, ClientRequest, Reject, Request, Response, Role};
 
 use wscore_driver as driver;
 

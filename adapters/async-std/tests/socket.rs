@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use async_std::future::timeout;
 use async_std::net::TcpListener;
 use futures::{SinkExt, StreamExt};
-use wscore::config::{Config as ProtocolConfig, Keepalive};
-use wscore::handshake::HandshakeError;
+use wscore::{Config as ProtocolConfig, HandshakeError, Keepalive};
 use wscore_async_std::{
     Accept, ClientRequest, CloseCause, CloseCode, Config, Error, Message, Reject, TimeoutKind,
     WebSocket,

@@ -8,8 +8,7 @@ use std::io;
 
 use bytes::BytesMut;
 use futures::io::Cursor;
-use wscore::config::{Config as ProtocolConfig, ReceiveMode};
-use wscore::envelope::Subprotocol;
+use wscore::{Config as ProtocolConfig, ReceiveMode, Subprotocol};
 use wscore_async_std::{
     Accept, ClientRequest, CloseCause, CloseCode, Config, Error, Event, StreamEvent, WebSocket,
 };

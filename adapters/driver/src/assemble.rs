@@ -11,9 +11,7 @@
 use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
-use wscore::envelope::stream::{StreamEvent, StreamId};
-use wscore::message::{Message, MessageKind};
-use wscore::utf8::Utf8Bytes;
+use wscore::{Message, MessageKind, StreamEvent, StreamId, Utf8Bytes};
 
 use crate::Event;
 

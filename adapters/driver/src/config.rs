@@ -2,7 +2,7 @@
 //! two knobs that only exist where there is IO (the write-buffer limit that
 //! drives back-pressure, and the size of the read buffer).
 
-use wscore::config::Config as ProtocolConfig;
+use wscore::Config as ProtocolConfig;
 
 /// Settings for one WebSocket socket.
 ///
@@ -12,7 +12,7 @@ use wscore::config::Config as ProtocolConfig;
 ///
 /// ```
 /// use std::time::Duration;
-/// use wscore::config::{Config as ProtocolConfig, Keepalive};
+/// use wscore::{Config as ProtocolConfig, Keepalive};
 /// use wscore_driver::Config;
 ///
 /// let config = Config::default()
@@ -32,7 +32,7 @@ use wscore::config::Config as ProtocolConfig;
 pub struct Config {
     /// Limits, timers and keepalive for the protocol engine.
     ///
-    /// With [`ReceiveMode::Incremental`](wscore::config::ReceiveMode::Incremental)
+    /// With [`ReceiveMode::Incremental`](wscore::ReceiveMode::Incremental)
     /// [`Socket::next_event`](crate::Socket::next_event) hands out messages
     /// and streams piece by piece as they are read; the plain message API
     /// still yields whole messages, assembled within the same limits as

@@ -13,12 +13,10 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
-use wscore::close::CloseCode;
-use wscore::connection::{Closed, Connection, Event as CoreEvent, Transmit};
-use wscore::envelope::stream::{Direction, StreamEvent, StreamId};
-use wscore::handshake::{Accept, Reject, Request, Response};
-use wscore::message::Message;
-use wscore::Instant;
+use wscore::{
+    Accept, CloseCode, Closed, Connection, Direction, Event as CoreEvent, Instant, Message, Reject,
+    Request, Response, StreamEvent, StreamId, Transmit,
+};
 
 use crate::assemble::Assembler;
 use crate::{Config, Error, Event, Timer};
@@ -889,8 +887,7 @@ fn gather<'a>(out: &'a VecDeque<Transmit>, slices: &mut [IoSlice<'a>]) -> usize 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wscore::config::Config as ProtocolConfig;
-    use wscore::connection::Role;
+    use wscore::{Config as ProtocolConfig, Role};
 
     fn transmits() -> VecDeque<Transmit> {
         let mut conn = Connection::upgraded(

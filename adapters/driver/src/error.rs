@@ -4,9 +4,7 @@
 use std::fmt;
 use std::io;
 
-use wscore::connection::{CloseCause, TimeoutKind};
-use wscore::error::{ProtocolError, SendError, SetupError};
-use wscore::handshake::HandshakeError;
+use wscore::{CloseCause, HandshakeError, ProtocolError, SendError, SetupError, TimeoutKind};
 
 /// Why a WebSocket operation failed.
 #[derive(Debug)]

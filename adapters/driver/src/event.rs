@@ -1,17 +1,14 @@
 //! What the socket tells the application beyond whole messages.
 
 use bytes::Bytes;
-use wscore::close::CloseFrame;
-use wscore::connection::Event as CoreEvent;
-use wscore::envelope::stream::StreamEvent;
-use wscore::message::{Message, MessageKind};
+use wscore::{CloseFrame, Event as CoreEvent, Message, MessageKind, StreamEvent};
 
 /// Something the peer sent, as [`Socket::next_event`](crate::Socket::next_event)
 /// hands it out.
 ///
-/// In [`ReceiveMode::Whole`](wscore::config::ReceiveMode::Whole) (the
+/// In [`ReceiveMode::Whole`](wscore::ReceiveMode::Whole) (the
 /// default) messages and streams arrive as [`Event::Message`]; with
-/// [`ReceiveMode::Incremental`](wscore::config::ReceiveMode::Incremental)
+/// [`ReceiveMode::Incremental`](wscore::ReceiveMode::Incremental)
 /// a message arrives as [`Event::MessageStart`], any number of
 /// [`Event::MessageData`] and [`Event::MessageEnd`], and a stream of the
 /// streamed envelope as [`StreamEvent::Started`], [`StreamEvent::Data`]

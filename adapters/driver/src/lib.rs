@@ -1,7 +1,7 @@
 //! # wscore-driver
 //!
 //! The runtime-independent WebSocket socket of [`wscore`]: one
-//! [`Connection`](wscore::connection::Connection) driven over any
+//! [`Connection`](wscore::Connection) driven over any
 //! `futures-io` transport with any [`Timer`]. Everything about frames,
 //! masks, close codes and deadlines is decided by the core; this crate owns
 //! the IO loop (read windows, vectored writes, back-pressure, the timer,
@@ -10,7 +10,7 @@
 //!
 //! Beyond whole messages, [`Socket::next_event`] hands out [`Event`]s:
 //! incremental pieces of messages and streams (with
-//! [`ReceiveMode::Incremental`](wscore::config::ReceiveMode::Incremental)),
+//! [`ReceiveMode::Incremental`](wscore::ReceiveMode::Incremental)),
 //! stream failures, pings, pongs and the peer's close frame, reading the
 //! transport only as fast as they are taken. Streams are sent from
 //! [`Bytes`](bytes::Bytes), from an `AsyncRead`
@@ -58,8 +58,7 @@ pub use split::{ReadHalf, WriteHalf};
 pub use timer::Timer;
 
 pub use wscore;
-pub use wscore::close::{CloseCode, CloseFrame};
-pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
-pub use wscore::envelope::stream::{Direction, StreamError, StreamEvent, StreamId};
-pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
-pub use wscore::message::{Message, MessageKind};
+pub use wscore::{
+    Accept, ClientRequest, CloseCause, CloseCode, CloseFrame, Closed, Direction, Message,
+    MessageKind, Reject, Request, Response, Role, StreamError, StreamEvent, StreamId, TimeoutKind,
+};

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
-use wscore::envelope::stream::StreamId;
+use wscore::StreamId;
 
 use crate::engine::Engine;
 use crate::{Error, Timer};

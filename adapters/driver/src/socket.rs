@@ -24,16 +24,15 @@ use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
-use wscore::close::CloseCode;
-use wscore::connection::{Closed, Connection, Role};
-use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
-use wscore::message::Message;
+use wscore::{
+    Accept, ClientRequest, CloseCode, Closed, Connection, Message, Reject, Request, Response, Role,
+    StreamId,
+};
 
 use crate::engine::Engine;
 use crate::outgoing::{self, Drive};
 use crate::split::{self, ReadHalf, WriteHalf};
 use crate::{Config, Error, Event, Timer};
-use wscore::envelope::stream::StreamId;
 
 /// A seed for a client's masking keys, from the operating system.
 fn seed() -> Result<[u8; 32], Error> {
@@ -114,7 +113,7 @@ where
     /// Client: sends the opening request over `io` and reads the response.
     /// The handshake fails with [`Error::Handshake`] if the server does not
     /// answer `101` correctly, or [`Error::Timeout`] after
-    /// [`handshake_timeout`](wscore::config::Config::handshake_timeout).
+    /// [`handshake_timeout`](wscore::Config::handshake_timeout).
     pub async fn client(
         io: S,
         request: ClientRequest,
@@ -191,7 +190,7 @@ where
     /// Sends `payload` as a stream of the streamed envelope, with
     /// `metadata` for the receiver (a file name, a content type), on a
     /// connection whose subprotocol names that envelope; otherwise fails
-    /// with [`SendError::StreamsNotNegotiated`](wscore::error::SendError::StreamsNotNegotiated).
+    /// with [`SendError::StreamsNotNegotiated`](wscore::SendError::StreamsNotNegotiated).
     /// The payload is cut into chunks as it is written (sliced, never
     /// copied) and interleaves with other messages; this waits, as
     /// [`Socket::send`] does, until the transport has taken it.
@@ -214,7 +213,7 @@ where
     /// are sent. Nothing is written before the first push; the end of the
     /// stream follows its last byte by itself. On a connection without the
     /// streamed envelope this fails with
-    /// [`SendError::StreamsNotNegotiated`](wscore::error::SendError::StreamsNotNegotiated).
+    /// [`SendError::StreamsNotNegotiated`](wscore::SendError::StreamsNotNegotiated).
     pub fn open_stream(
         &mut self,
         total_len: u64,
@@ -295,7 +294,7 @@ where
     }
 
     /// Sends a ping (at most 125 bytes), ahead of queued messages. The pong
-    /// is not surfaced; keepalive in [`wscore::config::Config::keepalive`]
+    /// is not surfaced; keepalive in [`wscore::Config::keepalive`]
     /// uses pings without any code here.
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
         self.engine.ping(payload.into())?;
@@ -310,7 +309,7 @@ where
 
     /// Closes the connection: writes everything queued, then a close frame
     /// with `code` and `reason`, waits for the peer's close frame (at most
-    /// [`close_timeout`](wscore::config::Config::close_timeout)), and shuts
+    /// [`close_timeout`](wscore::Config::close_timeout)), and shuts
     /// the transport down. Messages that arrive in the meantime are
     /// dropped; to read them, [`split`](Socket::split) the socket and close
     /// the write half while reading.

@@ -15,11 +15,7 @@ use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
-use wscore::close::CloseCode;
-use wscore::connection::Closed;
-use wscore::message::Message;
-
-use wscore::envelope::stream::StreamId;
+use wscore::{CloseCode, Closed, Message, StreamId};
 
 use crate::engine::Engine;
 use crate::outgoing::{self, Drive};

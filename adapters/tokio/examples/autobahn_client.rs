@@ -13,7 +13,7 @@
 //! connection.
 
 use futures::StreamExt;
-use wscore_tokio::wscore::extension::deflate::DeflateConfig;
+use wscore_tokio::wscore::DeflateConfig;
 use wscore_tokio::{ClientRequest, Config};
 
 type BoxError = Box<dyn std::error::Error>;

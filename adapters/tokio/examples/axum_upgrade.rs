@@ -28,8 +28,7 @@ use axum::Router;
 use futures::StreamExt;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use wscore_tokio::wscore::config::Config as ProtocolConfig;
-use wscore_tokio::wscore::handshake::accept_key;
+use wscore_tokio::wscore::{accept_key, Config as ProtocolConfig};
 use wscore_tokio::{Config, Role, WebSocket};
 
 /// A WebSocket over a connection hyper upgraded.

@@ -10,7 +10,7 @@
 
 use futures::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
-use wscore_tokio::wscore::extension::deflate::DeflateConfig;
+use wscore_tokio::wscore::DeflateConfig;
 use wscore_tokio::{Accept, Config};
 
 #[tokio::main]

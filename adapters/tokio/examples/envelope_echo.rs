@@ -9,7 +9,7 @@
 
 use futures::StreamExt;
 use tokio::net::{TcpListener, TcpStream};
-use wscore::envelope::Subprotocol;
+use wscore::Subprotocol;
 use wscore_tokio::{Accept, Config};
 
 #[tokio::main]

@@ -21,9 +21,7 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
-use wscore::config::{Config as ProtocolConfig, ReceiveMode};
-use wscore::envelope::stream::StreamConfig;
-use wscore::envelope::Subprotocol;
+use wscore::{Config as ProtocolConfig, ReceiveMode, StreamConfig, Subprotocol};
 use wscore_tokio::{Accept, ClientRequest, CloseCode, Config, Event, StreamEvent, TokioIo};
 
 /// Counts live heap bytes and their peak.

@@ -76,10 +76,10 @@ pub use net::{connect, connect_with, MaybeTlsStream};
 pub use timer::TokioTimer;
 
 pub use wscore;
-pub use wscore::close::{CloseCode, CloseFrame};
-pub use wscore::connection::{CloseCause, Closed, Role, TimeoutKind};
-pub use wscore::handshake::{Accept, ClientRequest, Reject, Request, Response};
-pub use wscore::message::Message;
+pub use wscore::{
+    Accept, ClientRequest, CloseCause, CloseCode, CloseFrame, Closed, Message, Reject, Request,
+    Response, Role, TimeoutKind,
+};
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
 #[cfg(feature = "rustls")]

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use wscore::handshake::{ClientRequest, Response};
+use wscore::{ClientRequest, Response};
 
 use crate::{client, Config, Error, WebSocket};
 

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use wscore::config::{Config as ProtocolConfig, ReceiveMode};
-use wscore::envelope::Subprotocol;
+use wscore::{Config as ProtocolConfig, ReceiveMode, Subprotocol};
 use wscore_tokio::{Accept, ClientRequest, Config, Event, StreamEvent};
 
 struct Counting;

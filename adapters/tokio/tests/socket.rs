@@ -8,9 +8,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
-use wscore::config::{Config as ProtocolConfig, Keepalive};
-use wscore::error::ProtocolError;
-use wscore::handshake::HandshakeError;
+use wscore::{Config as ProtocolConfig, HandshakeError, Keepalive, ProtocolError};
 use wscore_tokio::{
     Accept, ClientRequest, CloseCause, CloseCode, Config, Error, Message, Reject, TimeoutKind,
     WebSocket,

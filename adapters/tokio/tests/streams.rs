@@ -10,11 +10,10 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::io::DuplexStream;
-use wscore::config::{Config as ProtocolConfig, ReceiveMode};
-use wscore::envelope::stream::{AbortCode, StreamConfig};
-use wscore::envelope::Subprotocol;
-use wscore::error::SendError;
-use wscore::message::MessageKind;
+use wscore::{
+    AbortCode, Config as ProtocolConfig, MessageKind, ReceiveMode, SendError, StreamConfig,
+    Subprotocol,
+};
 use wscore_tokio::{
     Accept, ClientRequest, Config, Direction, Error, Event, Message, StreamError, StreamEvent,
     WebSocket,

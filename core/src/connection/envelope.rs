@@ -343,14 +343,13 @@ impl Connection {
     ///
     /// ```
     /// use bytes::Bytes;
-    /// use wscore::envelope::Subprotocol;
-    /// use wscore::{Config, Connection, Instant, Role};
+    /// use wscore::{Config, Connection, Instant, Role, Subprotocol};
     ///
     /// let config = Config::default().subprotocols(vec![Subprotocol::streamed("files.v2")]);
     /// let mut conn = Connection::upgraded(Role::Server, config, [0; 32], Instant::ZERO)?;
     /// // Upgraded elsewhere, so no subprotocol was chosen here: plain.
     /// assert!(conn.send_stream(Bytes::from(vec![0; 10]), Bytes::new()).is_err());
-    /// # Ok::<(), wscore::error::SetupError>(())
+    /// # Ok::<(), wscore::SetupError>(())
     /// ```
     pub fn send_stream(
         &mut self,

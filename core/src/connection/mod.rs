@@ -6,45 +6,9 @@
 //! auto-responses. It delegates the frame reader, the outbound queue and
 //! the envelope (batching and streaming, a machine of its own that takes
 //! each complete data message) to private submodules, and the HTTP
-//! upgrade to [`crate::handshake`].
-//!
-//! # The loop
-//!
-//! A connection is driven by four families of methods:
-//!
-//! - getters: [`Connection::role`], [`Connection::is_open`],
-//!   [`Connection::is_closed`], [`Connection::subprotocol`], …
-//! - inputs: [`Connection::handle_input`] (bytes read from the transport),
-//!   [`Connection::handle_eof`] (the transport will yield no more bytes) and
-//!   [`Connection::handle_timeout`] (the deadline passed);
-//! - commands: [`Connection::send`], [`Connection::ping`],
-//!   [`Connection::close`], and for servers [`Connection::accept`] /
-//!   [`Connection::reject`];
-//! - outputs: [`Connection::poll_transmit`] (bytes to write),
-//!   [`Connection::poll_event`] (what happened) and
-//!   [`Connection::poll_timeout`] (when to call `handle_timeout`).
-//!
-//! After every input or command, drain `poll_transmit` until `None` and write
-//! the bytes, drain `poll_event` until `None`, then read `poll_timeout`.
-//! When [`Event::Closed`] has been seen, keep draining `poll_transmit` until
-//! it returns `None` ([`Connection::is_done`] turns true), then shut the
-//! transport down.
-//!
-//! # Ordering around a close
-//!
-//! - Every message received before the peer's close frame is surfaced before
-//!   [`Event::CloseReceived`].
-//! - The reply to the peer's close is queued only when the application takes
-//!   `CloseReceived` out of [`Connection::poll_event`]. Whatever the
-//!   application sent while handling earlier events is therefore written
-//!   first: an echo server that receives a burst of messages and a close
-//!   echoes every one of them before its close frame.
-//! - A protocol violation is treated the same way: the events decoded
-//!   before it come first, and the close frame with the RFC's code is
-//!   queued once they are taken, after the application's answers.
-//! - Messages accepted by [`Connection::send`] are always written before our
-//!   close frame, whoever started the close.
-//! - [`Event::Closed`] is always the last event.
+//! upgrade to [`crate::handshake`]. The loop that drives it and its ordering
+//! guarantees are documented on [`Connection`] itself, where the crate's
+//! users read them.
 
 mod closing;
 mod codec;
@@ -116,13 +80,50 @@ enum Lifecycle {
     Closed,
 }
 
-/// A WebSocket connection as a pure state machine. See the
-/// [module documentation](self) for the loop that drives it.
+/// A WebSocket connection as a pure state machine.
+///
+/// # The loop
+///
+/// A connection is driven by four families of methods:
+///
+/// - getters: [`Connection::role`], [`Connection::is_open`],
+///   [`Connection::is_closed`], [`Connection::subprotocol`], …
+/// - inputs: [`Connection::handle_input`] (bytes read from the transport),
+///   [`Connection::handle_eof`] (the transport will yield no more bytes) and
+///   [`Connection::handle_timeout`] (the deadline passed);
+/// - commands: [`Connection::send`], [`Connection::ping`],
+///   [`Connection::close`], and for servers [`Connection::accept`] /
+///   [`Connection::reject`];
+/// - outputs: [`Connection::poll_transmit`] (bytes to write),
+///   [`Connection::poll_event`] (what happened) and
+///   [`Connection::poll_timeout`] (when to call `handle_timeout`).
+///
+/// After every input or command, drain `poll_transmit` until `None` and write
+/// the bytes, drain `poll_event` until `None`, then read `poll_timeout`.
+/// When [`Event::Closed`] has been seen, keep draining `poll_transmit` until
+/// it returns `None` ([`Connection::is_done`] turns true), then shut the
+/// transport down.
+///
+/// # Ordering around a close
+///
+/// - Every message received before the peer's close frame is surfaced before
+///   [`Event::CloseReceived`].
+/// - The reply to the peer's close is queued only when the application takes
+///   `CloseReceived` out of [`Connection::poll_event`]. Whatever the
+///   application sent while handling earlier events is therefore written
+///   first: an echo server that receives a burst of messages and a close
+///   echoes every one of them before its close frame.
+/// - A protocol violation is treated the same way: the events decoded
+///   before it come first, and the close frame with the RFC's code is
+///   queued once they are taken, after the application's answers.
+/// - Messages accepted by [`Connection::send`] are always written before our
+///   close frame, whoever started the close.
+/// - [`Event::Closed`] is always the last event.
+///
+/// # Example
 ///
 /// ```
-/// use wscore::connection::{Connection, Event};
-/// use wscore::handshake::{Accept, ClientRequest};
-/// use wscore::{config::Config, message::Message, Instant};
+/// use wscore::{Accept, ClientRequest, Config, Connection, Event, Instant, Message};
 ///
 /// let now = Instant::ZERO;
 /// let request = ClientRequest::new("example.com", "/chat");
@@ -218,9 +219,7 @@ impl Connection {
     /// own offer.
     ///
     /// ```
-    /// use wscore::error::SetupError;
-    /// use wscore::handshake::ClientRequest;
-    /// use wscore::{Config, Connection, Instant};
+    /// use wscore::{ClientRequest, Config, Connection, Instant, SetupError};
     ///
     /// let request = ClientRequest::new("example.com", "/").extension("permessage-deflate");
     /// let refused = Connection::client(Config::default(), request, [0; 32], Instant::ZERO);
@@ -541,7 +540,7 @@ impl Connection {
     /// message of a batch (the answer is batched like any other send).
     ///
     /// ```
-    /// # use wscore::{config::Config, connection::{Connection, Role}, message::Message, Instant};
+    /// # use wscore::{Config, Connection, Instant, Message, Role};
     /// let mut conn = Connection::upgraded(Role::Server, Config::default(), [0; 32], Instant::ZERO).unwrap();
     /// conn.set_auto_response(Message::text("heartbeat"), Message::text("alive"));
     /// conn.handle_input(Instant::ZERO, &[0x81, 0x89, 0, 0, 0, 0, b'h', b'e', b'a', b'r', b't', b'b', b'e', b'a', b't']);

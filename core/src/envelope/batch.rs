@@ -19,7 +19,7 @@ use core::time::Duration;
 ///
 /// ```
 /// use core::time::Duration;
-/// use wscore::envelope::batch::BatchConfig;
+/// use wscore::BatchConfig;
 ///
 /// // Hold a partial batch up to 2 ms to collect more messages.
 /// let config = BatchConfig::default().linger(Duration::from_millis(2));
@@ -189,7 +189,7 @@ impl std::error::Error for BatchError {}
 /// Appends `len` as an unsigned LEB128 varint.
 ///
 /// ```
-/// use wscore::envelope::batch::{put_varint, read_varint};
+/// use wscore::wire::{put_varint, read_varint};
 ///
 /// let mut out = bytes::BytesMut::new();
 /// put_varint(&mut out, 300);
@@ -241,7 +241,7 @@ impl std::error::Error for VarintError {}
 /// how many bytes it took.
 ///
 /// ```
-/// use wscore::envelope::batch::{read_varint, VarintError};
+/// use wscore::wire::{read_varint, VarintError};
 ///
 /// assert_eq!(read_varint(&[0xAC, 0x02, 0xFF]), Ok((300, 2)));
 /// assert_eq!(read_varint(&[0xAC]), Err(VarintError::Truncated));
@@ -275,7 +275,8 @@ pub fn read_varint(buf: &[u8]) -> Result<(u64, usize), VarintError> {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use wscore::envelope::batch::{Batch, BatchError, Framing};
+/// use wscore::{BatchError, Framing};
+/// use wscore::wire::Batch;
 ///
 /// let batch = Batch::parse(Bytes::from_static(b"\x02hi\x03you"), Framing::Varint, 16, 1024).unwrap();
 /// assert_eq!(batch.len(), 2);
@@ -400,7 +401,8 @@ fn measure(rest: &[u8], framing: Framing, offset: usize) -> Result<(usize, usize
 ///
 /// ```
 /// use bytes::Bytes;
-/// use wscore::envelope::batch::{split, BatchError, Framing};
+/// use wscore::{BatchError, Framing};
+/// use wscore::wire::split;
 ///
 /// let batch = Bytes::from_static(b"\x02hi\x03you");
 /// let messages = split(&batch, Framing::Varint, 16, 1024).unwrap();

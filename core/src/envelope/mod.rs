@@ -16,12 +16,21 @@
 
 use alloc::string::String;
 
-pub mod batch;
-pub mod stream;
+pub(crate) mod batch;
+pub(crate) mod stream;
 
 pub use batch::Framing;
 
 /// How the messages of a subprotocol are carried.
+///
+/// Browsers can negotiate subprotocols but not custom extensions, so an
+/// envelope never touches RSV bits or opcodes: it is a layout of the payload
+/// that both ends agree on by naming a subprotocol. The application declares
+/// the subprotocols it speaks in [`Config::subprotocols`](crate::Config::subprotocols),
+/// each with its envelope; a client offers them all, a server picks the
+/// first of its own list that the client offered, and the connection then
+/// runs the envelope the chosen subprotocol names. A peer that knows only a
+/// plain subprotocol is served unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Envelope {
@@ -39,8 +48,7 @@ pub enum Envelope {
 /// A subprotocol the application speaks, and the envelope it names.
 ///
 /// ```
-/// use wscore::envelope::{Envelope, Subprotocol};
-/// use wscore::Config;
+/// use wscore::{Config, Envelope, Subprotocol};
 ///
 /// // Preference order: batched first, plain as the fallback.
 /// let config = Config::default().subprotocols(vec![

@@ -8,4 +8,4 @@
 //!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 
-pub mod deflate;
+pub(crate) mod deflate;

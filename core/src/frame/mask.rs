@@ -9,7 +9,7 @@
 /// masked payload. Masking and unmasking are the same operation.
 ///
 /// ```
-/// use wscore::frame::apply_mask;
+/// use wscore::wire::apply_mask;
 ///
 /// let key = [0x37, 0xfa, 0x21, 0x3d];
 /// let mut data = *b"Hello";

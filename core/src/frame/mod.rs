@@ -155,7 +155,7 @@ impl FrameHeader {
     /// accepted, as most peers do; RFC 6455 obliges only the sender.
     ///
     /// ```
-    /// use wscore::frame::{FrameHeader, OpCode};
+    /// use wscore::wire::{FrameHeader, OpCode};
     ///
     /// // RFC 6455 §5.7: a single-frame masked text message "Hello".
     /// let wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
@@ -220,7 +220,7 @@ impl FrameHeader {
     /// Encodes the header with the shortest length form.
     ///
     /// ```
-    /// use wscore::frame::{FrameHeader, OpCode, Rsv};
+    /// use wscore::wire::{FrameHeader, OpCode, Rsv};
     ///
     /// // RFC 6455 §5.7: an unmasked ping with the body "Hello".
     /// let header = FrameHeader {

@@ -29,14 +29,14 @@ const RESERVED: &[&str] = &[
 /// What a client asks for when it opens a WebSocket.
 ///
 /// ```
-/// use wscore::handshake::ClientRequest;
+/// use wscore::ClientRequest;
 ///
 /// let req = ClientRequest::from_url("wss://example.com:8443/chat?room=1")?
 ///     .subprotocol("chat")
 ///     .header("Authorization", "Bearer abc");
 /// assert!(req.is_tls());
 /// assert_eq!((req.host(), req.port(), req.path()), ("example.com", 8443, "/chat?room=1"));
-/// # Ok::<(), wscore::handshake::HandshakeError>(())
+/// # Ok::<(), wscore::HandshakeError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientRequest {

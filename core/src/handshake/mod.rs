@@ -15,8 +15,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
-pub mod client;
-pub mod server;
+pub(crate) mod client;
+pub(crate) mod server;
 
 pub use client::{ClientRequest, Response};
 pub use server::{Accept, Reject, Request};
@@ -109,7 +109,7 @@ impl HandshakeError {
     /// server.
     ///
     /// ```
-    /// use wscore::handshake::HandshakeError;
+    /// use wscore::HandshakeError;
     ///
     /// assert_eq!(HandshakeError::UnsupportedVersion.http_status(), 426);
     /// assert_eq!(HandshakeError::BadKey.http_status(), 400);
@@ -163,7 +163,7 @@ impl std::error::Error for HandshakeError {}
 /// base64(SHA-1(key ++ GUID)), as RFC 6455 §4.2.2 defines it.
 ///
 /// ```
-/// use wscore::handshake::accept_key;
+/// use wscore::accept_key;
 ///
 /// // The example from RFC 6455 §1.3.
 /// assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");

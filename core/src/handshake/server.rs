@@ -153,7 +153,7 @@ fn check_key(key: &[u8]) -> Result<String, HandshakeError> {
 /// The application's decision to accept a request.
 ///
 /// ```
-/// use wscore::handshake::Accept;
+/// use wscore::Accept;
 ///
 /// let accept = Accept::new().subprotocol("chat").header("X-Server", "demo");
 /// assert_eq!(accept.chosen_subprotocol(), Some("chat"));
@@ -208,7 +208,7 @@ impl Accept {
 /// The application's decision to refuse a request with an HTTP response.
 ///
 /// ```
-/// use wscore::handshake::Reject;
+/// use wscore::Reject;
 ///
 /// let reject = Reject::new(401).header("WWW-Authenticate", "Bearer").body("login first");
 /// assert_eq!(reject.status(), 401);

@@ -52,7 +52,7 @@ impl AbortCode {
 /// Limits and policy of the streaming envelope.
 ///
 /// ```
-/// use wscore::envelope::stream::StreamConfig;
+/// use wscore::StreamConfig;
 ///
 /// let config = StreamConfig::default().chunk_size(64 << 10).max_streams(4);
 /// assert_eq!(config.send_threshold, Some(512 << 10));

@@ -163,7 +163,7 @@ impl Record {
     ///
     /// ```
     /// use bytes::Bytes;
-    /// use wscore::envelope::stream::Record;
+    /// use wscore::wire::Record;
     ///
     /// let chunk = Record::Chunk { id: 7, offset: 300, data: Bytes::from_static(b"abc") };
     /// let wire = chunk.encode();

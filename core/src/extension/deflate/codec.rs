@@ -62,8 +62,8 @@ pub struct Inflated {
 /// offering one byte more than the budget left.
 ///
 /// ```
-/// use wscore::extension::deflate::{Deflate, DeflateConfig, DeflateParams};
-/// use wscore::Role;
+/// use wscore::{DeflateConfig, DeflateParams, Role};
+/// use wscore::wire::Deflate;
 ///
 /// let (params, config) = (DeflateParams::default(), DeflateConfig::default());
 /// let mut client = Deflate::new(&params, Role::Client, &config);
@@ -86,7 +86,7 @@ pub struct Inflated {
 ///     }
 /// }
 /// assert_eq!(message, json);
-/// # Ok::<(), wscore::extension::deflate::InflateError>(())
+/// # Ok::<(), wscore::wire::InflateError>(())
 /// ```
 pub struct Deflate {
     compressor: Compressor,

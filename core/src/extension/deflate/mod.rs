@@ -56,7 +56,7 @@ pub use codec::{Deflate, InflateError, Inflated};
 pub use negotiate::{client_offer, negotiate_client, negotiate_server, NegotiationError};
 
 /// The extension token in `Sec-WebSocket-Extensions`.
-pub const EXTENSION_NAME: &str = "permessage-deflate";
+pub(crate) const EXTENSION_NAME: &str = "permessage-deflate";
 
 /// The largest window the RFC permits, and the default.
 pub(super) const MAX_BITS: u8 = 15;
@@ -76,7 +76,7 @@ pub(super) const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 /// them to the client's offer.
 ///
 /// ```
-/// use wscore::extension::deflate::DeflateConfig;
+/// use wscore::DeflateConfig;
 ///
 /// // Small windows and no context kept between messages: a peer's
 /// // compressor keeps less state for us, and ours about a third less
@@ -197,7 +197,7 @@ impl DeflateParams {
     /// The `Sec-WebSocket-Extensions` value a server answers with.
     ///
     /// ```
-    /// use wscore::extension::deflate::DeflateParams;
+    /// use wscore::DeflateParams;
     ///
     /// let params = DeflateParams {
     ///     client_no_context_takeover: true,

@@ -152,7 +152,8 @@ fn parse_bits(value: &str) -> Option<u8> {
 /// The `Sec-WebSocket-Extensions` element a client offers for `config`.
 ///
 /// ```
-/// use wscore::extension::deflate::{client_offer, DeflateConfig};
+/// use wscore::DeflateConfig;
+/// use wscore::wire::client_offer;
 ///
 /// assert_eq!(
 ///     client_offer(&DeflateConfig::default()),
@@ -194,7 +195,8 @@ pub fn client_offer(config: &DeflateConfig) -> String {
 /// client's `offers` that is well formed, or `None` to proceed uncompressed.
 ///
 /// ```
-/// use wscore::extension::deflate::{negotiate_server, DeflateConfig};
+/// use wscore::DeflateConfig;
+/// use wscore::wire::negotiate_server;
 ///
 /// let offers = [
 ///     "permessage-deflate; server_max_window_bits=99".to_string(), // malformed: declined
@@ -239,7 +241,8 @@ pub fn negotiate_server(offers: &[String], config: &DeflateConfig) -> Option<Def
 /// server declined permessage-deflate; an error fails the handshake.
 ///
 /// ```
-/// use wscore::extension::deflate::{negotiate_client, DeflateConfig, NegotiationError};
+/// use wscore::{DeflateConfig, NegotiationError};
+/// use wscore::wire::negotiate_client;
 ///
 /// let config = DeflateConfig::default().server_max_window_bits(10);
 /// let ok = ["permessage-deflate; server_max_window_bits=9".to_string()];
