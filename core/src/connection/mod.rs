@@ -748,7 +748,9 @@ impl Connection {
                     }
                 }
                 Output::Refused(id, error) => {
-                    if self.outbound.cancel_stream(id).is_some() {
+                    let ours = self.outbound.cancel_stream(id).is_some()
+                        || self.outbound.forget_finished_stream(id);
+                    if ours {
                         self.events.push_back(Event::Stream(StreamEvent::Failed {
                             id,
                             direction: Direction::Outbound,

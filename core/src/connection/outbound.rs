@@ -196,7 +196,16 @@ pub(super) struct Outbound {
     failed_streams: VecDeque<StreamId>,
     /// Streams dropped unfinished with the connection, to report.
     abandoned_streams: Vec<StreamId>,
+    /// The latest streams whose end record was queued: a peer's refusal
+    /// may still be on its way for one of them, and the sender must hear
+    /// of it. At most [`RECENTLY_FINISHED`] are kept.
+    finished_streams: VecDeque<StreamId>,
 }
+
+/// How many finished outbound streams a late refusal is still matched to.
+/// A refusal crosses at most the streams sent in one round trip; 64 covers
+/// them with the default limits while keeping the memory fixed.
+const RECENTLY_FINISHED: usize = 64;
 
 impl Outbound {
     pub(super) fn push_raw(&mut self, bytes: Bytes) {
@@ -307,6 +316,16 @@ impl Outbound {
 
     /// Stops sending stream `id`. Returns whether it was queued and whether
     /// the peer had heard of it.
+    /// Forgets a recently finished stream; whether it was one. A refusal
+    /// that arrives after the last chunk went out still means the peer
+    /// did not take the stream.
+    pub(super) fn forget_finished_stream(&mut self, id: StreamId) -> bool {
+        match self.finished_streams.iter().position(|&s| s == id) {
+            Some(index) => self.finished_streams.remove(index).is_some(),
+            None => false,
+        }
+    }
+
     pub(super) fn cancel_stream(&mut self, id: StreamId) -> Option<bool> {
         let index = self.streams.iter().position(|s| s.id == id)?;
         let stream = self.streams.remove(index)?;
@@ -409,7 +428,12 @@ impl Outbound {
                 }
                 OutRecord::Last(record) => {
                     self.chunk_streak = 0;
-                    self.streams.pop_front();
+                    if let Some(stream) = self.streams.pop_front() {
+                        if self.finished_streams.len() >= RECENTLY_FINISHED {
+                            self.finished_streams.pop_front();
+                        }
+                        self.finished_streams.push_back(stream.id);
+                    }
                     OutBytes::whole(record)
                 }
                 OutRecord::Failed => {

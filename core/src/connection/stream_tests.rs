@@ -1210,3 +1210,44 @@ fn refusals_a_peer_reads_never_reach_the_bound() {
     }
     assert!(s.is_open());
 }
+
+#[test]
+fn a_refusal_that_arrives_after_the_last_chunk_still_reaches_the_sender() {
+    let small = streamed().stream(StreamConfig::default().max_stream_size(100));
+    let (mut c, mut s) = pair(streamed(), small);
+    c.send(Message::Binary(payload(5000, 9))).unwrap();
+    // The whole stream is written before the refusal comes back.
+    pump(&mut c, &mut s, T0);
+    pump(&mut s, &mut c, T0);
+    let all = events(&mut c);
+    assert!(
+        matches!(
+            stream_events(&all)[..],
+            [StreamEvent::Failed {
+                id: 0,
+                direction: Direction::Outbound,
+                error: StreamError::Aborted {
+                    code: AbortCode::LIMIT,
+                    ..
+                }
+            }]
+        ),
+        "{all:?}"
+    );
+    // A refusal for a stream never sent, or one already reported, is no
+    // news.
+    for id in [0, 7] {
+        let refusal = Record::Refuse {
+            id,
+            code: AbortCode::LIMIT,
+            reason: "again".into(),
+        };
+        let record = refusal.encode();
+        let mut frame = vec![0x82, record.len() as u8];
+        frame.extend_from_slice(&record);
+        c.handle_input(T0, &frame);
+    }
+    let after = events(&mut c);
+    assert!(stream_events(&after).is_empty(), "{after:?}");
+    assert!(c.is_open());
+}
