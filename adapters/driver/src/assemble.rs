@@ -5,8 +5,9 @@
 //! message assembled here is no larger than one received whole. Streams
 //! are bounded by `StreamConfig::max_buffered` across all of them, the
 //! budget the core's own reassembly has in whole mode; a stream that would
-//! exceed it is dropped (and reported on the event API, which is the one
-//! that sees stream failures).
+//! exceed it is dropped. A stream the message API cannot deliver (dropped
+//! here, or failed in the core) is counted, so a reader of whole messages
+//! can see that one was lost; the event API reports each as it happens.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,9 @@ pub(crate) struct Assembler {
     /// Bytes held across `streams`.
     held: usize,
     budget: usize,
+    /// Streams, either direction, that failed or were dropped for the
+    /// budget: none of them becomes a message.
+    undelivered: u64,
 }
 
 impl Assembler {
@@ -38,7 +42,14 @@ impl Assembler {
             streams: BTreeMap::new(),
             held: 0,
             budget,
+            undelivered: 0,
         }
+    }
+
+    /// Streams that failed (either direction) or were dropped for the
+    /// budget since the socket started.
+    pub(crate) fn undelivered(&self) -> u64 {
+        self.undelivered
     }
 
     /// Feeds one event; returns a message once one is complete. Events
@@ -77,6 +88,9 @@ impl Assembler {
             StreamEvent::Started { id, total_len, .. } => {
                 let room = self.budget.saturating_sub(self.held);
                 let gathering = (total_len <= room as u64).then(BytesMut::new);
+                if gathering.is_none() {
+                    self.undelivered += 1;
+                }
                 self.streams.insert(id, gathering);
                 None
             }
@@ -86,6 +100,7 @@ impl Assembler {
                 if self.held.saturating_add(data.len()) > self.budget {
                     self.held = self.held.saturating_sub(bytes.len());
                     *gathering = None;
+                    self.undelivered += 1;
                     return None;
                 }
                 self.held += data.len();
@@ -98,8 +113,15 @@ impl Assembler {
                 Some(Message::Binary(bytes.freeze()))
             }
             StreamEvent::Failed { id, .. } => {
-                if let Some(Some(bytes)) = self.streams.remove(&id) {
-                    self.held = self.held.saturating_sub(bytes.len());
+                match self.streams.remove(&id) {
+                    // Already counted when it was dropped.
+                    Some(None) => {}
+                    Some(Some(bytes)) => {
+                        self.held = self.held.saturating_sub(bytes.len());
+                        self.undelivered += 1;
+                    }
+                    // Whole mode, or an outbound stream.
+                    None => self.undelivered += 1,
                 }
                 None
             }
@@ -176,6 +198,42 @@ mod tests {
         a.feed(data(3, b"0123456789"));
         a.feed(data(3, b"x"));
         assert_eq!(a.feed(finished(3)), None);
+        assert_eq!(a.held, 0);
+        // Stream 2 (announced past the budget) and stream 3 (cut at it).
+        assert_eq!(a.undelivered(), 2);
+    }
+
+    #[test]
+    fn failed_streams_are_counted_once() {
+        use wscore::{Direction, StreamError};
+        let mut a = Assembler::new(10);
+        let failed = |id, direction| {
+            Event::Stream(StreamEvent::Failed {
+                id,
+                direction,
+                error: StreamError::ConnectionClosed,
+            })
+        };
+        // Whole mode: only the failure is seen, in either direction.
+        a.feed(failed(1, Direction::Inbound));
+        a.feed(failed(2, Direction::Outbound));
+        assert_eq!(a.undelivered(), 2);
+        // Gathered, then failed: one more.
+        a.feed(Event::Stream(StreamEvent::Started {
+            id: 3,
+            total_len: 4,
+            metadata: Bytes::new(),
+        }));
+        a.feed(failed(3, Direction::Inbound));
+        assert_eq!(a.undelivered(), 3);
+        // Dropped for the budget, then failed: counted when dropped only.
+        a.feed(Event::Stream(StreamEvent::Started {
+            id: 4,
+            total_len: 40,
+            metadata: Bytes::new(),
+        }));
+        a.feed(failed(4, Direction::Inbound));
+        assert_eq!(a.undelivered(), 4);
         assert_eq!(a.held, 0);
     }
 }

@@ -222,6 +222,11 @@ impl<S, T> Engine<S, T> {
         self.conn.queued_bytes() + self.out_bytes
     }
 
+    /// Streams the message API passed over without a message.
+    pub(crate) fn undelivered_streams(&self) -> u64 {
+        self.assembler.undelivered()
+    }
+
     fn is_running(&self) -> bool {
         matches!(self.phase, Phase::Running)
     }

@@ -212,6 +212,19 @@ where
     pub fn closed(&self) -> Option<Closed> {
         self.shared.with(|e| e.closed().cloned())
     }
+
+    /// Streams that the message API ([`Stream`](futures_core::Stream) of
+    /// [`Message`]s, `recv`) passed over without a message: inbound streams
+    /// that failed (refused for a limit, aborted by the peer, cut short) or
+    /// were larger than [`StreamConfig::max_buffered`](wscore::StreamConfig::max_buffered)
+    /// when gathered from incremental pieces, and outbound streams the peer
+    /// refused or that were cut short. The message API yields only
+    /// messages, so it counts these here rather than losing them unseen;
+    /// [`next_event`](ReadHalf::next_event) reports each one, with its id and
+    /// error, as it happens (and does not count it).
+    pub fn undelivered_streams(&self) -> u64 {
+        self.shared.with(|e| e.undelivered_streams())
+    }
 }
 
 impl<S, T> Drop for ReadHalf<S, T> {

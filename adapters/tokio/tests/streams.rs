@@ -485,3 +485,27 @@ async fn the_end_of_input_closes_with_1006_after_what_came_before() {
     assert_eq!(closed.cause, wscore_tokio::CloseCause::Eof);
     assert!(server.next_event().await.is_none());
 }
+
+#[tokio::test]
+async fn the_message_api_counts_the_streams_it_cannot_deliver() {
+    let small = streamed().stream(StreamConfig::default().max_stream_size(1 << 20));
+    let (server, mut client) = pair(64 << 10, Config::from(streamed()), small.into()).await;
+    let (mut read, mut write) = server.split();
+    let sender = tokio::spawn(async move {
+        write.send_stream(pattern(2 << 20), "").await.unwrap();
+        write.send(Message::text("after")).await.unwrap();
+        write
+    });
+    // The refused stream is no message: the reader of messages gets the
+    // next one, and the count says a stream went by.
+    assert_eq!(client.undelivered_streams(), 0);
+    let message = within(client.next()).await.unwrap().unwrap();
+    assert_eq!(message, Message::text("after"));
+    assert_eq!(client.undelivered_streams(), 1);
+    // The sender, reading messages too, learns of the refusal the same way.
+    client.send(Message::text("reply")).await.unwrap();
+    let reply = within(read.next()).await.unwrap().unwrap();
+    assert_eq!(reply, Message::text("reply"));
+    assert_eq!(read.undelivered_streams(), 1);
+    drop(sender.await.unwrap());
+}
