@@ -61,6 +61,10 @@
 //!   for UTF-8 validation. Without it the crate is `no_std` + `alloc`.
 //! - `deflate` (default): permessage-deflate ([RFC 7692]) in [`extension`],
 //!   enabled per connection with [`Config::deflate`]. Needs `std`.
+//! - `test-support` (not default, for tests only): the `test_support`
+//!   module, frames written by hand and a connected client/server pair,
+//!   shared by this crate's unit tests and the workspace's test, benchmark
+//!   and fuzz crates.
 //!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 //!
@@ -95,6 +99,11 @@ pub mod frame;
 pub mod handshake;
 pub mod message;
 mod rng;
+#[cfg(any(test, feature = "test-support"))]
+// Test support asserts what a test expects and panics otherwise; it is
+// never built into a production binary (see the module documentation).
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+pub mod test_support;
 pub mod time;
 mod timer;
 pub mod utf8;
