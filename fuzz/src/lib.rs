@@ -10,6 +10,7 @@ use wscore::envelope::stream::StreamConfig;
 use wscore::envelope::Subprotocol;
 use wscore::frame::{FrameHeader, OpCode, Rsv};
 use wscore::handshake::{Accept, ClientRequest};
+use wscore::test_support::{pump, FrameSpec};
 use wscore::{CloseCode, Config, Connection, Event, Instant, Message, ReceiveMode};
 
 /// One step of a fuzzed session.
@@ -107,11 +108,7 @@ pub fn negotiated(config: Config) -> Connection {
     let request = ClientRequest::new("fuzz", "/");
     let mut client = Connection::client(config.clone(), request, [3; 32], Instant::ZERO).unwrap();
     let mut server = Connection::server(config, Instant::ZERO).unwrap();
-    let mut bytes = Vec::new();
-    while let Some(t) = client.poll_transmit() {
-        t.write_to(&mut bytes);
-    }
-    server.handle_input(Instant::ZERO, &bytes);
+    pump(&mut client, &mut server, Instant::ZERO);
     let _ = server.poll_event();
     server.accept(Instant::ZERO, Accept::new()).unwrap();
     while server.poll_transmit().is_some() {}
@@ -122,19 +119,11 @@ pub fn negotiated(config: Config) -> Connection {
 /// A masked client frame.
 fn frame(opcode: u8, fin: bool, rsv1: bool, payload: &[u8]) -> Vec<u8> {
     let opcode = OpCode::from_u8(opcode & 0x0f).unwrap_or(OpCode::Binary);
-    let key = [0x5a, 0x17, 0xc3, 0x01];
-    let header = FrameHeader {
-        fin,
-        rsv: if rsv1 { Rsv::RSV1 } else { Rsv::NONE },
-        opcode,
-        mask: Some(key),
-        payload_len: payload.len() as u64,
-    };
-    let mut out = header.encode().as_slice().to_vec();
-    let start = out.len();
-    out.extend_from_slice(payload);
-    wscore::frame::apply_mask(&mut out[start..], key, 0);
-    out
+    FrameSpec::new(opcode, payload)
+        .fin(fin)
+        .rsv(if rsv1 { Rsv::RSV1 } else { Rsv::NONE })
+        .masked([0x5a, 0x17, 0xc3, 0x01])
+        .encode()
 }
 
 /// Runs `ops` against `conn`, asserting the invariants the engine promises.
