@@ -33,3 +33,6 @@ mod pair;
 
 pub use frames::{client_frame, encode_frame, fragmented, FrameSpec, LenForm, KEY};
 pub use pair::{events, pump, pump_each, pump_n, transmitted, Pair};
+
+#[cfg(test)]
+mod tests;
