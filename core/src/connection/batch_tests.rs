@@ -11,8 +11,8 @@ use quickcheck::{quickcheck, TestResult};
 use super::*;
 use crate::envelope::batch::{BatchConfig, BatchError};
 use crate::envelope::{Envelope, Framing, Subprotocol};
+use crate::frame::FrameHeader;
 use crate::frame::{apply_mask, OpCode};
-use crate::frame::{FrameHeader, Rsv};
 use crate::handshake::Accept;
 use crate::test_support::{encode_frame, events, transmitted, Pair};
 
@@ -193,15 +193,7 @@ fn malformed_batches_close_with_1007_and_deliver_nothing() {
     // A whole message in front, then a truncated batch.
     let mut wire = Vec::new();
     for payload in [&b"\x02ok"[..], b"\x02ok\x05abc"] {
-        let header = FrameHeader {
-            fin: true,
-            rsv: Rsv::NONE,
-            opcode: OpCode::Binary,
-            mask: Some([0; 4]),
-            payload_len: payload.len() as u64,
-        };
-        wire.extend_from_slice(header.encode().as_slice());
-        wire.extend_from_slice(payload);
+        wire.extend(encode_frame(true, OpCode::Binary, payload, Some([0; 4])));
     }
     s.handle_input(T0, &wire);
     let ev = events(&mut s);

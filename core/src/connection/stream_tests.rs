@@ -15,9 +15,9 @@ use crate::envelope::stream::StreamError;
 use crate::envelope::stream::{AbortCode, ChunkSource, Record, StreamConfig};
 use crate::envelope::stream::{StreamId, StreamSource};
 use crate::envelope::Subprotocol;
+use crate::frame::FrameHeader;
 use crate::frame::OpCode;
-use crate::frame::{FrameHeader, Rsv};
-use crate::test_support::{events, pump_each, pump_n, transmitted, Pair};
+use crate::test_support::{encode_frame, events, pump_each, pump_n, transmitted, FrameSpec, Pair};
 
 const T0: Instant = Instant::ZERO;
 
@@ -184,17 +184,7 @@ fn incremental_mode_streams_pieces_without_holding_them() {
 }
 
 fn raw(record: &Record) -> Vec<u8> {
-    let payload = record.encode();
-    let header = FrameHeader {
-        fin: true,
-        rsv: Rsv::NONE,
-        opcode: OpCode::Binary,
-        mask: Some([0; 4]),
-        payload_len: payload.len() as u64,
-    };
-    let mut out = header.encode().as_slice().to_vec();
-    out.extend_from_slice(&payload);
-    out
+    encode_frame(true, OpCode::Binary, &record.encode(), Some([0; 4]))
 }
 
 #[test]
@@ -571,16 +561,7 @@ fn streams_cut_short_by_the_end_of_the_connection_are_reported() {
 }
 
 fn raw_close(code: u16) -> Vec<u8> {
-    let header = FrameHeader {
-        fin: true,
-        rsv: Rsv::NONE,
-        opcode: OpCode::Close,
-        mask: Some([0; 4]),
-        payload_len: 2,
-    };
-    let mut out = header.encode().as_slice().to_vec();
-    out.extend_from_slice(&code.to_be_bytes());
-    out
+    FrameSpec::close(code, "").masked([0; 4]).encode()
 }
 
 fn chunk(id: StreamId, offset: u64, data: Bytes) -> Record {
