@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wscore::test_support::{FrameSpec, Pair};
 use wscore::wire::{apply_mask, FrameHeader, OpCode, Rsv};
 
 /// Implements tokio's `AsyncWrite` for a read-side test stream by taking
@@ -109,19 +110,7 @@ pub fn frame_key(i: usize) -> [u8; 4] {
 
 /// Appends a masked, final frame carrying `payload` to `out`.
 pub fn push_masked_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8], key: [u8; 4]) {
-    let header = FrameHeader {
-        fin: true,
-        rsv: Rsv::NONE,
-        opcode,
-        mask: Some(key),
-        payload_len: payload.len() as u64,
-    };
-    out.extend_from_slice(header.encode().as_slice());
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(body) = out.get_mut(start..) {
-        apply_mask(body, key, 0);
-    }
+    FrameSpec::new(opcode, payload).masked(key).encode_into(out);
 }
 
 /// `count` masked frames of `payload`, back to back, each with its own key.
@@ -482,29 +471,10 @@ impl PatternCheck {
 }
 
 /// A client and a server [`wscore::Connection`] with the handshake done
-/// between them, in memory.
+/// between them, in memory ([`Pair::connect`]).
 pub fn connected_pair(
     client_config: wscore::Config,
     server_config: wscore::Config,
 ) -> (wscore::Connection, wscore::Connection) {
-    use wscore::{Accept, ClientRequest, Connection, Event};
-    let now = wscore::Instant::ZERO;
-    let request = ClientRequest::new("example.com", "/");
-    let mut client = Connection::client(client_config, request, [7; 32], now).expect("client");
-    let mut server = Connection::server(server_config, now).expect("server");
-    let mut wire = Vec::new();
-    while let Some(t) = client.poll_transmit() {
-        t.write_to(&mut wire);
-    }
-    server.handle_input(now, &wire);
-    assert!(matches!(server.poll_event(), Some(Event::Request(_))));
-    server.accept(now, Accept::new()).expect("accept");
-    wire.clear();
-    while let Some(t) = server.poll_transmit() {
-        t.write_to(&mut wire);
-    }
-    client.handle_input(now, &wire);
-    assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
-    assert!(matches!(server.poll_event(), Some(Event::Connected(_))));
-    (client, server)
+    Pair::connect(client_config, server_config).into_connections()
 }

@@ -92,6 +92,10 @@
 //!   connection with [`Config::deflate`]; it adds [`DeflateConfig`],
 //!   [`DeflateParams`], [`NegotiationError`] and the codec in [`wire`].
 //!   Needs `std`.
+//! - `test-support` (not default, for tests only): the `test_support`
+//!   module, frames written by hand and a connected client/server pair,
+//!   shared by this crate's unit tests and the workspace's test, benchmark
+//!   and fuzz crates.
 //!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 //!
@@ -126,6 +130,11 @@ mod frame;
 mod handshake;
 mod message;
 mod rng;
+#[cfg(any(test, feature = "test-support"))]
+// Test support asserts what a test expects and panics otherwise; it is
+// never built into a production binary (see the module documentation).
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+pub mod test_support;
 mod time;
 mod timer;
 mod utf8;

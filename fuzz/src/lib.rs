@@ -13,6 +13,7 @@ use wscore::{
     Accept, BatchConfig, ClientRequest, CloseCode, Config, Connection, Event, Instant, Message,
     ReceiveMode, StreamConfig, Subprotocol,
 };
+use wscore::test_support::FrameSpec;
 
 /// One step of a fuzzed session.
 #[derive(Arbitrary, Debug)]
@@ -151,19 +152,11 @@ fn client_request(config: Config) -> Vec<u8> {
 /// A masked client frame.
 fn frame(opcode: u8, fin: bool, rsv1: bool, payload: &[u8]) -> Vec<u8> {
     let opcode = OpCode::from_u8(opcode & 0x0f).unwrap_or(OpCode::Binary);
-    let key = [0x5a, 0x17, 0xc3, 0x01];
-    let header = FrameHeader {
-        fin,
-        rsv: if rsv1 { Rsv::RSV1 } else { Rsv::NONE },
-        opcode,
-        mask: Some(key),
-        payload_len: payload.len() as u64,
-    };
-    let mut out = header.encode().as_slice().to_vec();
-    let start = out.len();
-    out.extend_from_slice(payload);
-    wscore::wire::apply_mask(&mut out[start..], key, 0);
-    out
+    FrameSpec::new(opcode, payload)
+        .fin(fin)
+        .rsv(if rsv1 { Rsv::RSV1 } else { Rsv::NONE })
+        .masked([0x5a, 0x17, 0xc3, 0x01])
+        .encode()
 }
 
 /// Outgoing messages are cut into frames of this size.

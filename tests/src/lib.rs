@@ -69,7 +69,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use wscore::wire::{apply_mask, FrameHeader, OpCode, Rsv};
+use wscore::wire::{apply_mask, FrameHeader, OpCode};
 use wscore::{
     Accept, ClientRequest, CloseCode, Closed, Config, Connection, Event, Instant, Message,
     MessageKind, ProtocolError, Role, SendError,
@@ -229,70 +229,7 @@ pub fn random_len(rng: &mut Rng, allow_huge: bool) -> usize {
 // Frames on the wire
 // ---------------------------------------------------------------------------
 
-/// How a frame's payload length is written. RFC 6455 asks senders for the
-/// shortest form; receivers may accept the longer ones, and a reader must
-/// handle each of them arriving in pieces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LenForm {
-    /// The shortest form for the length.
-    Minimal,
-    /// The 16-bit form (if the length fits).
-    Medium,
-    /// The 64-bit form.
-    Long,
-}
-
-/// Encodes one frame. `mask` is the client's masking key, `None` for a
-/// server frame.
-pub fn encode_frame(fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    encode_frame_with(fin, opcode, payload, mask, LenForm::Minimal)
-}
-
-/// Encodes one frame, writing its length in `form` when the length allows
-/// (a length above 65535 always takes the 64-bit form).
-pub fn encode_frame_with(
-    fin: bool,
-    opcode: OpCode,
-    payload: &[u8],
-    mask: Option<[u8; 4]>,
-    form: LenForm,
-) -> Vec<u8> {
-    let len = payload.len() as u64;
-    let form = match form {
-        LenForm::Medium if len > 0xFFFF => LenForm::Long,
-        other => other,
-    };
-    let mut out = if form == LenForm::Minimal {
-        let header = FrameHeader {
-            fin,
-            rsv: Rsv::NONE,
-            opcode,
-            mask,
-            payload_len: len,
-        };
-        header.encode().as_slice().to_vec()
-    } else {
-        let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-        let mut out = vec![(u8::from(fin) << 7) | opcode.as_u8()];
-        if form == LenForm::Medium {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&len.to_be_bytes());
-        }
-        if let Some(key) = mask {
-            out.extend_from_slice(&key);
-        }
-        out
-    };
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[start..], key, 0);
-    }
-    out
-}
+pub use wscore::test_support::{encode_frame, FrameSpec, LenForm};
 
 /// A decoded frame, payload unmasked.
 #[derive(Clone, PartialEq, Eq)]
@@ -380,19 +317,11 @@ pub fn rfc_close_code(error: &ProtocolError) -> u16 {
 // Events
 // ---------------------------------------------------------------------------
 
-/// Takes every pending event out of `conn`.
-pub fn drain_events(conn: &mut Connection) -> Vec<Event> {
-    std::iter::from_fn(|| conn.poll_event()).collect()
-}
-
-/// Takes every pending transmit out of `conn`, concatenated.
-pub fn drain_transmits(conn: &mut Connection) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(transmit) = conn.poll_transmit() {
-        transmit.write_to(&mut out);
-    }
-    out
-}
+/// Every pending event of a connection ([`wscore::test_support::events`]).
+pub use wscore::test_support::events as drain_events;
+/// Every pending transmit of a connection, concatenated
+/// ([`wscore::test_support::transmitted`]).
+pub use wscore::test_support::transmitted as drain_transmits;
 
 /// A one-line description of an event that does not print large payloads,
 /// for failure messages.
@@ -1355,7 +1284,10 @@ mod tests {
     fn frames_encode_in_every_length_form_and_decode_back() {
         let payload = b"hello".to_vec();
         for form in [LenForm::Minimal, LenForm::Medium, LenForm::Long] {
-            let wire = encode_frame_with(true, OpCode::Text, &payload, Some([1, 2, 3, 4]), form);
+            let wire = FrameSpec::text(&payload)
+                .masked([1, 2, 3, 4])
+                .len_form(form)
+                .encode();
             let header_len = match form {
                 LenForm::Minimal => 6,
                 LenForm::Medium => 8,

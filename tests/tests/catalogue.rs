@@ -16,7 +16,7 @@ use wscore::{
     ReceiveMode, RecordError, Role, StreamConfig, StreamError, StreamEvent, Subprotocol,
     TimeoutKind,
 };
-use wscore_tests::{encode_frame, encode_frame_with, LenForm};
+use wscore_tests::{encode_frame, FrameSpec, LenForm};
 
 #[path = "support/counting.rs"]
 mod counting;
@@ -817,7 +817,10 @@ fn rows() -> Vec<Row> {
     rows.push(row(
         "ping of 126 bytes in the 64-bit length form",
         server(),
-        encode_frame_with(true, OpCode::Ping, &[0; 126], Some(KEY), LenForm::Long),
+        FrameSpec::ping([0; 126])
+            .masked(KEY)
+            .len_form(LenForm::Long)
+            .encode(),
         Expect::Close(1002, P::ControlFrameTooLong(126)),
     ));
     rows

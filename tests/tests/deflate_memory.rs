@@ -9,6 +9,7 @@
 //! One test in this binary, so that the counting allocator sees one
 //! connection at a time.
 
+use wscore::test_support::pump;
 use wscore::{Accept, ClientRequest, Config, Connection, DeflateConfig, Event, Instant, Message};
 
 #[path = "support/counting.rs"]
@@ -18,15 +19,6 @@ mod counting;
 static ALLOCATOR: counting::Counting = counting::Counting;
 
 const NOW: Instant = Instant::ZERO;
-
-/// Moves every pending transmit of `from` into `to`.
-fn pump(from: &mut Connection, to: &mut Connection) {
-    let mut wire = Vec::new();
-    while let Some(transmit) = from.poll_transmit() {
-        transmit.write_to(&mut wire);
-    }
-    to.handle_input(NOW, &wire);
-}
 
 /// How much traffic a measured connection has seen.
 #[derive(Clone, Copy, Debug)]
@@ -50,12 +42,12 @@ fn server_heap(deflate: Option<DeflateConfig>, traffic: Traffic) -> usize {
     let mut client =
         Connection::client(config.clone(), ClientRequest::new("h", "/"), [7; 32], NOW).unwrap();
     let mut server = Connection::server(config, NOW).unwrap();
-    pump(&mut client, &mut server);
+    pump(&mut client, &mut server, NOW);
     assert!(matches!(server.poll_event(), Some(Event::Request(_))));
     server.accept(NOW, Accept::new()).unwrap();
     assert!(matches!(server.poll_event(), Some(Event::Connected(_))));
     assert_eq!(server.deflate().is_some(), deflate.is_some());
-    pump(&mut server, &mut client);
+    pump(&mut server, &mut client, NOW);
     while client.poll_event().is_some() {}
     if let Traffic::Idle = traffic {
         drop(client);
@@ -63,7 +55,7 @@ fn server_heap(deflate: Option<DeflateConfig>, traffic: Traffic) -> usize {
     }
 
     client.send(Message::text(json.clone())).unwrap();
-    pump(&mut client, &mut server);
+    pump(&mut client, &mut server, NOW);
     let Some(Event::Message(Message::Text(got))) = server.poll_event() else {
         panic!("no message");
     };
@@ -74,7 +66,7 @@ fn server_heap(deflate: Option<DeflateConfig>, traffic: Traffic) -> usize {
         return counting::live().saturating_sub(before);
     }
     server.send(Message::text(json)).unwrap();
-    pump(&mut server, &mut client);
+    pump(&mut server, &mut client, NOW);
     assert!(matches!(client.poll_event(), Some(Event::Message(_))));
     drop(client);
     // Everything the client allocated is gone with it: what is left over

@@ -25,8 +25,8 @@ use wscore::{
 };
 use wscore_tests::{
     compare_messages, decode_frames, describe, drain_events, drain_transmits, encode_frame,
-    encode_frame_with, random_len, random_message, rfc_close_code, text_payload, Frame, LenForm,
-    Pair, Rng, Side,
+    random_len, random_message, rfc_close_code, text_payload, Frame, FrameSpec, LenForm, Pair, Rng,
+    Side,
 };
 
 const T0: Instant = Instant::ZERO;
@@ -227,7 +227,13 @@ impl Script {
         let mut pings = Vec::new();
         let mut frame = |rng: &mut Rng, fin, opcode, payload: &[u8], form| {
             let mask = (receiver == Role::Server).then(|| rng.seed32()[..4].try_into().unwrap());
-            wire.extend(encode_frame_with(fin, opcode, payload, mask, form));
+            wire.extend(
+                FrameSpec::new(opcode, payload)
+                    .fin(fin)
+                    .mask(mask)
+                    .len_form(form)
+                    .encode(),
+            );
         };
         let mut control = |rng: &mut Rng, c: &Control, events: &mut Vec<Event>| {
             let (opcode, len) = match c {
@@ -1045,7 +1051,11 @@ fn garbage_piece(rng: &mut Rng) -> Vec<u8> {
         _ => rng.bytes(len),
     };
     let form = *rng.pick(&[LenForm::Minimal, LenForm::Medium, LenForm::Long]);
-    let mut frame = encode_frame_with(rng.percent(70), opcode, &payload, mask, form);
+    let mut frame = FrameSpec::new(opcode, &payload)
+        .fin(rng.percent(70))
+        .mask(mask)
+        .len_form(form)
+        .encode();
     match rng.below(8) {
         // Raw noise.
         0 => {

@@ -2,8 +2,6 @@
 //! pipe: a stream sent from a reader and received piece by piece, and the
 //! end of input.
 
-mod pipe;
-
 use std::io;
 
 use bytes::BytesMut;
@@ -13,9 +11,9 @@ use wscore_async_std::{
     Accept, ClientRequest, CloseCause, CloseCode, Config, Error, Event, StreamEvent, WebSocket,
 };
 
-use pipe::{pipe, End};
+use wscore_driver::testing::{pipe, PipeEnd};
 
-type Ws = WebSocket<End>;
+type Ws = WebSocket<PipeEnd>;
 
 async fn pair(server: Config, client: Config) -> (Ws, Ws) {
     let (a, b) = pipe(64 << 10);

@@ -35,6 +35,9 @@
 //!   accepted when [`Config::protocol`] asks for it.
 //! - `rustls`: the `tls` module, the rustls client configuration the
 //!   runtime crates use for `wss://` URLs.
+//! - `test-util`: the `testing` module, an in-memory transport with knobs
+//!   for misbehaving peers and a manual clock, for deterministic tests of
+//!   code built on [`Socket`] (a dev-dependency feature).
 #![deny(unsafe_code)]
 
 mod assemble;
@@ -46,6 +49,8 @@ pub mod io;
 mod outgoing;
 mod socket;
 mod split;
+#[cfg(feature = "test-util")]
+pub mod testing;
 mod timer;
 #[cfg(feature = "rustls")]
 pub mod tls;

@@ -11,9 +11,10 @@ use quickcheck::{quickcheck, TestResult};
 use super::*;
 use crate::envelope::batch::{BatchConfig, BatchError};
 use crate::envelope::{Envelope, Framing, Subprotocol};
+use crate::frame::FrameHeader;
 use crate::frame::{apply_mask, OpCode};
-use crate::frame::{FrameHeader, Rsv};
 use crate::handshake::Accept;
+use crate::test_support::{encode_frame, events, transmitted, Pair};
 
 const T0: Instant = Instant::ZERO;
 
@@ -26,14 +27,6 @@ fn batched() -> Vec<Subprotocol> {
 
 fn plain_only() -> Vec<Subprotocol> {
     vec![Subprotocol::plain("v2.bsatn.example")]
-}
-
-pub(super) fn bytes_of(conn: &mut Connection) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(t) = conn.poll_transmit() {
-        t.write_to(&mut out);
-    }
-    out
 }
 
 /// Payloads of the data frames in `bytes` (either direction).
@@ -53,10 +46,6 @@ pub(super) fn data_frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-pub(super) fn events(conn: &mut Connection) -> Vec<Event> {
-    core::iter::from_fn(|| conn.poll_event()).collect()
-}
-
 pub(super) fn messages(conn: &mut Connection) -> Vec<Message> {
     events(conn)
         .into_iter()
@@ -65,23 +54,6 @@ pub(super) fn messages(conn: &mut Connection) -> Vec<Message> {
             _ => None,
         })
         .collect()
-}
-
-/// A client and a server with their handshake done; the server lets the
-/// connection choose the subprotocol.
-pub(super) fn pair(client: Config, server: Config) -> (Connection, Connection) {
-    let request = ClientRequest::new("example.com", "/");
-    let mut c = Connection::client(client, request, [7; 32], T0).unwrap();
-    let mut s = Connection::server(server, T0).unwrap();
-    let hello = bytes_of(&mut c);
-    s.handle_input(T0, &hello);
-    assert!(matches!(s.poll_event(), Some(Event::Request(_))));
-    s.accept(T0, Accept::new()).unwrap();
-    let reply = bytes_of(&mut s);
-    c.handle_input(T0, &reply);
-    assert!(matches!(c.poll_event(), Some(Event::Connected(_))));
-    assert!(matches!(s.poll_event(), Some(Event::Connected(_))));
-    (c, s)
 }
 
 fn binary(i: usize, len: usize) -> Message {
@@ -99,10 +71,11 @@ fn negotiation_matrix() {
         (Vec::new(), batched(), None, false),
     ];
     for (client, server, chosen, is_batched) in cases {
-        let (c, s) = pair(
+        let (c, s) = Pair::connect(
             Config::default().subprotocols(client),
             Config::default().subprotocols(server),
-        );
+        )
+        .into_connections();
         for conn in [&c, &s] {
             assert_eq!(conn.subprotocol(), chosen);
             assert_eq!(
@@ -123,11 +96,11 @@ fn the_application_choice_wins_over_the_declared_order() {
     let request = ClientRequest::new("example.com", "/");
     let mut c = Connection::client(config.clone(), request, [7; 32], T0).unwrap();
     let mut s = Connection::server(config, T0).unwrap();
-    s.handle_input(T0, &bytes_of(&mut c));
+    s.handle_input(T0, &transmitted(&mut c));
     let _ = s.poll_event();
     s.accept(T0, Accept::new().subprotocol("v2.bsatn.example"))
         .unwrap();
-    c.handle_input(T0, &bytes_of(&mut s));
+    c.handle_input(T0, &transmitted(&mut s));
     assert_eq!(c.subprotocol(), Some("v2.bsatn.example"));
     assert_eq!(c.envelope(), Envelope::Plain);
     assert_eq!(s.envelope(), Envelope::Plain);
@@ -136,12 +109,12 @@ fn the_application_choice_wins_over_the_declared_order() {
 #[test]
 fn sends_before_a_transmit_coalesce_into_one_frame() {
     let config = Config::default().subprotocols(batched());
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     let sent: Vec<Message> = (0..100).map(|i| binary(i, 64)).collect();
     for m in &sent {
         c.send(m.clone()).unwrap();
     }
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     let frames = data_frames(&wire);
     assert_eq!(frames.len(), 1);
     // One byte of envelope per 64-byte message.
@@ -155,7 +128,7 @@ fn batches_respect_the_cap_and_one_goes_per_transmit() {
     let config = Config::default()
         .subprotocols(batched())
         .batch(BatchConfig::default().cap(1000));
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     let mut sent: Vec<Message> = (0..100).map(|i| binary(i, 64)).collect();
     // A message over the cap travels alone, in order.
     sent.insert(50, binary(200, 5000));
@@ -184,11 +157,11 @@ fn batches_respect_max_messages() {
     let config = Config::default()
         .subprotocols(batched())
         .batch(BatchConfig::default().max_messages(10));
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     for i in 0..25 {
         c.send(binary(i, 1)).unwrap();
     }
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     assert_eq!(data_frames(&wire).len(), 3);
     s.handle_input(T0, &wire);
     assert_eq!(messages(&mut s).len(), 25);
@@ -197,7 +170,7 @@ fn batches_respect_max_messages() {
 #[test]
 fn text_and_binary_keep_their_order() {
     let config = Config::default().subprotocols(batched());
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     let sent = vec![
         binary(1, 3),
         binary(2, 3),
@@ -207,7 +180,7 @@ fn text_and_binary_keep_their_order() {
     for m in &sent {
         c.send(m.clone()).unwrap();
     }
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     assert_eq!(data_frames(&wire).len(), 3);
     s.handle_input(T0, &wire);
     assert_eq!(messages(&mut s), sent);
@@ -216,19 +189,11 @@ fn text_and_binary_keep_their_order() {
 #[test]
 fn malformed_batches_close_with_1007_and_deliver_nothing() {
     let config = Config::default().subprotocols(batched());
-    let (_, mut s) = pair(config.clone(), config);
+    let (_, mut s) = Pair::connect(config.clone(), config).into_connections();
     // A whole message in front, then a truncated batch.
     let mut wire = Vec::new();
     for payload in [&b"\x02ok"[..], b"\x02ok\x05abc"] {
-        let header = FrameHeader {
-            fin: true,
-            rsv: Rsv::NONE,
-            opcode: OpCode::Binary,
-            mask: Some([0; 4]),
-            payload_len: payload.len() as u64,
-        };
-        wire.extend_from_slice(header.encode().as_slice());
-        wire.extend_from_slice(payload);
+        wire.extend(encode_frame(true, OpCode::Binary, payload, Some([0; 4])));
     }
     s.handle_input(T0, &wire);
     let ev = events(&mut s);
@@ -247,7 +212,7 @@ fn malformed_batches_close_with_1007_and_deliver_nothing() {
             offset: 4
         }))
     );
-    let close = bytes_of(&mut s);
+    let close = transmitted(&mut s);
     assert_eq!(&close[..1], &[0x88]);
     assert_eq!(&close[2..4], &[0x03, 0xef]);
     // The reason names the offset.
@@ -258,31 +223,17 @@ fn malformed_batches_close_with_1007_and_deliver_nothing() {
     );
 }
 
-/// A masked client frame.
-fn client_frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader {
-        fin: true,
-        rsv: Rsv::NONE,
-        opcode,
-        mask: Some([0; 4]),
-        payload_len: payload.len() as u64,
-    };
-    let mut frame = header.encode().as_slice().to_vec();
-    frame.extend_from_slice(payload);
-    frame
-}
-
 #[test]
 fn batched_messages_keep_their_place_among_other_events() {
     let config = Config::default().subprotocols(batched());
-    let (_, mut s) = pair(config.clone(), config);
+    let (_, mut s) = Pair::connect(config.clone(), config).into_connections();
     let wire = [
-        client_frame(OpCode::Binary, b"\x01a\x01b\x01c"),
-        client_frame(OpCode::Ping, b"p"),
-        client_frame(OpCode::Binary, b"\x02de"),
+        encode_frame(true, OpCode::Binary, b"\x01a\x01b\x01c", Some([0; 4])),
+        encode_frame(true, OpCode::Ping, b"p", Some([0; 4])),
+        encode_frame(true, OpCode::Binary, b"\x02de", Some([0; 4])),
         // A violation: everything before it is delivered, then the close.
-        client_frame(OpCode::Binary, b"\x01f\x05g"),
-        client_frame(OpCode::Binary, b"\x01h"),
+        encode_frame(true, OpCode::Binary, b"\x01f\x05g", Some([0; 4])),
+        encode_frame(true, OpCode::Binary, b"\x01h", Some([0; 4])),
     ]
     .concat();
     s.handle_input(T0, &wire);
@@ -307,7 +258,7 @@ fn batched_messages_keep_their_place_among_other_events() {
     };
     assert_eq!(closed.code, CloseCode::INVALID_PAYLOAD);
     // The pong goes out before the close frame.
-    let out = bytes_of(&mut s);
+    let out = transmitted(&mut s);
     assert_eq!(out[0], 0x8A);
     assert_eq!(out[3], 0x88);
 }
@@ -321,11 +272,13 @@ fn batch_limits_close_with_their_codes() {
         (vec![binary(0, 1); 3], CloseCode::POLICY),
         (vec![binary(0, 100)], CloseCode::TOO_BIG),
     ] {
-        let (mut c, mut s) = pair(Config::default().subprotocols(batched()), tight.clone());
+        let (mut c, mut s) =
+            Pair::connect(Config::default().subprotocols(batched()), tight.clone())
+                .into_connections();
         for m in messages {
             c.send(m).unwrap();
         }
-        s.handle_input(T0, &bytes_of(&mut c));
+        s.handle_input(T0, &transmitted(&mut c));
         let ev = events(&mut s);
         assert!(
             matches!(&ev[..], [Event::Closed(closed)] if closed.code == code),
@@ -340,19 +293,19 @@ fn linger_holds_a_partial_batch_until_its_deadline() {
     let config = Config::default()
         .subprotocols(batched())
         .batch(BatchConfig::default().linger(linger));
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     let now = T0 + Duration::from_millis(100);
     c.handle_timeout(now);
     c.send(binary(1, 10)).unwrap();
     // Pings still go out while the batch waits.
     c.ping(Bytes::from_static(b"p")).unwrap();
-    let first = bytes_of(&mut c);
+    let first = transmitted(&mut c);
     assert!(data_frames(&first).is_empty());
     assert_eq!(first.len(), 2 + 4 + 1);
     assert_eq!(c.poll_timeout(), Some(now + linger));
     c.send(binary(2, 10)).unwrap();
     c.handle_timeout(now + linger);
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     assert_eq!(data_frames(&wire).len(), 1);
     s.handle_input(now, &first);
     s.handle_input(now, &wire);
@@ -361,7 +314,7 @@ fn linger_holds_a_partial_batch_until_its_deadline() {
     // Closing writes a waiting batch before the close frame.
     c.send(binary(3, 10)).unwrap();
     c.close(now + linger, CloseCode::NORMAL, "").unwrap();
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     s.handle_input(now, &wire);
     let ev = events(&mut s);
     assert_eq!(ev.first(), Some(&Event::Message(binary(3, 10))));
@@ -371,16 +324,16 @@ fn linger_holds_a_partial_batch_until_its_deadline() {
 #[test]
 fn auto_responses_apply_per_logical_message_and_batch_their_answers() {
     let config = Config::default().subprotocols(batched());
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     let ping = Message::Binary(Bytes::from_static(b"heartbeat"));
     let pong = Message::Binary(Bytes::from_static(b"alive"));
     s.set_auto_response(ping.clone(), pong.clone());
     for m in [ping.clone(), binary(9, 2), ping] {
         c.send(m).unwrap();
     }
-    s.handle_input(T0, &bytes_of(&mut c));
+    s.handle_input(T0, &transmitted(&mut c));
     assert_eq!(messages(&mut s), vec![binary(9, 2)]);
-    let answer = bytes_of(&mut s);
+    let answer = transmitted(&mut s);
     assert_eq!(data_frames(&answer), vec![b"\x05alive\x05alive".to_vec()]);
     c.handle_input(T0, &answer);
     assert_eq!(messages(&mut c), vec![pong.clone(), pong]);
@@ -392,7 +345,7 @@ fn one_compression_per_batch() {
     let config = Config::default()
         .subprotocols(batched())
         .deflate(Some(Default::default()));
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     assert!(c.deflate().is_some());
     let sent: Vec<Message> = (0..200)
         .map(|i| {
@@ -404,7 +357,7 @@ fn one_compression_per_batch() {
     for m in &sent {
         c.send(m.clone()).unwrap();
     }
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     let frames = data_frames(&wire);
     assert_eq!(frames.len(), 1);
     // RSV1 on the one frame: the batch was compressed as a whole.
@@ -431,14 +384,14 @@ fn self_delimiting_framing_costs_nothing() {
         Framing::SelfDelimiting(tlv),
     )];
     let config = Config::default().subprotocols(protocol);
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     let sent: Vec<Message> = (0..10u8)
         .map(|i| Message::Binary(Bytes::from(vec![3, i, i, i])))
         .collect();
     for m in &sent {
         c.send(m.clone()).unwrap();
     }
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     assert_eq!(
         data_frames(&wire),
         vec![sent
@@ -475,11 +428,11 @@ quickcheck! {
             .cap(usize::from(cap).max(1))
             .max_messages(usize::from(max).max(1));
         let config = Config::default().subprotocols(batched()).batch(limits);
-        let (mut c, mut s) = pair(config.clone(), config);
+        let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
         let mut sent = Vec::new();
         let mut received = Vec::new();
         let deliver = |c: &mut Connection, s: &mut Connection, chunk: usize| {
-            let wire = bytes_of(c);
+            let wire = transmitted(c);
             for piece in wire.chunks(chunk.max(1)) {
                 s.handle_input(T0, piece);
             }
@@ -506,12 +459,12 @@ quickcheck! {
 
     fn split_invariance(lens: Vec<u16>, cuts: Vec<u16>) -> bool {
         let config = Config::default().subprotocols(batched());
-        let (mut c, mut whole) = pair(config.clone(), config.clone());
-        let (_, mut split) = pair(config.clone(), config);
+        let (mut c, mut whole) = Pair::connect(config.clone(), config.clone()).into_connections();
+        let (_, mut split) = Pair::connect(config.clone(), config).into_connections();
         for (i, len) in lens.iter().enumerate() {
             c.send(binary(i, usize::from(*len % 500))).unwrap();
         }
-        let wire = bytes_of(&mut c);
+        let wire = transmitted(&mut c);
         whole.handle_input(T0, &wire);
         let mut rest = &wire[..];
         for cut in cuts {

@@ -3,34 +3,16 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::batch_tests::{bytes_of, events, pair};
 use super::*;
 use crate::config::ReceiveMode;
 use crate::envelope::stream::StreamConfig;
 use crate::envelope::stream::StreamError;
 use crate::envelope::Subprotocol;
-use crate::frame::{apply_mask, OpCode};
-use crate::frame::{FrameHeader, Rsv};
+use crate::frame::OpCode;
 use crate::handshake::Accept;
+use crate::test_support::{client_frame, events, transmitted, Pair};
 
 const T0: Instant = Instant::ZERO;
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A frame as a client would send it (masked).
-fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader {
-        fin,
-        rsv: Rsv::NONE,
-        opcode,
-        mask: Some(KEY),
-        payload_len: payload.len() as u64,
-    };
-    let mut out = header.encode().as_slice().to_vec();
-    let mut body = payload.to_vec();
-    apply_mask(&mut body, KEY, 0);
-    out.extend_from_slice(&body);
-    out
-}
 
 fn server(config: Config) -> Connection {
     Connection::upgraded(Role::Server, config, [1; 32], T0).unwrap()
@@ -82,7 +64,7 @@ fn the_end_during_the_handshake_closes_at_once() {
     let request = ClientRequest::new("example.com", "/");
     let mut client = Connection::client(Config::default(), request, [7; 32], T0).unwrap();
     let mut conn = Connection::server(Config::default(), T0).unwrap();
-    conn.handle_input(T0, &bytes_of(&mut client));
+    conn.handle_input(T0, &transmitted(&mut client));
     conn.handle_eof(T0);
     let all = events(&mut conn);
     assert!(matches!(&all[..], [Event::Request(_), _]), "{all:?}");
@@ -104,7 +86,7 @@ fn the_end_during_the_handshake_closes_at_once() {
 fn the_end_after_our_close_reports_1006() {
     let mut conn = server(Config::default());
     conn.close(T0, CloseCode::NORMAL, "bye").unwrap();
-    let close = bytes_of(&mut conn);
+    let close = transmitted(&mut conn);
     assert_eq!(&close[..4], &[0x88, 0x05, 0x03, 0xe8]);
     conn.handle_eof(T0);
     assert_eq!(events(&mut conn), vec![eof_closed()]);
@@ -133,7 +115,7 @@ fn the_end_after_the_peers_close_changes_nothing() {
         ]
     );
     // The answer to the peer's close is still written.
-    assert_eq!(bytes_of(&mut conn), [0x88, 0x02, 0x03, 0xe8]);
+    assert_eq!(transmitted(&mut conn), [0x88, 0x02, 0x03, 0xe8]);
     assert!(conn.is_done());
 }
 
@@ -212,7 +194,7 @@ fn queued_sends_are_dropped_and_streams_cut_short_are_reported() {
                 .send_threshold(Some(1000))
                 .chunk_size(300),
         );
-    let (mut c, mut s) = pair(streamed.clone(), streamed);
+    let (mut c, mut s) = Pair::connect(streamed.clone(), streamed).into_connections();
     // An inbound stream, open and two chunks in, on the server…
     c.send(Message::Binary(Bytes::from(vec![1; 3000]))).unwrap();
     for _ in 0..3 {
@@ -258,21 +240,17 @@ fn queued_sends_are_dropped_and_streams_cut_short_are_reported() {
 #[test]
 fn a_compressed_message_received_whole_is_delivered_before_the_end() {
     let config = Config::default().deflate(Some(Default::default()));
-    let request = ClientRequest::new("example.com", "/");
-    let mut c = Connection::client(config.clone(), request, [7; 32], T0).unwrap();
-    let mut s = Connection::server(config.receive_mode(ReceiveMode::Incremental), T0).unwrap();
-    s.handle_input(T0, &bytes_of(&mut c));
-    assert!(matches!(s.poll_event(), Some(Event::Request(_))));
-    s.accept(T0, Accept::new()).unwrap();
-    c.handle_input(T0, &bytes_of(&mut s));
-    assert!(matches!(c.poll_event(), Some(Event::Connected(_))));
-    assert!(matches!(s.poll_event(), Some(Event::Connected(_))));
+    let (mut c, mut s) = Pair::connect(
+        config.clone(),
+        config.receive_mode(ReceiveMode::Incremental),
+    )
+    .into_connections();
     assert!(s.deflate().is_some());
     let payload = vec![b'z'; 300_000];
     c.send(Message::Binary(Bytes::from(payload.clone())))
         .unwrap();
     c.send(Message::text("after")).unwrap();
-    s.handle_input(T0, &bytes_of(&mut c));
+    s.handle_input(T0, &transmitted(&mut c));
     s.handle_eof(T0);
     let all = events(&mut s);
     let mut received = Vec::new();

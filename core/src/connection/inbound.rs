@@ -519,12 +519,11 @@ mod tests {
     use crate::config::{Config, ReceiveMode};
     use crate::connection::{Connection, Event};
     use crate::extension::deflate::DeflateConfig;
-    use crate::frame::{apply_mask, FrameHeader, OpCode, Rsv};
+    use crate::frame::{OpCode, Rsv};
     use crate::handshake::{Accept, ClientRequest};
     use crate::message::{Message, MessageKind};
+    use crate::test_support::{pump_each, FrameSpec, KEY};
     use crate::Instant;
-
-    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
     /// A server connection that accepted permessage-deflate.
     fn deflate_server(config: Config) -> Connection {
@@ -533,11 +532,7 @@ mod tests {
         let mut client =
             Connection::client(deflate, ClientRequest::new("h", "/"), [2; 32], now).unwrap();
         let mut server = Connection::server(config, now).unwrap();
-        while let Some(transmit) = client.poll_transmit() {
-            let mut bytes = Vec::new();
-            transmit.write_to(&mut bytes);
-            server.handle_input(now, &bytes);
-        }
+        pump_each(&mut client, &mut server, now);
         assert!(matches!(server.poll_event(), Some(Event::Request(_))));
         server.accept(now, Accept::new()).unwrap();
         assert!(matches!(server.poll_event(), Some(Event::Connected(_))));
@@ -548,18 +543,11 @@ mod tests {
 
     /// A masked frame as a client sends it.
     fn frame(fin: bool, rsv: Rsv, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-        let header = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask: Some(KEY),
-            payload_len: payload.len() as u64,
-        };
-        let mut out = header.encode().as_slice().to_vec();
-        let start = out.len();
-        out.extend_from_slice(payload);
-        apply_mask(&mut out[start..], KEY, 0);
-        out
+        FrameSpec::new(opcode, payload)
+            .fin(fin)
+            .rsv(rsv)
+            .masked(KEY)
+            .encode()
     }
 
     /// Writes deflate bit fields, least significant bit first.

@@ -8,15 +8,16 @@ use core::time::Duration;
 
 use quickcheck::{quickcheck, TestResult};
 
-use super::batch_tests::{bytes_of, data_frames, events, messages, pair};
+use super::batch_tests::{data_frames, messages};
 use super::*;
 use crate::config::ReceiveMode;
 use crate::envelope::stream::StreamError;
 use crate::envelope::stream::{AbortCode, ChunkSource, Record, StreamConfig};
 use crate::envelope::stream::{StreamId, StreamSource};
 use crate::envelope::Subprotocol;
+use crate::frame::FrameHeader;
 use crate::frame::OpCode;
-use crate::frame::{FrameHeader, Rsv};
+use crate::test_support::{encode_frame, events, pump_each, pump_n, transmitted, FrameSpec, Pair};
 
 const T0: Instant = Instant::ZERO;
 
@@ -55,22 +56,13 @@ fn stream_events(all: &[Event]) -> Vec<&StreamEvent> {
         .collect()
 }
 
-/// Moves everything from `from` to `to` one transmit at a time.
-fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
-    while let Some(t) = from.poll_transmit() {
-        let mut bytes = Vec::new();
-        t.write_to(&mut bytes);
-        to.handle_input(now, &bytes);
-    }
-}
-
 #[test]
 fn large_messages_travel_as_streams_and_arrive_whole() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     assert!(matches!(c.envelope(), Envelope::Streamed(_)));
     let big = Message::Binary(payload(2000, 1));
     c.send(big.clone()).unwrap();
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     let recs = records(&wire);
     // Open, seven chunks of at most 300 bytes, end.
     assert_eq!(recs.len(), 1 + 7 + 1);
@@ -89,7 +81,7 @@ fn large_messages_travel_as_streams_and_arrive_whole() {
 
 #[test]
 fn small_messages_overtake_a_stream_in_flight() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let big = Message::Binary(payload(3000, 2));
     c.send(big.clone()).unwrap();
     // Let the stream start, then queue small messages.
@@ -100,7 +92,7 @@ fn small_messages_overtake_a_stream_in_flight() {
         c.send(Message::Binary(Bytes::from(vec![i; 8]))).unwrap();
     }
     c.send(Message::text("hi")).unwrap();
-    wire.extend(bytes_of(&mut c));
+    wire.extend(transmitted(&mut c));
     s.handle_input(T0, &wire);
     let got = messages(&mut s);
     assert_eq!(got.len(), 5);
@@ -117,7 +109,7 @@ fn streams_take_turns() {
             .chunk_size(10)
             .chunks_per_turn(2),
     );
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     let a = c
         .send_stream(payload(60, 3), Bytes::from_static(b"a"))
         .unwrap();
@@ -125,7 +117,7 @@ fn streams_take_turns() {
         .send_stream(payload(60, 4), Bytes::from_static(b"b"))
         .unwrap();
     assert_eq!((a, b), (0, 1));
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     let order: Vec<StreamId> = records(&wire)
         .iter()
         .map(|r| match r {
@@ -148,14 +140,14 @@ fn streams_take_turns() {
 #[test]
 fn incremental_mode_streams_pieces_without_holding_them() {
     let receiver = streamed().receive_mode(ReceiveMode::Incremental);
-    let (mut c, mut s) = pair(streamed(), receiver);
+    let (mut c, mut s) = Pair::connect(streamed(), receiver).into_connections();
     let id = c
         .send_stream(
             payload(1000, 5),
             Bytes::from_static(b"application/octet-stream"),
         )
         .unwrap();
-    s.handle_input(T0, &bytes_of(&mut c));
+    s.handle_input(T0, &transmitted(&mut c));
     let all = events(&mut s);
     let evs = stream_events(&all);
     assert_eq!(
@@ -184,7 +176,7 @@ fn incremental_mode_streams_pieces_without_holding_them() {
     // Ordinary messages still arrive whole in incremental mode's envelope.
     c.send(Message::Binary(Bytes::from_static(b"small")))
         .unwrap();
-    s.handle_input(T0, &bytes_of(&mut c));
+    s.handle_input(T0, &transmitted(&mut c));
     assert_eq!(
         messages(&mut s),
         vec![Message::Binary(Bytes::from_static(b"small"))]
@@ -192,22 +184,12 @@ fn incremental_mode_streams_pieces_without_holding_them() {
 }
 
 fn raw(record: &Record) -> Vec<u8> {
-    let payload = record.encode();
-    let header = FrameHeader {
-        fin: true,
-        rsv: Rsv::NONE,
-        opcode: OpCode::Binary,
-        mask: Some([0; 4]),
-        payload_len: payload.len() as u64,
-    };
-    let mut out = header.encode().as_slice().to_vec();
-    out.extend_from_slice(&payload);
-    out
+    encode_frame(true, OpCode::Binary, &record.encode(), Some([0; 4]))
 }
 
 #[test]
 fn per_stream_errors_keep_the_connection() {
-    let (_, mut s) = pair(streamed(), streamed());
+    let (_, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let bad = [
         Record::Chunk {
             id: 9,
@@ -243,7 +225,7 @@ fn per_stream_errors_keep_the_connection() {
             (1, StreamError::OutOfRange { offset: 2, len: 1 })
         ]
     );
-    let refusals = records(&bytes_of(&mut s));
+    let refusals = records(&transmitted(&mut s));
     assert!(matches!(
         refusals[..],
         [
@@ -267,7 +249,7 @@ fn per_stream_errors_keep_the_connection() {
 #[test]
 fn stalled_streams_are_evicted_after_the_ttl() {
     let config = streamed().stream(StreamConfig::default().ttl(Duration::from_secs(60)));
-    let (_, mut s) = pair(streamed(), config);
+    let (_, mut s) = Pair::connect(streamed(), config).into_connections();
     let open = Record::Open {
         id: 4,
         total_len: 10,
@@ -297,7 +279,7 @@ fn stalled_streams_are_evicted_after_the_ttl() {
         }]
     ));
     assert!(matches!(
-        records(&bytes_of(&mut s))[..],
+        records(&transmitted(&mut s))[..],
         [Record::Refuse {
             id: 4,
             code: AbortCode::EXPIRED,
@@ -309,12 +291,12 @@ fn stalled_streams_are_evicted_after_the_ttl() {
 
 #[test]
 fn aborting_a_stream_tells_the_receiver() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let id = c.send_stream(payload(3000, 6), Bytes::new()).unwrap();
-    pump_n(&mut c, &mut s, 3);
+    pump_n(&mut c, &mut s, T0, 3);
     c.abort_stream(id, "changed my mind").unwrap();
     assert_eq!(c.abort_stream(id, ""), Err(SendError::UnknownStream(id)));
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     let all = events(&mut s);
     assert!(matches!(
         stream_events(&all)[..],
@@ -330,22 +312,13 @@ fn aborting_a_stream_tells_the_receiver() {
     assert!(messages(&mut s).is_empty());
 }
 
-fn pump_n(from: &mut Connection, to: &mut Connection, n: usize) {
-    for _ in 0..n {
-        let t = from.poll_transmit().unwrap();
-        let mut bytes = Vec::new();
-        t.write_to(&mut bytes);
-        to.handle_input(T0, &bytes);
-    }
-}
-
 #[test]
 fn a_refused_stream_stops_sending() {
     let small = streamed().stream(StreamConfig::default().max_stream_size(100));
-    let (mut c, mut s) = pair(streamed(), small);
+    let (mut c, mut s) = Pair::connect(streamed(), small).into_connections();
     c.send(Message::Binary(payload(5000, 7))).unwrap();
-    pump_n(&mut c, &mut s, 1); // the open record
-    pump(&mut s, &mut c, T0); // the refusal
+    pump_n(&mut c, &mut s, T0, 1); // the open record
+    pump_each(&mut s, &mut c, T0); // the refusal
     let all = events(&mut c);
     assert!(matches!(
         stream_events(&all)[..],
@@ -363,10 +336,10 @@ fn a_refused_stream_stops_sending() {
 
 #[test]
 fn the_close_frame_waits_for_streams() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     c.send(Message::Binary(payload(2500, 8))).unwrap();
     c.close(T0, CloseCode::NORMAL, "done").unwrap();
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     let all = events(&mut s);
     assert_eq!(
         all.first(),
@@ -392,13 +365,13 @@ impl ChunkSource for Counter {
 
 #[test]
 fn pull_sources_stream_and_a_short_one_fails() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     c.send_stream(
         StreamSource::Pull(Box::new(Counter { left: 1000 })),
         Bytes::new(),
     )
     .unwrap();
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     assert_eq!(
         messages(&mut s),
         vec![Message::Binary(Bytes::from(vec![b'z'; 1000]))]
@@ -410,7 +383,7 @@ fn pull_sources_stream_and_a_short_one_fails() {
             Bytes::new(),
         )
         .unwrap();
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     let mine = events(&mut c);
     assert!(matches!(
         stream_events(&mine)[..],
@@ -432,7 +405,7 @@ fn pull_sources_stream_and_a_short_one_fails() {
 #[test]
 fn streams_need_the_streamed_envelope() {
     let plain = Config::default().subprotocols(vec![Subprotocol::batched("b")]);
-    let (mut c, _) = pair(plain.clone(), plain);
+    let (mut c, _) = Pair::connect(plain.clone(), plain).into_connections();
     assert_eq!(
         c.send_stream(Bytes::from_static(b"x"), Bytes::new()),
         Err(SendError::StreamsNotNegotiated)
@@ -441,7 +414,7 @@ fn streams_need_the_streamed_envelope() {
 
 #[test]
 fn malformed_records_fail_the_connection() {
-    let (_, mut s) = pair(streamed(), streamed());
+    let (_, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     s.handle_input(T0, &raw(&Record::Batch(Bytes::new()))[..]);
     let mut bad = raw(&Record::End { id: 1 });
     // Rewrite the tag to an unknown one (the mask is zero).
@@ -489,7 +462,7 @@ quickcheck! {
             .chunks_per_turn(usize::from(per_turn % 8).max(1));
         let config = streamed().stream(stream_config);
         let receiver = if incremental { config.clone().receive_mode(ReceiveMode::Incremental) } else { config.clone() };
-        let (mut c, mut s) = pair(config, receiver);
+        let (mut c, mut s) = Pair::connect(config, receiver).into_connections();
         let mut small_sent = Vec::new();
         let mut large_sent = Vec::new();
         let mut got_small = Vec::new();
@@ -497,7 +470,7 @@ quickcheck! {
         let mut got_large = Vec::new();
         let mut drain = |c: &mut Connection, s: &mut Connection, cut: usize,
                          got_small: &mut Vec<Message>, got_large: &mut Vec<Bytes>| {
-            let wire = bytes_of(c);
+            let wire = transmitted(c);
             for piece in wire.chunks(cut.max(1)) {
                 s.handle_input(T0, piece);
             }
@@ -548,9 +521,9 @@ quickcheck! {
 
 #[test]
 fn streams_cut_short_by_the_end_of_the_connection_are_reported() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     c.send(Message::Binary(payload(3000, 9))).unwrap();
-    pump_n(&mut c, &mut s, 3);
+    pump_n(&mut c, &mut s, T0, 3);
     // The receiver fails the connection mid-stream (a bad close code).
     s.handle_input(T0, &raw_close(999));
     let all = events(&mut s);
@@ -588,16 +561,7 @@ fn streams_cut_short_by_the_end_of_the_connection_are_reported() {
 }
 
 fn raw_close(code: u16) -> Vec<u8> {
-    let header = FrameHeader {
-        fin: true,
-        rsv: Rsv::NONE,
-        opcode: OpCode::Close,
-        mask: Some([0; 4]),
-        payload_len: 2,
-    };
-    let mut out = header.encode().as_slice().to_vec();
-    out.extend_from_slice(&code.to_be_bytes());
-    out
+    FrameSpec::close(code, "").masked([0; 4]).encode()
 }
 
 fn chunk(id: StreamId, offset: u64, data: Bytes) -> Record {
@@ -606,7 +570,7 @@ fn chunk(id: StreamId, offset: u64, data: Bytes) -> Record {
 
 #[test]
 fn a_pushed_stream_writes_nothing_until_bytes_are_pushed() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let id = c.open_stream(500, Bytes::from_static(b"m")).unwrap();
     assert!(c.poll_transmit().is_none(), "nothing before the first push");
     assert_eq!(c.queued_bytes(), 0);
@@ -614,7 +578,7 @@ fn a_pushed_stream_writes_nothing_until_bytes_are_pushed() {
     // Other streams and messages go past it meanwhile.
     c.send_stream(payload(700, 1), Bytes::new()).unwrap();
     c.send(Message::text("hi")).unwrap();
-    let wire = bytes_of(&mut c);
+    let wire = transmitted(&mut c);
     s.handle_input(T0, &wire);
     assert_eq!(
         messages(&mut s),
@@ -625,14 +589,14 @@ fn a_pushed_stream_writes_nothing_until_bytes_are_pushed() {
         "still nothing of the pushed stream"
     );
     c.push_stream(id, payload(500, 2)).unwrap();
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     assert_eq!(messages(&mut s), vec![Message::Binary(payload(500, 2))]);
 }
 
 #[test]
 fn pushed_bytes_go_out_as_exact_records_interleaved_with_messages() {
     // The server's frames are not masked, so the records are read as sent.
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let id = s.open_stream(700, Bytes::from_static(b"type")).unwrap();
     let data = payload(700, 3);
     s.push_stream(id, data.slice(..400)).unwrap();
@@ -642,11 +606,11 @@ fn pushed_bytes_go_out_as_exact_records_interleaved_with_messages() {
     let head = bytes_of_n(&mut s, 2);
     let first = records(&head);
     s.send(Message::text("between")).unwrap();
-    let mut wire = bytes_of(&mut s);
+    let mut wire = transmitted(&mut s);
     assert_eq!(s.queued_bytes(), 0);
     s.push_stream(id, data.slice(400..)).unwrap();
     assert_eq!(s.queued_bytes(), 300);
-    wire.extend(bytes_of(&mut s));
+    wire.extend(transmitted(&mut s));
     assert_eq!(
         first,
         vec![
@@ -694,7 +658,7 @@ fn bytes_of_n(conn: &mut Connection, n: usize) -> Vec<u8> {
 
 #[test]
 fn pushing_past_the_announced_length_is_refused_whole() {
-    let (_, mut s) = pair(streamed(), streamed());
+    let (_, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let id = s.open_stream(10, Bytes::new()).unwrap();
     s.push_stream(id, payload(6, 4)).unwrap();
     assert_eq!(
@@ -707,7 +671,7 @@ fn pushing_past_the_announced_length_is_refused_whole() {
     );
     assert_eq!(s.queued_bytes(), 6, "nothing of the refused push is queued");
     s.push_stream(id, payload(4, 5)).unwrap();
-    let sent: Vec<Bytes> = records(&bytes_of(&mut s))
+    let sent: Vec<Bytes> = records(&transmitted(&mut s))
         .into_iter()
         .filter_map(|r| match r {
             Record::Chunk { data, .. } => Some(data),
@@ -729,7 +693,7 @@ fn pushing_past_the_announced_length_is_refused_whole() {
 
 #[test]
 fn a_pushed_stream_can_be_aborted() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     // Aborted before anything was pushed: the peer never hears of it.
     let quiet = c.open_stream(100, Bytes::new()).unwrap();
     c.abort_stream(quiet, "").unwrap();
@@ -737,7 +701,7 @@ fn a_pushed_stream_can_be_aborted() {
 
     let id = c.open_stream(1000, Bytes::new()).unwrap();
     c.push_stream(id, payload(900, 6)).unwrap();
-    pump_n(&mut c, &mut s, 2); // the open record and one chunk
+    pump_n(&mut c, &mut s, T0, 2); // the open record and one chunk
     c.abort_stream(id, "gone").unwrap();
     let abort = Record::Abort {
         id,
@@ -753,7 +717,7 @@ fn a_pushed_stream_can_be_aborted() {
         c.push_stream(id, payload(10, 6)),
         Err(SendError::UnknownStream(id))
     );
-    let tail = records(&bytes_of(&mut c));
+    let tail = records(&transmitted(&mut c));
     assert!(
         matches!(
             &tail[..],
@@ -765,10 +729,10 @@ fn a_pushed_stream_can_be_aborted() {
 
 #[test]
 fn a_pushed_stream_cut_short_by_the_end_of_the_connection_is_reported() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let id = c.open_stream(1000, Bytes::new()).unwrap();
     c.push_stream(id, payload(400, 7)).unwrap();
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     // The close frame waits for the stream, which waits for bytes that
     // never come; the close deadline ends the connection.
     c.close(T0, CloseCode::NORMAL, "").unwrap();
@@ -796,10 +760,10 @@ fn a_pushed_stream_cut_short_by_the_end_of_the_connection_is_reported() {
 
     // The peer failing the connection reports it too, and the close frame
     // does not wait for it.
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let id = s.open_stream(1000, Bytes::new()).unwrap();
     s.push_stream(id, payload(10, 7)).unwrap();
-    c.handle_input(T0, &bytes_of(&mut s));
+    c.handle_input(T0, &transmitted(&mut s));
     s.handle_input(T0, &raw_close(999));
     let all = events(&mut s);
     assert!(
@@ -813,7 +777,7 @@ fn a_pushed_stream_cut_short_by_the_end_of_the_connection_is_reported() {
         )),
         "{all:?}"
     );
-    let wire = bytes_of(&mut s);
+    let wire = transmitted(&mut s);
     assert!(s.is_done(), "the close frame went out");
     c.handle_input(T0, &wire);
     assert!(events(&mut c)
@@ -839,7 +803,7 @@ fn with_the_default_sizes_a_chunk_record_is_one_frame() {
     let config = Config::default()
         .subprotocols(vec![Subprotocol::streamed("files.v2")])
         .stream(StreamConfig::default().send_threshold(None));
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     let fragment = Config::default().fragment_size;
     let data = payload(600 << 10, 9);
     for sender in [&mut s, &mut c] {
@@ -854,16 +818,16 @@ fn with_the_default_sizes_a_chunk_record_is_one_frame() {
         assert_eq!(sent.len(), 5);
     }
     s.send_stream(data.clone(), Bytes::new()).unwrap();
-    pump(&mut s, &mut c, T0);
+    pump_each(&mut s, &mut c, T0);
     assert_eq!(messages(&mut c), vec![Message::Binary(data.clone())]);
     c.send_stream(data.clone(), Bytes::new()).unwrap();
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     assert_eq!(messages(&mut s), vec![Message::Binary(data)]);
 }
 
 #[test]
 fn a_server_writes_chunks_from_the_callers_bytes_without_a_copy() {
-    let (mut c, mut s) = pair(streamed(), streamed());
+    let (mut c, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let data = payload(700, 10);
     s.send_stream(data.clone(), Bytes::new()).unwrap();
     let pushed = payload(500, 11);
@@ -907,7 +871,7 @@ fn compressed_chunk_records_are_whole_frames_both_ways() {
     // all the same, makes each record a little larger than that.
     let deflate = crate::extension::deflate::DeflateConfig::default().always_compress(true);
     let config = streamed().fragment_size(300).deflate(Some(deflate));
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     assert!(c.deflate().is_some());
     let mut x = 0x2545_f491_4f6c_dd1d_u64;
     let noise = Bytes::from(
@@ -932,7 +896,7 @@ fn compressed_chunk_records_are_whole_frames_both_ways() {
     c.handle_input(T0, &wire);
     assert_eq!(messages(&mut c), vec![Message::Binary(noise.clone())]);
     c.send_stream(noise.clone(), Bytes::new()).unwrap();
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     assert_eq!(messages(&mut s), vec![Message::Binary(noise)]);
 }
 
@@ -943,7 +907,7 @@ fn an_expired_stream_holds_no_slot_for_input_that_arrives_before_the_timer() {
             .max_streams(1)
             .ttl(Duration::from_secs(60)),
     );
-    let (_, mut s) = pair(streamed(), config);
+    let (_, mut s) = Pair::connect(streamed(), config).into_connections();
     let open = |id| Record::Open {
         id,
         total_len: 10,
@@ -980,7 +944,7 @@ fn an_expired_stream_holds_no_slot_for_input_that_arrives_before_the_timer() {
         ))))
     );
     assert!(matches!(
-        records(&bytes_of(&mut s))[..],
+        records(&transmitted(&mut s))[..],
         [Record::Refuse {
             id: 1,
             code: AbortCode::EXPIRED,
@@ -992,7 +956,7 @@ fn an_expired_stream_holds_no_slot_for_input_that_arrives_before_the_timer() {
 #[test]
 fn a_refused_stream_is_refused_once_however_many_chunks_follow() {
     let config = streamed().stream(StreamConfig::default().max_stream_size(100));
-    let (_, mut s) = pair(streamed(), config);
+    let (_, mut s) = Pair::connect(streamed(), config).into_connections();
     let chunk = |id, offset| Record::Chunk {
         id,
         offset,
@@ -1033,7 +997,7 @@ fn a_refused_stream_is_refused_once_however_many_chunks_follow() {
             (3, StreamError::UnknownStream),
         ]
     );
-    let refused: Vec<StreamId> = records(&bytes_of(&mut s))
+    let refused: Vec<StreamId> = records(&transmitted(&mut s))
         .into_iter()
         .map(|r| match r {
             Record::Refuse { id, .. } => id,
@@ -1066,7 +1030,7 @@ impl ChunkSource for Endless {
 
 #[test]
 fn a_stream_over_the_sending_limit_is_refused_before_anything_is_written() {
-    let (mut c, _) = pair(streamed(), streamed());
+    let (mut c, _) = Pair::connect(streamed(), streamed()).into_connections();
     assert_eq!(StreamConfig::default().max_send_size, 1 << 30);
     let huge = 2u64 << 30;
     assert_eq!(
@@ -1093,7 +1057,7 @@ fn a_stream_over_the_sending_limit_is_refused_before_anything_is_written() {
             .send_threshold(Some(1000))
             .max_send_size(1500),
     );
-    let (mut c, mut s) = pair(config.clone(), config);
+    let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
     assert_eq!(
         c.send(Message::Binary(payload(1501, 1))),
         Err(SendError::StreamTooLarge {
@@ -1103,7 +1067,7 @@ fn a_stream_over_the_sending_limit_is_refused_before_anything_is_written() {
     );
     assert!(c.poll_transmit().is_none());
     c.send(Message::Binary(payload(1500, 1))).unwrap();
-    pump(&mut c, &mut s, T0);
+    pump_each(&mut c, &mut s, T0);
     assert_eq!(messages(&mut s), vec![Message::Binary(payload(1500, 1))]);
 }
 
@@ -1117,7 +1081,7 @@ quickcheck! {
             .send_threshold(None)
             .chunk_size(usize::from(chunk % 700).max(1));
         let config = streamed().stream(stream_config).fragment_size(512);
-        let (mut c, mut s) = pair(config.clone(), config);
+        let (mut c, mut s) = Pair::connect(config.clone(), config).into_connections();
         let (from, to) = if from_server { (&mut s, &mut c) } else { (&mut c, &mut s) };
         let total: usize = pieces.iter().map(|(len, _)| usize::from(len % 3000)).sum();
         let data = payload(total, 5);
@@ -1133,13 +1097,13 @@ quickcheck! {
             if flush {
                 from.send(Message::Binary(Bytes::from(vec![sent_small; 1]))).unwrap();
                 sent_small += 1;
-                pump(from, to, T0);
+                pump_each(from, to, T0);
                 if from.queued_bytes() != 0 {
                     return TestResult::error("bytes left queued after a drain");
                 }
             }
         }
-        pump(from, to, T0);
+        pump_each(from, to, T0);
         let got = messages(to);
         let (small, large): (Vec<Message>, Vec<Message>) =
             got.into_iter().partition(|m| m.payload().len() == 1);
@@ -1161,7 +1125,7 @@ quickcheck! {
 #[test]
 fn refusals_a_peer_does_not_read_are_bounded_and_counted() {
     use super::outbound::MAX_PENDING_REFUSALS;
-    let (_, mut s) = pair(streamed(), streamed());
+    let (_, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     let mut held = 0;
     let mut refused = 0;
     // Chunks for ever new streams, while nothing we write is taken.
@@ -1186,7 +1150,7 @@ fn refusals_a_peer_does_not_read_are_bounded_and_counted() {
     assert!(s.is_closed(), "refusals grew without a bound");
     assert_eq!(refused, MAX_PENDING_REFUSALS);
     // The refusals that fit are written, then the close frame.
-    let wire = bytes_of(&mut s);
+    let wire = transmitted(&mut s);
     let frames = data_frames(&wire);
     assert_eq!(frames.len(), MAX_PENDING_REFUSALS);
     let close = wire
@@ -1200,11 +1164,11 @@ fn refusals_a_peer_does_not_read_are_bounded_and_counted() {
 #[test]
 fn refusals_a_peer_reads_never_reach_the_bound() {
     use super::outbound::MAX_PENDING_REFUSALS;
-    let (_, mut s) = pair(streamed(), streamed());
+    let (_, mut s) = Pair::connect(streamed(), streamed()).into_connections();
     for id in 0..(MAX_PENDING_REFUSALS as StreamId) * 4 {
         s.handle_input(T0, &raw(&chunk(id, 0, Bytes::from_static(b"x"))));
         let _ = events(&mut s);
-        let refusals = records(&bytes_of(&mut s));
+        let refusals = records(&transmitted(&mut s));
         assert!(matches!(refusals[..], [Record::Refuse { .. }]));
         assert_eq!(s.queued_bytes(), 0);
     }
@@ -1214,11 +1178,11 @@ fn refusals_a_peer_reads_never_reach_the_bound() {
 #[test]
 fn a_refusal_that_arrives_after_the_last_chunk_still_reaches_the_sender() {
     let small = streamed().stream(StreamConfig::default().max_stream_size(100));
-    let (mut c, mut s) = pair(streamed(), small);
+    let (mut c, mut s) = Pair::connect(streamed(), small).into_connections();
     c.send(Message::Binary(payload(5000, 9))).unwrap();
     // The whole stream is written before the refusal comes back.
-    pump(&mut c, &mut s, T0);
-    pump(&mut s, &mut c, T0);
+    pump_each(&mut c, &mut s, T0);
+    pump_each(&mut s, &mut c, T0);
     let all = events(&mut c);
     assert!(
         matches!(
@@ -1242,10 +1206,7 @@ fn a_refusal_that_arrives_after_the_last_chunk_still_reaches_the_sender() {
             code: AbortCode::LIMIT,
             reason: "again".into(),
         };
-        let record = refusal.encode();
-        let mut frame = vec![0x82, record.len() as u8];
-        frame.extend_from_slice(&record);
-        c.handle_input(T0, &frame);
+        c.handle_input(T0, &FrameSpec::binary(refusal.encode()).encode());
     }
     let after = events(&mut c);
     assert!(stream_events(&after).is_empty(), "{after:?}");

@@ -6,53 +6,19 @@ use super::transmit::mask_payload;
 use super::transmit::MASK_BLOCK_PAYLOAD;
 use super::*;
 use crate::config::{Keepalive, ReceiveMode};
+use crate::frame::FrameHeader;
 use crate::frame::{apply_mask, OpCode};
-use crate::frame::{FrameHeader, Rsv};
 use crate::handshake::{Accept, HandshakeError, Reject};
+use crate::test_support::{client_frame, encode_frame, events, transmitted};
 
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 const T0: Instant = Instant::ZERO;
 
 fn at(ms: u64) -> Instant {
     Instant::from_elapsed(Duration::from_millis(ms))
 }
 
-/// A frame as a client would send it (masked).
-fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    encode(fin, opcode, payload, Some(KEY))
-}
-
-fn encode(fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    let header = FrameHeader {
-        fin,
-        rsv: Rsv::NONE,
-        opcode,
-        mask,
-        payload_len: payload.len() as u64,
-    };
-    let mut out = header.encode().as_slice().to_vec();
-    let mut body = payload.to_vec();
-    if let Some(key) = mask {
-        apply_mask(&mut body, key, 0);
-    }
-    out.extend_from_slice(&body);
-    out
-}
-
 fn server(config: Config) -> Connection {
     Connection::upgraded(Role::Server, config, [1; 32], T0).unwrap()
-}
-
-fn events(conn: &mut Connection) -> Vec<Event> {
-    core::iter::from_fn(|| conn.poll_event()).collect()
-}
-
-fn written(conn: &mut Connection) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(t) = conn.poll_transmit() {
-        t.write_to(&mut out);
-    }
-    out
 }
 
 /// Decodes unmasked frames (what a server writes).
@@ -79,7 +45,7 @@ fn closed_cause(events: &[Event]) -> Option<&Closed> {
 }
 
 fn close_sent(conn: &mut Connection) -> Option<u16> {
-    frames(&written(conn))
+    frames(&transmitted(conn))
         .into_iter()
         .find(|(_, op, _)| *op == OpCode::Close)
         .map(|(_, _, p)| u16::from_be_bytes([p[0], p[1]]))
@@ -103,7 +69,7 @@ fn rfc_example_masked_text_is_delivered() {
 #[test]
 fn server_rejects_unmasked_and_client_rejects_masked() {
     let mut conn = server(Config::default());
-    conn.handle_input(T0, &encode(true, OpCode::Text, b"hi", None));
+    conn.handle_input(T0, &encode_frame(true, OpCode::Text, b"hi", None));
     let ev = events(&mut conn);
     assert_eq!(
         closed_cause(&ev).unwrap().cause,
@@ -136,7 +102,7 @@ fn fragments_reassemble_with_control_frames_between() {
         ]
     );
     assert_eq!(
-        frames(&written(&mut conn)),
+        frames(&transmitted(&mut conn)),
         vec![(true, OpCode::Pong, b"p".to_vec())]
     );
 }
@@ -253,7 +219,7 @@ fn large_outbound_messages_are_fragmented_and_pings_slip_between() {
     let first = conn.poll_transmit().unwrap();
     assert_eq!(first.payload().as_ref(), b"0123");
     conn.ping(&b"!"[..]).unwrap();
-    let rest = frames(&written(&mut conn));
+    let rest = frames(&transmitted(&mut conn));
     assert_eq!(
         rest,
         vec![
@@ -313,7 +279,7 @@ fn peer_close_is_answered_after_replies_to_earlier_messages() {
             cause: CloseCause::Remote
         }))
     );
-    let out = frames(&written(&mut conn));
+    let out = frames(&transmitted(&mut conn));
     let ops: Vec<_> = out.iter().map(|(_, op, p)| (*op, p.clone())).collect();
     assert_eq!(
         ops,
@@ -342,7 +308,7 @@ fn protocol_error_is_sent_after_replies_to_earlier_messages() {
     wire.extend(client_frame(true, OpCode::Text, b"after the violation"));
     conn.handle_input(T0, &wire);
     // Nothing goes out while the messages before the violation wait.
-    assert!(written(&mut conn).is_empty());
+    assert!(transmitted(&mut conn).is_empty());
     let mut seen = Vec::new();
     while let Some(event) = conn.poll_event() {
         if let Event::Message(m) = &event {
@@ -355,7 +321,7 @@ fn protocol_error_is_sent_after_replies_to_earlier_messages() {
     let closed = closed_cause(&seen).expect("closed");
     assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR);
     assert!(matches!(closed.cause, CloseCause::Protocol(_)));
-    let out = frames(&written(&mut conn));
+    let out = frames(&transmitted(&mut conn));
     let ops: Vec<_> = out.iter().map(|(_, op, _)| *op).collect();
     assert_eq!(ops, [OpCode::Text, OpCode::Text, OpCode::Close]);
     assert_eq!(out[2].2[..2], 1002u16.to_be_bytes());
@@ -374,7 +340,7 @@ fn local_close_follows_queued_messages_and_refuses_later_sends() {
         conn.close(T0, CloseCode::NORMAL, ""),
         Err(SendError::Closing)
     );
-    let out = frames(&written(&mut conn));
+    let out = frames(&transmitted(&mut conn));
     assert_eq!(out[0], (true, OpCode::Text, b"first".to_vec()));
     assert_eq!(out[1], (true, OpCode::Close, b"\x03\xe8done".to_vec()));
     // Data the peer sent before answering is still delivered.
@@ -391,7 +357,7 @@ fn local_close_follows_queued_messages_and_refuses_later_sends() {
 fn close_deadline_reports_1006() {
     let mut conn = server(Config::default().close_timeout(Duration::from_secs(2)));
     conn.close(T0, CloseCode::GOING_AWAY, "").unwrap();
-    let _ = written(&mut conn);
+    let _ = transmitted(&mut conn);
     assert_eq!(conn.poll_timeout(), Some(at(2000)));
     conn.handle_timeout(at(1999));
     assert!(events(&mut conn).is_empty(), "spurious timeouts are no-ops");
@@ -483,7 +449,7 @@ fn empty_close_is_answered_with_empty_close() {
         Event::CloseReceived(CloseFrame::new(CloseCode::NO_STATUS, ""))
     );
     assert_eq!(
-        frames(&written(&mut conn)),
+        frames(&transmitted(&mut conn)),
         vec![(true, OpCode::Close, Vec::new())]
     );
 }
@@ -501,13 +467,13 @@ fn ping_flood_answers_in_order_with_bounded_pongs_and_the_newest_last() {
         .chain([999])
         .map(|i| (true, OpCode::Pong, i.to_be_bytes().to_vec()))
         .collect();
-    assert_eq!(frames(&written(&mut conn)), expected);
+    assert_eq!(frames(&transmitted(&mut conn)), expected);
 
     // Pongs already written do not count against the bound.
     conn.handle_input(T0, &client_frame(true, OpCode::Ping, b"a"));
     conn.handle_input(T0, &client_frame(true, OpCode::Ping, b"b"));
     assert_eq!(
-        frames(&written(&mut conn)),
+        frames(&transmitted(&mut conn)),
         vec![
             (true, OpCode::Pong, b"a".to_vec()),
             (true, OpCode::Pong, b"b".to_vec())
@@ -528,7 +494,7 @@ fn keepalive_pings_and_gives_up() {
     assert_eq!(conn.poll_timeout(), Some(at(14_000)));
     conn.handle_timeout(at(14_000));
     assert_eq!(
-        frames(&written(&mut conn)),
+        frames(&transmitted(&mut conn)),
         vec![(true, OpCode::Ping, Vec::new())]
     );
     assert_eq!(conn.poll_timeout(), Some(at(19_000)));
@@ -567,7 +533,7 @@ fn auto_responses_answer_without_events() {
         ]
     );
     assert_eq!(
-        frames(&written(&mut conn)),
+        frames(&transmitted(&mut conn)),
         vec![(true, OpCode::Text, b"alive".to_vec())]
     );
     // An empty response removes the pair.
@@ -618,7 +584,7 @@ fn handshake_then_frames_in_the_same_read() {
     )
     .unwrap();
     client.handle_input(T0, b""); // nothing happens before the response
-    let mut request_bytes = written(&mut client);
+    let mut request_bytes = transmitted(&mut client);
     assert!(client.send(Message::text("early")).is_err());
     request_bytes.extend(client_frame(true, OpCode::Text, b"right after"));
     server.handle_input(T0, &request_bytes);
@@ -635,7 +601,7 @@ fn handshake_then_frames_in_the_same_read() {
     let ev = events(&mut server);
     assert!(matches!(&ev[0], Event::Connected(c) if c.subprotocol.as_deref() == Some("chat")));
     assert_eq!(ev[1], Event::Message(Message::text("right after")));
-    client.handle_input(T0, &written(&mut server));
+    client.handle_input(T0, &transmitted(&mut server));
     let ev = events(&mut client);
     assert!(matches!(&ev[0], Event::Connected(c) if c.subprotocol.as_deref() == Some("chat")));
 }
@@ -658,7 +624,7 @@ fn bad_requests_are_answered_with_http_errors() {
             matches!(closed_cause(&ev).unwrap().cause, CloseCause::Handshake(_)),
             "{ev:?}"
         );
-        let out = written(&mut conn);
+        let out = transmitted(&mut conn);
         assert!(
             out.starts_with(status.as_bytes()),
             "{}",
@@ -702,7 +668,7 @@ fn oversized_handshake_is_refused() {
         closed_cause(&ev).unwrap().cause,
         CloseCause::Handshake(_)
     ));
-    assert!(written(&mut conn).starts_with(b"HTTP/1.1 431"));
+    assert!(transmitted(&mut conn).starts_with(b"HTTP/1.1 431"));
 }
 
 #[test]
@@ -710,12 +676,12 @@ fn reject_answers_with_the_given_status() {
     let mut server = Connection::server(Config::default(), T0).unwrap();
     let mut client =
         Connection::client(Config::default(), ClientRequest::new("h", "/"), [5; 32], T0).unwrap();
-    server.handle_input(T0, &written(&mut client));
+    server.handle_input(T0, &transmitted(&mut client));
     let _ = events(&mut server);
     server.reject(Reject::new(403).body("nope")).unwrap();
     let ev = events(&mut server);
     assert_eq!(closed_cause(&ev).unwrap().cause, CloseCause::Rejected(403));
-    client.handle_input(T0, &written(&mut server));
+    client.handle_input(T0, &transmitted(&mut server));
     let ev = events(&mut client);
     assert!(matches!(
         closed_cause(&ev).unwrap().cause,
