@@ -8,12 +8,12 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use wscore::test_support::FrameSpec;
 use wscore::wire::{FrameHeader, OpCode, Rsv};
 use wscore::{
     Accept, BatchConfig, ClientRequest, CloseCode, Config, Connection, Event, Instant, Message,
     ReceiveMode, StreamConfig, Subprotocol,
 };
-use wscore::test_support::FrameSpec;
 
 /// One step of a fuzzed session.
 #[derive(Arbitrary, Debug)]
