@@ -183,7 +183,7 @@ impl Offer {
     /// The parts of `request` its answer depends on.
     pub(crate) fn of(request: &Request) -> Offer {
         let mut key = [0; KEY_LEN];
-        // `check_key` admitted only keys of this length.
+        debug_assert_eq!(request.key.len(), KEY_LEN, "check_key admits no other");
         if let Some(from) = request.key.as_bytes().get(..KEY_LEN) {
             key.copy_from_slice(from);
         }
