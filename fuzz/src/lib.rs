@@ -23,7 +23,7 @@ pub enum Op {
     /// Simulated time passes, then any due deadline fires.
     Advance(u16),
     /// The application sends a message of [`send_len`]`(len)` bytes.
-    Send { text: bool, len: u16 },
+    Send { body: Body, len: u16 },
     /// The application pings.
     Ping(Vec<u8>),
     /// The application starts a close.
@@ -179,19 +179,86 @@ pub fn send_len(raw: u16) -> usize {
     value >> (4 * (raw >> 14))
 }
 
+/// What a `Send` op's message is made of, decoded from one input byte:
+/// its low bit picks text or binary (as a `bool` would), the next three
+/// bits the bytes, so that compression has messages it shrinks a lot,
+/// some, and not at all. One send in eight each is letters or noise:
+/// compressing them costs more per byte than the repeated byte, and a few
+/// reach what they are for.
+#[derive(Clone, Copy, Debug)]
+pub struct Body {
+    text: bool,
+    fill: Fill,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fill {
+    /// One byte repeated: compresses to almost nothing.
+    Repeated,
+    /// Letters from a four-letter alphabet at random (text): compresses to
+    /// a little over half, so the longest messages are still more than one
+    /// fragment once compressed.
+    Letters,
+    /// Random bytes (binary even when text is asked for, as they are not
+    /// UTF-8): compressing would grow them, so they go out uncompressed.
+    Noise,
+}
+
+impl<'a> Arbitrary<'a> for Body {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        let byte = u8::arbitrary(u)?;
+        let fill = match (byte >> 1) & 7 {
+            6 => Fill::Letters,
+            7 => Fill::Noise,
+            _ => Fill::Repeated,
+        };
+        Ok(Body {
+            text: byte & 1 == 1,
+            fill,
+        })
+    }
+
+    fn size_hint(_depth: usize) -> (usize, Option<usize>) {
+        (1, Some(1))
+    }
+}
+
 /// Shortest `SendLarge` message.
 const LARGE_SEND: usize = 2000;
 
-/// The bytes every sent message is cut from: shared and static, so a send
-/// costs the engine's work on it and not an allocation and fill per op.
-static PAYLOAD: [u8; MAX_SEND] = [b'a'; MAX_SEND];
+/// The bytes sent messages are cut from, one block per [`Fill`]: shared
+/// and static (made at compile time), so a send costs the engine's work on
+/// it and not an allocation and fill per op.
+static REPEATED: [u8; MAX_SEND] = [b'a'; MAX_SEND];
+static LETTERS: [u8; MAX_SEND] = pseudo_random(b'a', 0x03);
+static NOISE: [u8; MAX_SEND] = pseudo_random(0, 0xff);
 
-/// `len` bytes of the shared payload, as a message of the given kind.
-fn payload_message(text: bool, len: usize) -> Message {
-    let body = &PAYLOAD[..len.min(MAX_SEND)];
-    match (text, core::str::from_utf8(body)) {
+/// Bytes `base + (r & mask)` for a fixed xorshift sequence `r`.
+const fn pseudo_random(base: u8, mask: u8) -> [u8; MAX_SEND] {
+    let mut out = [0; MAX_SEND];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut i = 0;
+    while i < MAX_SEND {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out[i] = base.wrapping_add((x >> 32) as u8 & mask);
+        i += 1;
+    }
+    out
+}
+
+/// `len` bytes of the block `body` names, as a message of its kind.
+fn payload_message(body: Body, len: usize) -> Message {
+    let block = match body.fill {
+        Fill::Repeated => &REPEATED,
+        Fill::Letters => &LETTERS,
+        Fill::Noise => &NOISE,
+    };
+    let body_bytes = &block[..len.min(MAX_SEND)];
+    match (body.text, core::str::from_utf8(body_bytes)) {
         (true, Ok(text)) => Message::text(text),
-        _ => Message::binary(Bytes::from_static(body)),
+        _ => Message::binary(Bytes::from_static(body_bytes)),
     }
 }
 
@@ -215,8 +282,8 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
                     );
                 }
             }
-            Op::Send { text, len } => {
-                let _ = conn.send(payload_message(text, send_len(len)));
+            Op::Send { body, len } => {
+                let _ = conn.send(payload_message(body, send_len(len)));
             }
             Op::Ping(payload) => {
                 let _ = conn.ping(payload);
@@ -234,7 +301,11 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
             }
             Op::SendLarge(len) => {
                 let len = LARGE_SEND + send_len(len) % (MAX_SEND - LARGE_SEND + 1);
-                let _ = conn.send(payload_message(false, len));
+                let binary = Body {
+                    text: false,
+                    fill: Fill::Repeated,
+                };
+                let _ = conn.send(payload_message(binary, len));
             }
         }
         assert!(
@@ -471,6 +542,32 @@ mod tests {
         assert!(seen.iter().all(|&s| s));
         let short = (0..=u16::MAX).filter(|&raw| send_len(raw) <= 1024).count();
         assert!(short > 3 * (1 << 14), "most sends are short");
+    }
+
+    /// The three fills reach the three outcomes of compressing a long
+    /// message: shrunk to almost nothing, shrunk but still longer than a
+    /// fragment, and sent uncompressed.
+    #[test]
+    fn each_fill_compresses_as_described() {
+        use wscore::extension::deflate::{Deflate, DeflateConfig, DeflateParams};
+        let compressed = |block: &[u8]| {
+            let config = DeflateConfig::default();
+            let mut codec = Deflate::new(&DeflateParams::default(), wscore::Role::Server, &config);
+            codec.compress(block).map(|wire| wire.len())
+        };
+        assert!(compressed(&REPEATED).is_some_and(|len| len < 200));
+        assert!(compressed(&LETTERS)
+            .is_some_and(|len| len > FRAGMENT_SIZE && len < LETTERS.len() * 3 / 4));
+        assert_eq!(compressed(&NOISE), None);
+        let text = |fill| Body { text: true, fill };
+        assert!(matches!(
+            payload_message(text(Fill::Letters), MAX_SEND),
+            Message::Text(_)
+        ));
+        assert!(matches!(
+            payload_message(text(Fill::Noise), 64),
+            Message::Binary(_)
+        ));
     }
 
     #[test]

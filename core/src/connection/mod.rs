@@ -36,7 +36,7 @@ use crate::envelope::stream::{Direction, StreamEvent};
 use crate::envelope::Envelope;
 use crate::error::{ProtocolError, SendError, SetupError};
 use crate::frame::MAX_CONTROL_PAYLOAD;
-use crate::handshake::{self, ClientRequest, Request, Response};
+use crate::handshake::{self, ClientRequest, Response};
 use crate::message::{Message, MessageKind};
 use crate::rng::KeyRng;
 use crate::timer::{Timer, Timers};
@@ -48,7 +48,7 @@ use envelope::{EnvelopeMachine, Output, Received};
 use events::EventQueue;
 use inbound::{Inbound, Item};
 use outbound::Outbound;
-use upgrade::{unconfigured_extension, HeaderScan};
+use upgrade::{unconfigured_extension, HeaderScan, Pending};
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,7 +65,7 @@ enum Lifecycle {
     /// Server: reading the upgrade request.
     AwaitingRequest,
     /// Server: the application must accept or reject.
-    AwaitingDecision(Request),
+    AwaitingDecision(Pending),
     /// Client: the request is queued; reading the response.
     AwaitingResponse {
         request: ClientRequest,

@@ -13,9 +13,36 @@ use crate::config::Config;
 use crate::error::SendError;
 #[cfg(feature = "deflate")]
 use crate::frame::Rsv;
-use crate::handshake::{self, Accept, ClientRequest, Reject};
+use crate::handshake::server::Offer;
+use crate::handshake::{self, Accept, ClientRequest, Reject, Request};
 use crate::Instant;
 use alloc::boxed::Box;
+
+/// A server's request waiting for the application's decision. The
+/// [`Request`] itself went to the application in [`Event::Request`]; the
+/// answer needs only this.
+#[derive(Debug)]
+pub(super) struct Pending {
+    offer: Offer,
+    /// The permessage-deflate agreement, if the request offers one the
+    /// configuration accepts.
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::extension::deflate::DeflateParams>,
+}
+
+impl Pending {
+    fn new(config: &Config, request: &Request) -> Pending {
+        #[cfg(not(feature = "deflate"))]
+        let _ = config;
+        Pending {
+            offer: Offer::of(request),
+            #[cfg(feature = "deflate")]
+            deflate: config.deflate.as_ref().and_then(|deflate| {
+                crate::extension::deflate::negotiate_server(request.extensions(), deflate)
+            }),
+        }
+    }
+}
 
 /// Progress of the search for the end of a handshake header block.
 #[derive(Debug, Default)]
@@ -27,33 +54,32 @@ pub(super) struct HeaderScan {
 impl Connection {
     /// Server: accepts the pending upgrade request.
     pub fn accept(&mut self, now: Instant, accept: Accept) -> Result<(), SendError> {
-        let Lifecycle::AwaitingDecision(request) = &self.lifecycle else {
+        let Lifecycle::AwaitingDecision(pending) = &self.lifecycle else {
             return Err(SendError::NoPendingRequest);
         };
         let mut accept = accept;
         if accept.chosen_subprotocol().is_none() {
-            let offered = request.subprotocols();
             if let Some(p) = self
                 .config
                 .subprotocols
                 .iter()
-                .find(|p| offered.contains(&p.name))
+                .find(|p| pending.offer.offers_subprotocol(&p.name))
             {
                 accept = accept.subprotocol(p.name.clone());
             }
         }
         #[cfg(feature = "deflate")]
-        let deflate = self.config.deflate.as_ref().and_then(|config| {
-            let params = crate::extension::deflate::negotiate_server(request.extensions(), config)?;
+        let deflate = pending.deflate;
+        #[cfg(feature = "deflate")]
+        if let Some(params) = &deflate {
             accept.set_extensions(params.to_header_value());
-            Some(params)
-        });
-        let response =
-            handshake::server::accept_response(request, &accept).map_err(SendError::Handshake)?;
+        }
+        let response = handshake::server::accept_response(&pending.offer, &accept)
+            .map_err(SendError::Handshake)?;
         self.outbound.push_raw(response);
         #[cfg(feature = "deflate")]
         self.enable_deflate(deflate);
-        self.subprotocol = accept.chosen_subprotocol().map(String::from);
+        self.subprotocol = accept.subprotocol.take();
         self.open(now, None);
         self.process_input(now);
         Ok(())
@@ -120,9 +146,9 @@ impl Connection {
             Ok(None) => false,
             Ok(Some((request, consumed))) => {
                 self.inbound.buffer().advance(consumed);
-                self.events
-                    .push_back(Event::Request(Box::new(request.clone())));
-                self.lifecycle = Lifecycle::AwaitingDecision(request);
+                let pending = Pending::new(&self.config, &request);
+                self.events.push_back(Event::Request(Box::new(request)));
+                self.lifecycle = Lifecycle::AwaitingDecision(pending);
                 true
             }
             Err(error) => {

@@ -266,15 +266,12 @@ pub(crate) fn build_request(
         );
     }
     if !req.extensions.is_empty() {
-        let offers = Header {
-            name: SEC_EXTENSIONS.into(),
-            value: req.extensions.join(", ").into_bytes(),
-        };
-        check_outgoing(&offers, &[])?;
-        write_header(&mut out, SEC_EXTENSIONS, &offers.value);
+        let offers = req.extensions.join(", ");
+        check_outgoing(SEC_EXTENSIONS, offers.as_bytes(), &[])?;
+        write_header(&mut out, SEC_EXTENSIONS, offers.as_bytes());
     }
     for header in &req.headers {
-        check_outgoing(header, RESERVED)?;
+        check_outgoing(&header.name, &header.value, RESERVED)?;
         write_header(&mut out, &header.name, &header.value);
     }
     out.extend_from_slice(b"\r\n");
@@ -398,7 +395,7 @@ fn accepted_extensions(
 
 #[cfg(test)]
 mod tests {
-    use super::super::server::{accept_response, parse_request, Accept};
+    use super::super::server::{accept_response, parse_request, Accept, Offer};
     use super::*;
     use quickcheck::quickcheck;
 
@@ -669,7 +666,8 @@ mod tests {
             (server_view.path(), server_view.query(), server_view.host()),
             ("/feed", Some("since=3"), Some("[::1]:9001"))
         );
-        let answer = accept_response(&server_view, &Accept::new().subprotocol("v2")).unwrap();
+        let answer =
+            accept_response(&Offer::of(&server_view), &Accept::new().subprotocol("v2")).unwrap();
         let (resp, used) = parse_response(&answer, &expected, &req, 4096, 32)
             .unwrap()
             .unwrap();

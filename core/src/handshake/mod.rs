@@ -169,10 +169,20 @@ impl std::error::Error for HandshakeError {}
 /// assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> String {
+    String::from_utf8_lossy(&accept_key_bytes(key)).into_owned()
+}
+
+/// [`accept_key`] on the stack: base64 is ASCII, and a SHA-1 digest is 20
+/// bytes, so its encoding is always 28.
+pub(crate) fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(WEBSOCKET_GUID);
-    BASE64.encode(sha.finalize())
+    let mut out = [0; 28];
+    // 20 bytes encode to exactly 28 with padding.
+    let written = BASE64.encode_slice(sha.finalize(), &mut out);
+    debug_assert_eq!(written, Ok(28));
+    out
 }
 
 /// Turns one `httparse` attempt into the end of the header block, if known.
@@ -325,22 +335,47 @@ fn trim_str(s: &str) -> &str {
 
 /// Splits on commas that are not inside a quoted-string (parameters may be
 /// quoted and contain commas). `None` if a quote is left open.
-fn split_top_level(text: &str) -> Option<Vec<&str>> {
-    let (mut quoted, mut escaped) = (false, false);
+fn split_top_level(text: &str) -> Option<impl Iterator<Item = &str>> {
+    // A first pass finds an open quote, so the items need no list of their
+    // own to be checked before they are used.
+    let closed = text.chars().fold(Quoting::default(), Quoting::next) == Quoting::default();
+    let mut quoting = Quoting::default();
     let items = text
-        .split(|c| {
-            match (quoted, escaped, c) {
-                (true, true, _) => escaped = false,
-                (true, false, '\\') => escaped = true,
-                (_, _, '"') => quoted = !quoted,
-                _ => {}
-            }
-            c == ',' && !quoted
+        .split(move |c| {
+            quoting = quoting.next(c);
+            c == ',' && quoting == Quoting::default()
         })
         .map(trim_str)
-        .filter(|item| !item.is_empty())
-        .collect();
-    (!quoted).then_some(items)
+        .filter(|item| !item.is_empty());
+    closed.then_some(items)
+}
+
+/// Where a scan of a header value is with respect to quoted-strings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Quoting {
+    quoted: bool,
+    escaped: bool,
+}
+
+impl Quoting {
+    /// The state after `c`.
+    fn next(self, c: char) -> Quoting {
+        match (self.quoted, self.escaped, c) {
+            (true, true, _) => Quoting {
+                quoted: true,
+                escaped: false,
+            },
+            (true, false, '\\') => Quoting {
+                quoted: true,
+                escaped: true,
+            },
+            (quoted, _, '"') => Quoting {
+                quoted: !quoted,
+                escaped: false,
+            },
+            _ => self,
+        }
+    }
 }
 
 /// Whether `s` is an HTTP token (RFC 9110 §5.6.2).
@@ -352,15 +387,17 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 
 /// Checks a header the application wants to send: a token name that the
 /// handshake does not write itself, and a value that cannot end the line.
-pub(crate) fn check_outgoing(header: &Header, reserved: &[&str]) -> Result<(), HandshakeError> {
-    let value_ok = !header.value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0));
-    let clashes = reserved
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(&header.name));
-    if is_token(header.name.as_bytes()) && value_ok && !clashes {
+pub(crate) fn check_outgoing(
+    name: &str,
+    value: &[u8],
+    reserved: &[&str],
+) -> Result<(), HandshakeError> {
+    let value_ok = !value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0));
+    let clashes = reserved.iter().any(|r| r.eq_ignore_ascii_case(name));
+    if is_token(name.as_bytes()) && value_ok && !clashes {
         Ok(())
     } else {
-        Err(HandshakeError::InvalidHeader(header.name.clone()))
+        Err(HandshakeError::InvalidHeader(name.into()))
     }
 }
 
@@ -489,7 +526,7 @@ mod tests {
             name: "X-Id".into(),
             value: b"\x80 fine".to_vec(),
         };
-        assert_eq!(check_outgoing(&ok, &[HOST]), Ok(()));
+        assert_eq!(check_outgoing(&ok.name, &ok.value, &[HOST]), Ok(()));
         for (name, value) in [
             ("X-A", &b"a\r\nb: c"[..]),
             ("X A", b"v"),
@@ -501,7 +538,7 @@ mod tests {
                 value: value.to_vec(),
             };
             assert_eq!(
-                check_outgoing(&h, &[HOST]),
+                check_outgoing(&h.name, &h.value, &[HOST]),
                 Err(HandshakeError::InvalidHeader(name.into()))
             );
         }

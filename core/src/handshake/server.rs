@@ -10,8 +10,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 use super::{
-    accept_key, block_end, check_outgoing, check_upgrade, extensions, find, own_headers, single,
-    subprotocols, write_header, HandshakeError, Header, CONNECTION, HOST, SEC_ACCEPT,
+    accept_key_bytes, block_end, check_outgoing, check_upgrade, extensions, find, own_headers,
+    single, subprotocols, write_header, HandshakeError, Header, CONNECTION, HOST, SEC_ACCEPT,
     SEC_EXTENSIONS, SEC_KEY, SEC_PROTOCOL, SEC_VERSION, UPGRADE,
 };
 
@@ -31,6 +31,13 @@ const REJECT_RESERVED: &[&str] = &[
     UPGRADE,
     SEC_VERSION,
 ];
+
+/// Length of a well-formed `Sec-WebSocket-Key`: the base64 of 16 bytes.
+const KEY_LEN: usize = 24;
+
+/// Slots for header fields kept on the stack while parsing; a
+/// configuration allowing more takes them from the heap.
+const STACK_HEADER_SLOTS: usize = 64;
 
 /// A validated WebSocket opening request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,8 +105,16 @@ pub(crate) fn parse_request(
     max_bytes: usize,
     max_headers: usize,
 ) -> Result<Option<(Request, usize)>, HandshakeError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut parsed = httparse::Request::new(&mut slots);
+    let mut on_stack = [httparse::EMPTY_HEADER; STACK_HEADER_SLOTS];
+    let mut on_heap;
+    let slots = match on_stack.get_mut(..max_headers) {
+        Some(slots) => slots,
+        None => {
+            on_heap = vec![httparse::EMPTY_HEADER; max_headers];
+            &mut on_heap[..]
+        }
+    };
+    let mut parsed = httparse::Request::new(slots);
     let window = buf.get(..max_bytes).unwrap_or(buf);
     let Some(consumed) = block_end(parsed.parse(window), buf.len(), max_bytes)? else {
         return Ok(None);
@@ -142,11 +157,48 @@ fn validate(target: &str, headers: Vec<Header>) -> Result<Request, HandshakeErro
 
 /// A key must be the base64 encoding of 16 bytes: 24 characters.
 fn check_key(key: &[u8]) -> Result<String, HandshakeError> {
-    match BASE64.decode(key) {
-        Ok(raw) if raw.len() == 16 => {
-            String::from_utf8(key.to_vec()).map_err(|_| HandshakeError::BadKey)
-        }
+    if key.len() != KEY_LEN {
+        return Err(HandshakeError::BadKey);
+    }
+    // Decoded on the stack: 24 characters hold at most 18 bytes.
+    let mut raw = [0u8; 18];
+    match BASE64.decode_slice(key, &mut raw) {
+        Ok(16) => String::from_utf8(key.to_vec()).map_err(|_| HandshakeError::BadKey),
         _ => Err(HandshakeError::BadKey),
+    }
+}
+
+/// What answering a request takes once the application holds the
+/// [`Request`] itself: the key and the offered subprotocols, so a pending
+/// request costs no copy of its header fields.
+#[derive(Debug)]
+pub(crate) struct Offer {
+    key: [u8; KEY_LEN],
+    /// The offered subprotocols, each followed by a comma (a token holds
+    /// none), in one allocation whatever their number.
+    subprotocols: String,
+}
+
+impl Offer {
+    /// The parts of `request` its answer depends on.
+    pub(crate) fn of(request: &Request) -> Offer {
+        let mut key = [0; KEY_LEN];
+        debug_assert_eq!(request.key.len(), KEY_LEN, "check_key admits no other");
+        if let Some(from) = request.key.as_bytes().get(..KEY_LEN) {
+            key.copy_from_slice(from);
+        }
+        let mut subprotocols = String::new();
+        for name in &request.subprotocols {
+            subprotocols.push_str(name);
+            subprotocols.push(',');
+        }
+        Offer { key, subprotocols }
+    }
+
+    /// Whether the client offered the subprotocol `name` (exact match, as
+    /// RFC 6455 §4.2.2 compares them).
+    pub(crate) fn offers_subprotocol(&self, name: &str) -> bool {
+        self.subprotocols.split_terminator(',').any(|p| p == name)
     }
 }
 
@@ -258,35 +310,53 @@ impl Reject {
 }
 
 /// Writes the `101 Switching Protocols` response for an accepted request.
-pub(crate) fn accept_response(request: &Request, accept: &Accept) -> Result<Bytes, HandshakeError> {
-    let mut out = Vec::with_capacity(160);
-    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+pub(crate) fn accept_response(offer: &Offer, accept: &Accept) -> Result<Bytes, HandshakeError> {
+    const STATUS_LINE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n";
+    // Sized exactly, so the buffer is neither grown nor trimmed, and
+    // becomes the response's `Bytes` as it is.
+    let line = |name: &str, value: &[u8]| name.len() + value.len() + 4;
+    let optional = [
+        accept
+            .subprotocol
+            .as_ref()
+            .map(|chosen| line(SEC_PROTOCOL, chosen.as_bytes())),
+        accept
+            .extensions
+            .as_ref()
+            .map(|answer| line(SEC_EXTENSIONS, answer.as_bytes())),
+    ];
+    let size = STATUS_LINE.len()
+        + line(UPGRADE, b"websocket")
+        + line(CONNECTION, b"Upgrade")
+        + line(SEC_ACCEPT, &[0; 28])
+        + optional.iter().flatten().sum::<usize>()
+        + accept
+            .headers
+            .iter()
+            .map(|h| line(&h.name, &h.value))
+            .sum::<usize>()
+        + 2;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(STATUS_LINE);
     write_header(&mut out, UPGRADE, b"websocket");
     write_header(&mut out, CONNECTION, b"Upgrade");
-    write_header(
-        &mut out,
-        SEC_ACCEPT,
-        accept_key(request.key.as_bytes()).as_bytes(),
-    );
+    write_header(&mut out, SEC_ACCEPT, &accept_key_bytes(&offer.key));
     if let Some(chosen) = &accept.subprotocol {
-        if !request.subprotocols.contains(chosen) {
+        if !offer.offers_subprotocol(chosen) {
             return Err(HandshakeError::UnofferedSubprotocol(chosen.clone()));
         }
         write_header(&mut out, SEC_PROTOCOL, chosen.as_bytes());
     }
     if let Some(answer) = &accept.extensions {
-        let header = Header {
-            name: SEC_EXTENSIONS.into(),
-            value: answer.as_bytes().to_vec(),
-        };
-        check_outgoing(&header, &[])?;
-        write_header(&mut out, SEC_EXTENSIONS, &header.value);
+        check_outgoing(SEC_EXTENSIONS, answer.as_bytes(), &[])?;
+        write_header(&mut out, SEC_EXTENSIONS, answer.as_bytes());
     }
     for header in &accept.headers {
-        check_outgoing(header, ACCEPT_RESERVED)?;
+        check_outgoing(&header.name, &header.value, ACCEPT_RESERVED)?;
         write_header(&mut out, &header.name, &header.value);
     }
     out.extend_from_slice(b"\r\n");
+    debug_assert_eq!(out.len(), size);
     Ok(out.into())
 }
 
@@ -296,7 +366,7 @@ pub(crate) fn reject_response(reject: &Reject) -> Result<Bytes, HandshakeError> 
         return Err(HandshakeError::InvalidStatus(reject.status));
     }
     for header in &reject.headers {
-        check_outgoing(header, REJECT_RESERVED)?;
+        check_outgoing(&header.name, &header.value, REJECT_RESERVED)?;
     }
     Ok(closing_response(
         reject.status,
@@ -517,7 +587,7 @@ mod tests {
     fn accept_writes_101() {
         let (req, _) = parse(REQ).unwrap().unwrap();
         let out = accept_response(
-            &req,
+            &Offer::of(&req),
             &Accept::new().subprotocol("superchat").header("X-A", "1"),
         )
         .unwrap();
@@ -528,26 +598,31 @@ mod tests {
         assert!(!text.contains(SEC_EXTENSIONS));
         let mut with_ext = Accept::new();
         with_ext.set_extensions("permessage-deflate".to_string());
-        let out = accept_response(&req, &with_ext).unwrap();
+        let out = accept_response(&Offer::of(&req), &with_ext).unwrap();
         assert!(out.ends_with(b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"));
     }
 
     #[test]
     fn accept_refuses_bad_answers() {
         let (req, _) = parse(REQ).unwrap().unwrap();
-        let unoffered = Accept::new().subprotocol("Chat");
-        assert_eq!(
-            accept_response(&req, &unoffered),
-            Err(HandshakeError::UnofferedSubprotocol("Chat".into()))
-        );
+        let offer = Offer::of(&req);
+        for name in ["Chat", "super", "chat,superchat", "chat,", ""] {
+            let unoffered = Accept::new().subprotocol(name);
+            assert_eq!(
+                accept_response(&offer, &unoffered),
+                Err(HandshakeError::UnofferedSubprotocol(name.into())),
+                "{name:?}"
+            );
+        }
+        assert!(accept_response(&offer, &Accept::new().subprotocol("superchat")).is_ok());
         let injected = Accept::new().header("X-A", "1\r\nSet-Cookie: x");
         assert_eq!(
-            accept_response(&req, &injected),
+            accept_response(&offer, &injected),
             Err(HandshakeError::InvalidHeader("X-A".into()))
         );
         let reserved = Accept::new().header("connection", "close");
         assert!(matches!(
-            accept_response(&req, &reserved),
+            accept_response(&offer, &reserved),
             Err(HandshakeError::InvalidHeader(_))
         ));
     }
