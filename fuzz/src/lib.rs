@@ -549,7 +549,8 @@ mod tests {
     /// fragment, and sent uncompressed.
     #[test]
     fn each_fill_compresses_as_described() {
-        use wscore::extension::deflate::{Deflate, DeflateConfig, DeflateParams};
+        use wscore::wire::Deflate;
+        use wscore::{DeflateConfig, DeflateParams};
         let compressed = |block: &[u8]| {
             let config = DeflateConfig::default();
             let mut codec = Deflate::new(&DeflateParams::default(), wscore::Role::Server, &config);

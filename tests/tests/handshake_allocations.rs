@@ -11,12 +11,7 @@
 //! One test in this binary, so that the counting allocator sees one
 //! handshake at a time.
 
-use wscore::config::Config;
-use wscore::connection::{Connection, Event};
-use wscore::envelope::Subprotocol;
-use wscore::extension::deflate::DeflateConfig;
-use wscore::handshake::Accept;
-use wscore::Instant;
+use wscore::{Accept, Config, Connection, DeflateConfig, Event, Instant, Subprotocol};
 
 #[path = "support/counting.rs"]
 mod counting;
