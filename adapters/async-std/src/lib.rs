@@ -66,14 +66,14 @@ pub use net::connect_with_tls;
 pub use net::{connect, connect_with, MaybeTlsStream};
 #[cfg(feature = "async-io")]
 pub use runtime::{
-    accept, accept_with, client, from_upgraded, AsyncIoTimer, ReadHalf, WebSocket, WriteHalf,
+    accept, accept_with, client, from_upgraded, AsyncIoTimer, Body, ReadHalf, WebSocket, WriteHalf,
 };
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
 #[cfg(feature = "rustls")]
 pub use wscore_driver::tls;
 pub use wscore_driver::{
-    Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
+    BodyError, Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
 };
 
 pub use wscore;

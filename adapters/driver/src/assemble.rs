@@ -52,6 +52,27 @@ impl Assembler {
         self.undelivered
     }
 
+    /// Counts stream `id` as passed over (dropped elsewhere for the same
+    /// budget): nothing of it becomes a message, and its end is not counted
+    /// again.
+    pub(crate) fn pass_over(&mut self, id: StreamId) {
+        match self.streams.insert(id, None) {
+            Some(None) => {}
+            Some(Some(bytes)) => {
+                self.held = self.held.saturating_sub(bytes.len());
+                self.undelivered += 1;
+            }
+            None => self.undelivered += 1,
+        }
+    }
+
+    /// Forgets stream `id`, which ended in sight of the application.
+    pub(crate) fn forget(&mut self, id: StreamId) {
+        if let Some(Some(bytes)) = self.streams.remove(&id) {
+            self.held = self.held.saturating_sub(bytes.len());
+        }
+    }
+
     /// Feeds one event; returns a message once one is complete. Events
     /// other than messages and stream pieces are not messages: `None`.
     pub(crate) fn feed(&mut self, event: Event) -> Option<Message> {
@@ -86,6 +107,10 @@ impl Assembler {
     fn stream(&mut self, event: StreamEvent) -> Option<Message> {
         match event {
             StreamEvent::Started { id, total_len, .. } => {
+                if matches!(self.streams.get(&id), Some(None)) {
+                    // Passed over before its start was taken.
+                    return None;
+                }
                 let room = self.budget.saturating_sub(self.held);
                 let gathering = (total_len <= room as u64).then(BytesMut::new);
                 if gathering.is_none() {

@@ -38,18 +38,21 @@
 #![deny(unsafe_code)]
 
 mod assemble;
+mod body;
 mod config;
 mod engine;
 mod error;
 mod event;
 pub mod io;
 mod outgoing;
+mod side;
 mod socket;
 mod split;
 mod timer;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
+pub use body::{Body, BodyError};
 pub use config::Config;
 pub use error::Error;
 pub use event::Event;
