@@ -8,6 +8,11 @@
 //! event is kept and stops the body instead, whose remaining pieces then
 //! follow through `next_event`. Nothing but the dropped stream is lost, and
 //! what is held exceeds the budget by at most one event.
+//!
+//! Held pieces are copied: a piece is a slice of a read window, and a few
+//! small pieces would otherwise keep whole windows alive, far past the
+//! budget they are counted against. Only events that wait are copied; the
+//! body's own pieces and everything `next_event` takes directly are not.
 
 use std::collections::VecDeque;
 
@@ -121,7 +126,7 @@ impl SideQueue {
         let cost = cost(&event);
         if self.held.saturating_add(cost) <= self.budget {
             self.held += cost;
-            self.events.push_back(event);
+            self.events.push_back(owned(event));
             return Held::Kept;
         }
         if let Event::Stream(StreamEvent::Data { id, .. }) = event {
@@ -138,8 +143,36 @@ impl SideQueue {
             return Held::Dropped(id);
         }
         self.held = self.held.saturating_add(cost);
-        self.events.push_back(event);
+        self.events.push_back(owned(event));
         Held::Full
+    }
+}
+
+/// `event` with its bytes in an allocation of their own.
+fn owned(event: Event) -> Event {
+    let copy = |data: Bytes| Bytes::copy_from_slice(&data);
+    match event {
+        Event::Message(Message::Text(text)) => {
+            Event::Message(Message::Text(String::from(text.as_str()).into()))
+        }
+        Event::Message(Message::Binary(data)) => Event::Message(Message::Binary(copy(data))),
+        Event::MessageData(data) => Event::MessageData(copy(data)),
+        Event::Ping(data) => Event::Ping(copy(data)),
+        Event::Pong(data) => Event::Pong(copy(data)),
+        Event::Stream(StreamEvent::Data { id, data }) => Event::Stream(StreamEvent::Data {
+            id,
+            data: copy(data),
+        }),
+        Event::Stream(StreamEvent::Started {
+            id,
+            total_len,
+            metadata,
+        }) => Event::Stream(StreamEvent::Started {
+            id,
+            total_len,
+            metadata: copy(metadata),
+        }),
+        other => other,
     }
 }
 
