@@ -162,7 +162,8 @@ where
     /// ([`Config::read_buffer_size`]) and one stream chunk.
     ///
     /// This and the message API ([`Socket::recv`], the [`Stream`]) take
-    /// from the same connection; use one of them per message.
+    /// from the same connection; use one of them per message. Events that
+    /// arrived while a [`Body`] was read come first, in order.
     pub async fn next_event(&mut self) -> Option<Result<Event, Error>> {
         poll_fn(|cx| self.engine.poll_next_event(cx)).await
     }
@@ -387,6 +388,11 @@ where
     /// messages, so it counts these here rather than losing them unseen;
     /// [`next_event`](Self::next_event) reports each one, with its id and
     /// error, as it happens (and does not count it).
+    ///
+    /// Also counted, once: streams dropped because their pieces would
+    /// have held more than `max_buffered` while a [`Body`] was read
+    /// (their end is then reported as
+    /// [`StreamError::BufferLimit`](wscore::StreamError::BufferLimit)).
     pub fn undelivered_streams(&self) -> u64 {
         self.engine.undelivered_streams()
     }

@@ -236,6 +236,11 @@ where
     /// messages, so it counts these here rather than losing them unseen;
     /// [`next_event`](ReadHalf::next_event) reports each one, with its id and
     /// error, as it happens (and does not count it).
+    ///
+    /// Also counted, once: streams dropped because their pieces would
+    /// have held more than `max_buffered` while a [`Body`](crate::Body) was read
+    /// (their end is then reported as
+    /// [`StreamError::BufferLimit`](wscore::StreamError::BufferLimit)).
     pub fn undelivered_streams(&self) -> u64 {
         self.shared.with(|e| e.undelivered_streams())
     }
