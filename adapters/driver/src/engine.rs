@@ -634,10 +634,12 @@ where
                 Some(event) => event,
                 None => self.take_core_event()?,
             };
+            if take != Take::Nothing {
+                self.in_progress.note(&event);
+            }
             match take {
                 Take::Nothing => {}
                 Take::Events => {
-                    self.in_progress.note(&event);
                     if let Event::Stream(
                         StreamEvent::Finished { id } | StreamEvent::Failed { id, .. },
                     ) = &event

@@ -400,6 +400,75 @@ async fn a_stream_dropped_from_the_side_queue_is_counted_once_by_the_message_api
 }
 
 #[tokio::test]
+async fn messages_past_the_side_budget_stop_the_body_and_lose_nothing() {
+    let config = Config::from(
+        streamed()
+            .receive_mode(ReceiveMode::Incremental)
+            .stream(StreamConfig::default().max_buffered(4 << 10)),
+    );
+    let (mut server, mut client) = pair(64 << 10, config).await;
+    let a = pattern(100_000);
+    let sent_a = a.clone();
+    let sending = tokio::spawn(async move {
+        let id = server.open_stream(100_000, "a").unwrap();
+        server
+            .push_stream(id, sent_a.slice(..10_000))
+            .await
+            .unwrap();
+        server.flush().await.unwrap();
+        for i in 0..10 {
+            let text = format!("{i}").repeat(1000);
+            server.send(Message::text(text)).await.unwrap();
+        }
+        server
+            .push_stream(id, sent_a.slice(10_000..))
+            .await
+            .unwrap();
+        server.flush().await.unwrap();
+        server
+    });
+
+    let (id, _, _) = started(&mut client).await;
+    let mut head = BytesMut::new();
+    let error = {
+        let mut body = client.stream_body(id);
+        loop {
+            match within(body.next()).await {
+                Some(Ok(piece)) => head.extend_from_slice(&piece),
+                Some(Err(error)) => break error,
+                None => panic!("the body ended although the messages filled the budget"),
+            }
+        }
+    };
+    assert_eq!(error.kind(), io::ErrorKind::Other);
+    assert_eq!(
+        error.get_ref().and_then(|e| e.downcast_ref::<BodyError>()),
+        Some(&BodyError::Interleaved)
+    );
+
+    // Every message, in order, then the rest of stream a.
+    let mut texts = Vec::new();
+    let mut rest = BytesMut::new();
+    let mut text = BytesMut::new();
+    loop {
+        match next_event(&mut client).await {
+            Event::MessageStart(MessageKind::Text) => text.clear(),
+            Event::MessageData(data) => text.extend_from_slice(&data),
+            Event::MessageEnd => texts.push(String::from_utf8(text.to_vec()).unwrap()),
+            Event::Stream(StreamEvent::Data { id: of, data }) if of == id => {
+                rest.extend_from_slice(&data)
+            }
+            Event::Stream(StreamEvent::Finished { id: of }) if of == id => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let expected: Vec<String> = (0..10).map(|i| format!("{i}").repeat(1000)).collect();
+    assert_eq!(texts, expected);
+    assert!([&head[..], &rest[..]].concat() == a, "stream a differs");
+    drop(within(sending).await.unwrap());
+}
+
+#[tokio::test]
 async fn a_body_dropped_halfway_leaves_the_rest_to_next_event() {
     let (mut server, mut client) = pair(1 << 20, incremental()).await;
     let payload = pattern(300_000);
