@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
-use wscore::{Message, MessageKind, StreamEvent, StreamId, Utf8Bytes};
+use wscore::{Direction, Message, MessageKind, StreamEvent, StreamId, Utf8Bytes};
 
 use crate::Event;
 
@@ -137,6 +137,15 @@ impl Assembler {
                 self.held = self.held.saturating_sub(bytes.len());
                 Some(Message::Binary(bytes.freeze()))
             }
+            StreamEvent::Failed {
+                direction: Direction::Outbound,
+                ..
+            } => {
+                // Ids are per direction: an inbound stream of the same id
+                // is not this one.
+                self.undelivered += 1;
+                None
+            }
             StreamEvent::Failed { id, .. } => {
                 match self.streams.remove(&id) {
                     // Already counted when it was dropped.
@@ -145,7 +154,7 @@ impl Assembler {
                         self.held = self.held.saturating_sub(bytes.len());
                         self.undelivered += 1;
                     }
-                    // Whole mode, or an outbound stream.
+                    // Whole mode.
                     None => self.undelivered += 1,
                 }
                 None
@@ -226,6 +235,37 @@ mod tests {
         assert_eq!(a.held, 0);
         // Stream 2 (announced past the budget) and stream 3 (cut at it).
         assert_eq!(a.undelivered(), 2);
+    }
+
+    #[test]
+    fn an_outbound_failure_leaves_the_inbound_stream_of_the_same_id() {
+        use wscore::{Direction, StreamError};
+        // Each side numbers its own streams from 0: ids meet.
+        let mut a = Assembler::new(10);
+        a.feed(Event::Stream(StreamEvent::Started {
+            id: 0,
+            total_len: 2,
+            metadata: Bytes::new(),
+        }));
+        a.feed(Event::Stream(StreamEvent::Data {
+            id: 0,
+            data: Bytes::from_static(b"a"),
+        }));
+        a.feed(Event::Stream(StreamEvent::Failed {
+            id: 0,
+            direction: Direction::Outbound,
+            error: StreamError::ConnectionClosed,
+        }));
+        a.feed(Event::Stream(StreamEvent::Data {
+            id: 0,
+            data: Bytes::from_static(b"b"),
+        }));
+        assert_eq!(
+            a.feed(Event::Stream(StreamEvent::Finished { id: 0 })),
+            Some(Message::binary(&b"ab"[..]))
+        );
+        assert_eq!(a.undelivered(), 1);
+        assert_eq!(a.held, 0);
     }
 
     #[test]

@@ -641,7 +641,12 @@ where
                 Take::Nothing => {}
                 Take::Events => {
                     if let Event::Stream(
-                        StreamEvent::Finished { id } | StreamEvent::Failed { id, .. },
+                        StreamEvent::Finished { id }
+                        | StreamEvent::Failed {
+                            id,
+                            direction: Direction::Inbound,
+                            ..
+                        },
                     ) = &event
                     {
                         // Ended in sight of the application: the message
