@@ -19,6 +19,9 @@
 //! pieces of messages and streams, stream failures, pings and pongs; streams
 //! are sent with [`send_stream`](wscore_driver::Socket::send_stream) and
 //! [`send_stream_from_reader`](wscore_driver::Socket::send_stream_from_reader).
+//! [`stream_body`](wscore_driver::Socket::stream_body) hands one incoming
+//! stream to code that reads bytes: the [`Body`](wscore_driver::Body) is
+//! a `futures-io` `AsyncRead` for `futures::io::copy`.
 //! Protocol behaviour (framing, masking, close handshake, keepalive and
 //! deadlines) lives in the core; this crate does the IO and owns the timers.
 //!

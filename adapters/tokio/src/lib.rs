@@ -19,6 +19,9 @@
 //! pieces of messages and streams, stream failures, pings and pongs; streams
 //! are sent with [`send_stream`](wscore_driver::Socket::send_stream) and
 //! [`send_stream_from_reader`](wscore_driver::Socket::send_stream_from_reader).
+//! [`stream_body`](wscore_driver::Socket::stream_body) hands one incoming
+//! stream to code that reads bytes: wrap it in
+//! `tokio_util::io::StreamReader` for `tokio::io::copy`.
 //!
 //! ```no_run
 //! use futures::{SinkExt, StreamExt};
