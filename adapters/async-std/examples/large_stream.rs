@@ -1,6 +1,7 @@
 //! A 1 GiB stream over loopback TCP, in two processes: the sender reads it
 //! from a deterministic generator (no disk) and streams it with metadata;
-//! the receiver takes it piece by piece and writes it to a temporary file.
+//! the receiver copies the stream's body (`stream_body`, through
+//! `TryStreamExt::into_async_read`) to a temporary file.
 //! Each prints its peak memory: neither holds more than the socket's
 //! windows and limits, whatever the stream's size.
 //!
@@ -21,6 +22,7 @@ use std::time::Instant;
 
 use async_std::net::TcpListener;
 use futures::io::{AsyncRead, AsyncWriteExt, BufWriter};
+use futures::TryStreamExt;
 use wscore::{Config as ProtocolConfig, ReceiveMode, StreamConfig, Subprotocol};
 use wscore_async_std::{Accept, ClientRequest, CloseCode, Config, Event, StreamEvent};
 
@@ -168,39 +170,39 @@ async fn run_receiver() -> Result<(), Box<dyn std::error::Error>> {
 
     let path = std::env::temp_dir().join(format!("wscore-large-stream-{}.bin", std::process::id()));
     let mut file = BufWriter::new(async_std::fs::File::create(&path).await?);
-    let mut written = 0u64;
-    let mut mismatches = 0u64;
     while let Some(event) = ws.next_event().await {
-        match event? {
-            Event::Stream(StreamEvent::Started {
-                total_len,
-                metadata,
-                ..
-            }) => println!(
-                "receiver: stream of {} MiB, metadata {:?}",
-                total_len >> 20,
-                String::from_utf8_lossy(&metadata)
+        let Event::Stream(StreamEvent::Started {
+            id,
+            total_len,
+            metadata,
+        }) = event?
+        else {
+            continue;
+        };
+        println!(
+            "receiver: stream of {} MiB, metadata {:?}",
+            total_len >> 20,
+            String::from_utf8_lossy(&metadata)
+        );
+        // The stream's body, each piece checked against the pattern on its
+        // way to the file; `into_async_read` makes it an `AsyncBufRead`.
+        let (mut checked, mut mismatches) = (0u64, 0u64);
+        let body = ws.stream_body(id).inspect_ok(|data| {
+            for (i, byte) in data.iter().enumerate() {
+                mismatches += u64::from(*byte != pattern_byte(checked + i as u64));
+            }
+            checked += data.len() as u64;
+        });
+        let copied = futures::io::copy_buf(body.into_async_read(), &mut file).await;
+        file.flush().await?;
+        match copied {
+            Ok(written) => println!(
+                "receiver: {} MiB written to {}, {} bytes differ from the pattern",
+                written >> 20,
+                path.display(),
+                mismatches
             ),
-            Event::Stream(StreamEvent::Data { data, .. }) => {
-                for (i, byte) in data.iter().enumerate() {
-                    mismatches += u64::from(*byte != pattern_byte(written + i as u64));
-                }
-                file.write_all(&data).await?;
-                written += data.len() as u64;
-            }
-            Event::Stream(StreamEvent::Finished { .. }) => {
-                file.flush().await?;
-                println!(
-                    "receiver: {} MiB written to {}, {} bytes differ from the pattern",
-                    written >> 20,
-                    path.display(),
-                    mismatches
-                );
-            }
-            Event::Stream(StreamEvent::Failed { error, .. }) => {
-                println!("receiver: the stream failed: {error}");
-            }
-            _ => {}
+            Err(error) => println!("receiver: the stream failed: {error}"),
         }
     }
     file.close().await?;

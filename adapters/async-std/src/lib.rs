@@ -19,6 +19,9 @@
 //! pieces of messages and streams, stream failures, pings and pongs; streams
 //! are sent with [`send_stream`](wscore_driver::Socket::send_stream) and
 //! [`send_stream_from_reader`](wscore_driver::Socket::send_stream_from_reader).
+//! [`stream_body`](wscore_driver::Socket::stream_body) hands one incoming
+//! stream to code that reads bytes: the [`Body`](wscore_driver::Body) is
+//! a `futures-io` `AsyncRead` for `futures::io::copy`.
 //! Protocol behaviour (framing, masking, close handshake, keepalive and
 //! deadlines) lives in the core; this crate does the IO and owns the timers.
 //!
@@ -66,14 +69,14 @@ pub use net::connect_with_tls;
 pub use net::{connect, connect_with, MaybeTlsStream};
 #[cfg(feature = "async-io")]
 pub use runtime::{
-    accept, accept_with, client, from_upgraded, AsyncIoTimer, ReadHalf, WebSocket, WriteHalf,
+    accept, accept_with, client, from_upgraded, AsyncIoTimer, Body, ReadHalf, WebSocket, WriteHalf,
 };
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
 #[cfg(feature = "rustls")]
 pub use wscore_driver::tls;
 pub use wscore_driver::{
-    Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
+    BodyError, Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
 };
 
 pub use wscore;

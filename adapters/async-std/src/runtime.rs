@@ -50,6 +50,12 @@ pub type ReadHalf<S> = driver::ReadHalf<S, AsyncIoTimer>;
 /// The sending half of a split [`WebSocket`].
 pub type WriteHalf<S> = driver::WriteHalf<S, AsyncIoTimer>;
 
+/// The body of one incoming stream or message of a [`WebSocket`] or
+/// [`ReadHalf`] (`stream_body`, `message_body`): a
+/// [`Stream`](futures_core::Stream) of `io::Result<Bytes>` and a
+/// `futures-io` `AsyncRead`. See [`driver::Body`].
+pub type Body<'a, S> = driver::Body<'a, S, AsyncIoTimer>;
+
 /// Server: completes the opening handshake on `stream`, accepting any
 /// request, with the default [`Config`].
 ///

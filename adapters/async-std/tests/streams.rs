@@ -1,6 +1,6 @@
 //! Streams and events through the futures-io socket over an in-memory
-//! pipe: a stream sent from a reader and received piece by piece, and the
-//! end of input.
+//! pipe: a stream sent from a reader and received piece by piece, a
+//! stream's body read as a futures `AsyncRead`, and the end of input.
 
 use std::io;
 
@@ -8,7 +8,8 @@ use bytes::BytesMut;
 use futures::io::Cursor;
 use wscore::{Config as ProtocolConfig, ReceiveMode, Subprotocol};
 use wscore_async_std::{
-    Accept, ClientRequest, CloseCause, CloseCode, Config, Error, Event, StreamEvent, WebSocket,
+    Accept, ClientRequest, CloseCause, CloseCode, Config, Error, Event, Message, StreamEvent,
+    WebSocket,
 };
 
 use wscore_driver::testing::{pipe, PipeEnd};
@@ -72,4 +73,35 @@ async fn a_stream_from_a_reader_arrives_piece_by_piece() {
         (CloseCode::ABNORMAL, &CloseCause::Eof)
     );
     assert!(server.next_event().await.is_none());
+}
+
+#[async_std::test]
+async fn a_stream_body_is_a_futures_async_read() {
+    let incremental = Config::from(streamed().receive_mode(ReceiveMode::Incremental));
+    let (mut server, mut client) = pair(streamed().into(), incremental).await;
+    let payload: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+    let sent = payload.clone();
+    let sender = async_std::task::spawn(async move {
+        server.send_stream(sent, "data.bin").await.unwrap();
+        server.send(Message::text("after")).await.unwrap();
+        server
+    });
+    let Some(Ok(Event::Stream(StreamEvent::Started { id, .. }))) = client.next_event().await else {
+        panic!("expected the stream to start");
+    };
+    // The body itself, read through a small buffer: pieces are split
+    // across reads and nothing is lost.
+    let mut received = Vec::new();
+    let mut body = futures::io::BufReader::with_capacity(1000, client.stream_body(id));
+    let copied = futures::io::copy_buf(&mut body, &mut received)
+        .await
+        .unwrap();
+    drop(body);
+    assert_eq!(copied, 2_000_000);
+    assert!(received == payload, "the stream differs");
+    assert_eq!(
+        client.recv().await.unwrap().unwrap(),
+        Message::text("after")
+    );
+    drop(sender.await);
 }

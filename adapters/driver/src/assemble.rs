@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
-use wscore::{Message, MessageKind, StreamEvent, StreamId, Utf8Bytes};
+use wscore::{Direction, Message, MessageKind, StreamEvent, StreamId, Utf8Bytes};
 
 use crate::Event;
 
@@ -52,6 +52,27 @@ impl Assembler {
         self.undelivered
     }
 
+    /// Counts stream `id` as passed over (dropped elsewhere for the same
+    /// budget): nothing of it becomes a message, and its end is not counted
+    /// again.
+    pub(crate) fn pass_over(&mut self, id: StreamId) {
+        match self.streams.insert(id, None) {
+            Some(None) => {}
+            Some(Some(bytes)) => {
+                self.held = self.held.saturating_sub(bytes.len());
+                self.undelivered += 1;
+            }
+            None => self.undelivered += 1,
+        }
+    }
+
+    /// Forgets stream `id`, which ended in sight of the application.
+    pub(crate) fn forget(&mut self, id: StreamId) {
+        if let Some(Some(bytes)) = self.streams.remove(&id) {
+            self.held = self.held.saturating_sub(bytes.len());
+        }
+    }
+
     /// Feeds one event; returns a message once one is complete. Events
     /// other than messages and stream pieces are not messages: `None`.
     pub(crate) fn feed(&mut self, event: Event) -> Option<Message> {
@@ -86,6 +107,10 @@ impl Assembler {
     fn stream(&mut self, event: StreamEvent) -> Option<Message> {
         match event {
             StreamEvent::Started { id, total_len, .. } => {
+                if matches!(self.streams.get(&id), Some(None)) {
+                    // Passed over before its start was taken.
+                    return None;
+                }
                 let room = self.budget.saturating_sub(self.held);
                 let gathering = (total_len <= room as u64).then(BytesMut::new);
                 if gathering.is_none() {
@@ -112,6 +137,15 @@ impl Assembler {
                 self.held = self.held.saturating_sub(bytes.len());
                 Some(Message::Binary(bytes.freeze()))
             }
+            StreamEvent::Failed {
+                direction: Direction::Outbound,
+                ..
+            } => {
+                // Ids are per direction: an inbound stream of the same id
+                // is not this one.
+                self.undelivered += 1;
+                None
+            }
             StreamEvent::Failed { id, .. } => {
                 match self.streams.remove(&id) {
                     // Already counted when it was dropped.
@@ -120,7 +154,7 @@ impl Assembler {
                         self.held = self.held.saturating_sub(bytes.len());
                         self.undelivered += 1;
                     }
-                    // Whole mode, or an outbound stream.
+                    // Whole mode.
                     None => self.undelivered += 1,
                 }
                 None
@@ -201,6 +235,37 @@ mod tests {
         assert_eq!(a.held, 0);
         // Stream 2 (announced past the budget) and stream 3 (cut at it).
         assert_eq!(a.undelivered(), 2);
+    }
+
+    #[test]
+    fn an_outbound_failure_leaves_the_inbound_stream_of_the_same_id() {
+        use wscore::{Direction, StreamError};
+        // Each side numbers its own streams from 0: ids meet.
+        let mut a = Assembler::new(10);
+        a.feed(Event::Stream(StreamEvent::Started {
+            id: 0,
+            total_len: 2,
+            metadata: Bytes::new(),
+        }));
+        a.feed(Event::Stream(StreamEvent::Data {
+            id: 0,
+            data: Bytes::from_static(b"a"),
+        }));
+        a.feed(Event::Stream(StreamEvent::Failed {
+            id: 0,
+            direction: Direction::Outbound,
+            error: StreamError::ConnectionClosed,
+        }));
+        a.feed(Event::Stream(StreamEvent::Data {
+            id: 0,
+            data: Bytes::from_static(b"b"),
+        }));
+        assert_eq!(
+            a.feed(Event::Stream(StreamEvent::Finished { id: 0 })),
+            Some(Message::binary(&b"ab"[..]))
+        );
+        assert_eq!(a.undelivered(), 1);
+        assert_eq!(a.held, 0);
     }
 
     #[test]

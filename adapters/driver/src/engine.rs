@@ -6,7 +6,7 @@
 //! Every method takes the [`Context`] of whoever polls; nothing here knows
 //! about tasks, halves or runtimes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -15,10 +15,11 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{
     Accept, CloseCode, Closed, Connection, Direction, Event as CoreEvent, Instant, Message, Reject,
-    Request, Response, StreamEvent, StreamId, Transmit,
+    Request, Response, StreamError, StreamEvent, StreamId, Transmit,
 };
 
 use crate::assemble::Assembler;
+use crate::side::{Held, SideQueue, Target};
 use crate::{Config, Error, Event, Timer};
 
 /// At most this many slices go into one vectored write (well under every
@@ -122,6 +123,69 @@ enum Take {
     Events,
 }
 
+/// What a body gets from one poll.
+#[derive(Debug)]
+pub(crate) enum BodyItem {
+    /// The next piece.
+    Piece(Bytes),
+    /// The stream finished, or the message ended.
+    End,
+    /// The stream failed, or the connection ended first.
+    Failed(StreamError),
+    /// Other events filled the side budget: the rest goes to `next_event`.
+    Interleaved,
+    /// No such stream or message was handed out and is still going.
+    NotInProgress,
+}
+
+/// The inbound streams and the message the application has seen begin
+/// and not yet end: what a body may be asked for.
+#[derive(Debug, Default)]
+struct InProgress {
+    message: bool,
+    streams: BTreeSet<StreamId>,
+}
+
+impl InProgress {
+    /// Follows an event handed out to the application.
+    fn note(&mut self, event: &Event) {
+        match event {
+            Event::MessageStart(_) => self.message = true,
+            Event::MessageEnd => self.message = false,
+            Event::Stream(StreamEvent::Started { id, .. }) => {
+                self.streams.insert(*id);
+            }
+            Event::Stream(
+                StreamEvent::Finished { id }
+                | StreamEvent::Failed {
+                    id,
+                    direction: Direction::Inbound,
+                    ..
+                },
+            ) => {
+                self.streams.remove(id);
+            }
+            _ => {}
+        }
+    }
+
+    fn contains(&self, target: Target) -> bool {
+        match target {
+            Target::Message => self.message,
+            Target::Stream(id) => self.streams.contains(&id),
+        }
+    }
+
+    fn end(&mut self, target: Target) {
+        match target {
+            Target::Message => self.message = false,
+            Target::Stream(id) => {
+                self.streams.remove(&id);
+            }
+        }
+    }
+}
+
 /// Where the socket is in its life, as far as IO is concerned.
 #[derive(Debug)]
 enum Phase {
@@ -172,6 +236,12 @@ pub(crate) struct Engine<S, T> {
     answer_queued: bool,
     /// Whole messages for the plain message API in incremental mode.
     assembler: Assembler,
+    /// Events that arrived while a body was read, for the next taker.
+    side: SideQueue,
+    /// Streams dropped from `side` for its budget whose end has not come:
+    /// their later pieces are discarded, their end becomes a failure.
+    dropped: BTreeSet<StreamId>,
+    in_progress: InProgress,
     /// A read returned 0: the transport sends nothing more.
     input_ended: bool,
     close_timeout: std::time::Duration,
@@ -227,6 +297,11 @@ impl<S, T> Engine<S, T> {
         self.assembler.undelivered()
     }
 
+    /// Gives back the unread rest of a piece of `target` a body took.
+    pub(crate) fn unread(&mut self, target: Target, data: Bytes) {
+        self.side.unread(target, data);
+    }
+
     fn is_running(&self) -> bool {
         matches!(self.phase, Phase::Running)
     }
@@ -259,6 +334,9 @@ where
             timed_sends: !config.protocol.batch.linger.is_zero(),
             answer_queued: false,
             assembler: Assembler::new(config.protocol.stream.max_buffered),
+            side: SideQueue::new(config.protocol.stream.max_buffered),
+            dropped: BTreeSet::new(),
+            in_progress: InProgress::default(),
             input_ended: false,
             close_timeout: config.protocol.close_timeout,
             phase: Phase::Running,
@@ -489,15 +567,16 @@ where
 
     // ---- the event loop ----
 
-    /// Takes events until one `take` wants or nothing is left. The socket
-    /// acts on some itself: pongs and close replies are queued by the core
-    /// as the events are taken, and `Closed` ends the loop.
-    fn next_event(&mut self, take: Take) -> Option<Event> {
+    /// The core's next event for the application; `None` when it has none
+    /// now or the connection just ended. The socket acts on some itself:
+    /// pongs and close replies are queued by the core as the events are
+    /// taken, and `Closed` ends the connection. Streams dropped from the
+    /// side queue are finished here: their pieces vanish and their end is
+    /// a failure.
+    fn take_core_event(&mut self) -> Option<Event> {
         loop {
             let queued = self.conn.queued_bytes();
-            let Some(event) = self.conn.poll_event() else {
-                break;
-            };
+            let event = self.conn.poll_event()?;
             // Taking a batch's messages may queue automatic answers.
             self.answer_queued |= self.conn.queued_bytes() > queued;
             if let CoreEvent::Closed(closed) = event {
@@ -520,9 +599,62 @@ where
             let Some(event) = Event::from_core(event) else {
                 continue;
             };
+            if let Event::Stream(
+                StreamEvent::Data { id, .. }
+                | StreamEvent::Finished { id }
+                | StreamEvent::Failed {
+                    id,
+                    direction: Direction::Inbound,
+                    ..
+                },
+            ) = &event
+            {
+                if self.dropped.contains(id) {
+                    let id = *id;
+                    if matches!(event, Event::Stream(StreamEvent::Data { .. })) {
+                        continue;
+                    }
+                    self.dropped.remove(&id);
+                    return Some(Event::Stream(StreamEvent::Failed {
+                        id,
+                        direction: Direction::Inbound,
+                        error: StreamError::BufferLimit,
+                    }));
+                }
+            }
+            return Some(event);
+        }
+    }
+
+    /// Takes events (those held in the side queue first) until one `take`
+    /// wants or nothing is left.
+    fn next_event(&mut self, take: Take) -> Option<Event> {
+        loop {
+            let event = match self.side.pop_front() {
+                Some(event) => event,
+                None => self.take_core_event()?,
+            };
+            if take != Take::Nothing {
+                self.in_progress.note(&event);
+            }
             match take {
                 Take::Nothing => {}
-                Take::Events => return Some(event),
+                Take::Events => {
+                    if let Event::Stream(
+                        StreamEvent::Finished { id }
+                        | StreamEvent::Failed {
+                            id,
+                            direction: Direction::Inbound,
+                            ..
+                        },
+                    ) = &event
+                    {
+                        // Ended in sight of the application: the message
+                        // API has nothing more to gather for it.
+                        self.assembler.forget(*id);
+                    }
+                    return Some(event);
+                }
                 Take::Messages => {
                     if let Some(message) = self.assembler.feed(event) {
                         return Some(Event::Message(message));
@@ -530,19 +662,66 @@ where
                 }
             }
         }
-        None
+    }
+
+    /// The next piece of `target` for a body: from the side queue, or from
+    /// the core, holding every other event in the side queue meanwhile.
+    fn next_body_item(&mut self, target: Target) -> Option<BodyItem> {
+        if let Some(event) = self.side.take_for(target) {
+            return Some(self.body_item(target, event));
+        }
+        loop {
+            let event = self.take_core_event()?;
+            if target.owns(&event) {
+                return Some(self.body_item(target, event));
+            }
+            match self.side.push(event) {
+                Held::Kept => {}
+                Held::Dropped(id) => {
+                    self.dropped.insert(id);
+                    self.assembler.pass_over(id);
+                }
+                Held::Full => return Some(BodyItem::Interleaved),
+            }
+        }
+    }
+
+    fn body_item(&mut self, target: Target, event: Event) -> BodyItem {
+        match event {
+            Event::MessageData(data) | Event::Stream(StreamEvent::Data { data, .. }) => {
+                BodyItem::Piece(data)
+            }
+            Event::Stream(StreamEvent::Failed { error, .. }) => {
+                self.end_target(target);
+                BodyItem::Failed(error)
+            }
+            _ => {
+                self.end_target(target);
+                BodyItem::End
+            }
+        }
     }
 
     /// Drives the connection until an event `take` wants arrives or the
     /// connection ends (`Ready(None)`).
     fn poll_events(&mut self, cx: &mut Context<'_>, take: Take) -> Poll<Option<Event>> {
+        self.poll_drive(cx, |engine| engine.next_event(take))
+    }
+
+    /// Drives the connection until `pick` finds what its caller wants or
+    /// the connection ends (`Ready(None)`).
+    fn poll_drive<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut pick: impl FnMut(&mut Self) -> Option<R>,
+    ) -> Poll<Option<R>> {
         let mut budget = READ_BUDGET;
         loop {
             // Events already taken from a read are handed out before the
             // transport is read again: an application that stops taking
             // them stops the reading, and what waits is at most one read
             // window.
-            if let Some(event) = self.next_event(take) {
+            if let Some(event) = pick(self) {
                 // A pong or close reply queued by the same read goes out
                 // now rather than at the reader's next poll, which may be
                 // far off. Only then: a write attempt per message would
@@ -596,6 +775,30 @@ where
                 Poll::Pending
             }
             None => self.poll_end(cx),
+        }
+    }
+
+    /// The next piece of `target` for a body.
+    pub(crate) fn poll_body(&mut self, cx: &mut Context<'_>, target: Target) -> Poll<BodyItem> {
+        if !self.in_progress.contains(target) {
+            return Poll::Ready(BodyItem::NotInProgress);
+        }
+        match ready!(self.poll_drive(cx, |engine| engine.next_body_item(target))) {
+            Some(item) => Poll::Ready(item),
+            None => {
+                // The connection ended before the target did; its end (and
+                // every event held meanwhile) is for `next_event`.
+                self.in_progress.end(target);
+                Poll::Ready(BodyItem::Failed(StreamError::ConnectionClosed))
+            }
+        }
+    }
+
+    /// A body saw the end of `target`.
+    fn end_target(&mut self, target: Target) {
+        self.in_progress.end(target);
+        if let Target::Stream(id) = target {
+            self.assembler.forget(id);
         }
     }
 

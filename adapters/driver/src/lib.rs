@@ -12,7 +12,10 @@
 //! incremental pieces of messages and streams (with
 //! [`ReceiveMode::Incremental`](wscore::ReceiveMode::Incremental)),
 //! stream failures, pings, pongs and the peer's close frame, reading the
-//! transport only as fast as they are taken. Streams are sent from
+//! transport only as fast as they are taken. [`Socket::stream_body`] and
+//! [`Socket::message_body`] hand the rest of one incoming stream or
+//! message to code written against a [`Stream`](futures_core::Stream) of
+//! [`Bytes`](bytes::Bytes) or an `AsyncRead` (see [`Body`]). Streams are sent from
 //! [`Bytes`](bytes::Bytes), from an `AsyncRead`
 //! ([`Socket::send_stream_from_reader`]) or from pushed pieces
 //! ([`Socket::open_stream`], [`Socket::push_stream`]), at the pace of the
@@ -41,12 +44,14 @@
 #![deny(unsafe_code)]
 
 mod assemble;
+mod body;
 mod config;
 mod engine;
 mod error;
 mod event;
 pub mod io;
 mod outgoing;
+mod side;
 mod socket;
 mod split;
 #[cfg(feature = "test-util")]
@@ -55,6 +60,7 @@ mod timer;
 #[cfg(feature = "rustls")]
 pub mod tls;
 
+pub use body::{Body, BodyError};
 pub use config::Config;
 pub use error::Error;
 pub use event::Event;

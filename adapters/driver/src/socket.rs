@@ -29,8 +29,10 @@ use wscore::{
     StreamId,
 };
 
+use crate::body::Body;
 use crate::engine::Engine;
 use crate::outgoing::{self, Drive};
+use crate::side::Target;
 use crate::split::{self, ReadHalf, WriteHalf};
 use crate::{Config, Error, Event, Timer};
 
@@ -160,7 +162,8 @@ where
     /// ([`Config::read_buffer_size`]) and one stream chunk.
     ///
     /// This and the message API ([`Socket::recv`], the [`Stream`]) take
-    /// from the same connection; use one of them per message.
+    /// from the same connection; use one of them per message. Events that
+    /// arrived while a [`Body`] was read come first, in order.
     pub async fn next_event(&mut self) -> Option<Result<Event, Error>> {
         poll_fn(|cx| self.engine.poll_next_event(cx)).await
     }
@@ -176,6 +179,35 @@ where
             poll: move |cx: &mut Context<'_>| self.engine.poll_next_event(cx),
             done: false,
         }
+    }
+
+    /// The body of inbound stream `id`, after `next_event` handed out its
+    /// [`StreamEvent::Started`](crate::StreamEvent::Started): its pieces as
+    /// a [`Stream`] of `io::Result<Bytes>` or its bytes as an
+    /// [`AsyncRead`], for code written against those (see [`Body`]).
+    ///
+    /// ```no_run
+    /// # async fn save<S, T>(socket: &mut wscore_driver::Socket<S, T>) -> Result<(), Box<dyn std::error::Error>>
+    /// # where S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin, T: wscore_driver::Timer {
+    /// use wscore_driver::{Event, StreamEvent};
+    /// while let Some(event) = socket.next_event().await {
+    ///     if let Event::Stream(StreamEvent::Started { id, .. }) = event? {
+    ///         let mut file = Vec::new();
+    ///         futures::io::copy(socket.stream_body(id), &mut file).await?;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_body(&mut self, id: StreamId) -> Body<'_, S, T> {
+        Body::of_socket(self, Target::Stream(id))
+    }
+
+    /// The body of the incremental message whose
+    /// [`Event::MessageStart`] `next_event` handed out, as
+    /// [`Socket::stream_body`] gives a stream's. A text message's pieces
+    /// may end inside a multi-byte character.
+    pub fn message_body(&mut self) -> Body<'_, S, T> {
+        Body::of_socket(self, Target::Message)
     }
 
     /// Sends a message: waits while more than
@@ -356,6 +388,11 @@ where
     /// messages, so it counts these here rather than losing them unseen;
     /// [`next_event`](Self::next_event) reports each one, with its id and
     /// error, as it happens (and does not count it).
+    ///
+    /// Also counted, once: streams dropped because their pieces would
+    /// have held more than `max_buffered` while a [`Body`] was read
+    /// (their end is then reported as
+    /// [`StreamError::BufferLimit`](wscore::StreamError::BufferLimit)).
     pub fn undelivered_streams(&self) -> u64 {
         self.engine.undelivered_streams()
     }
@@ -378,6 +415,13 @@ where
     /// waits.
     pub fn split(self) -> (ReadHalf<S, T>, WriteHalf<S, T>) {
         split::split(self.engine)
+    }
+}
+
+impl<S, T> Socket<S, T> {
+    /// Gives back the unread rest of a body's piece (no IO).
+    pub(crate) fn unread_piece(&mut self, target: Target, data: Bytes) {
+        self.engine.unread(target, data);
     }
 }
 

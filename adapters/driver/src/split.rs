@@ -17,8 +17,10 @@ use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 use wscore::{CloseCode, Closed, Message, StreamId};
 
+use crate::body::Body;
 use crate::engine::Engine;
 use crate::outgoing::{self, Drive};
+use crate::side::Target;
 use crate::socket::EventStream;
 use crate::{Error, Event, Timer};
 
@@ -196,6 +198,18 @@ where
         }
     }
 
+    /// The body of inbound stream `id`, whose start `next_event` handed
+    /// out; see [`Socket::stream_body`](crate::Socket::stream_body).
+    pub fn stream_body(&mut self, id: StreamId) -> Body<'_, S, T> {
+        Body::of_half(self, Target::Stream(id))
+    }
+
+    /// The body of the incremental message whose start `next_event` handed
+    /// out; see [`Socket::message_body`](crate::Socket::message_body).
+    pub fn message_body(&mut self) -> Body<'_, S, T> {
+        Body::of_half(self, Target::Message)
+    }
+
     /// Changes the automatic answers; see
     /// [`Socket::set_auto_response`](crate::Socket::set_auto_response).
     pub fn set_auto_response(&self, request: impl Into<Message>, response: impl Into<Message>) {
@@ -222,8 +236,43 @@ where
     /// messages, so it counts these here rather than losing them unseen;
     /// [`next_event`](ReadHalf::next_event) reports each one, with its id and
     /// error, as it happens (and does not count it).
+    ///
+    /// Also counted, once: streams dropped because their pieces would
+    /// have held more than `max_buffered` while a [`Body`](crate::Body) was read
+    /// (their end is then reported as
+    /// [`StreamError::BufferLimit`](wscore::StreamError::BufferLimit)).
     pub fn undelivered_streams(&self) -> u64 {
         self.shared.with(|e| e.undelivered_streams())
+    }
+}
+
+impl<S, T> ReadHalf<S, T> {
+    /// Gives back the unread rest of a body's piece (no IO).
+    pub(crate) fn unread_piece(&mut self, target: Target, data: Bytes) {
+        let mut engine = self
+            .shared
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        engine.unread(target, data);
+    }
+}
+
+impl<S, T> Drive<S, T> for ReadHalf<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    fn poll_engine<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut Engine<S, T>, &mut Context<'_>) -> Poll<R>,
+    ) -> Poll<R> {
+        self.shared.poll(READER, cx, f)
+    }
+
+    fn command<R>(&mut self, f: impl FnOnce(&mut Engine<S, T>) -> R) -> R {
+        self.shared.with(f)
     }
 }
 

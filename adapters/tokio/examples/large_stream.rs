@@ -1,6 +1,7 @@
 //! A 1 GiB stream over loopback TCP, in two processes: the sender reads it
 //! from a deterministic generator (no disk) and streams it with metadata;
-//! the receiver takes it piece by piece and writes it to a temporary file.
+//! the receiver copies the stream's body (`stream_body`, through
+//! `tokio_util::io::StreamReader`) to a temporary file.
 //! Each prints its peak memory: neither holds more than the socket's
 //! windows and limits, whatever the stream's size.
 //!
@@ -19,8 +20,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use futures::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpListener;
+use tokio_util::io::StreamReader;
 use wscore::{Config as ProtocolConfig, ReceiveMode, StreamConfig, Subprotocol};
 use wscore_tokio::{Accept, ClientRequest, CloseCode, Config, Event, StreamEvent, TokioIo};
 
@@ -169,39 +172,39 @@ async fn run_receiver() -> Result<(), Box<dyn std::error::Error>> {
 
     let path = std::env::temp_dir().join(format!("wscore-large-stream-{}.bin", std::process::id()));
     let mut file = tokio::io::BufWriter::new(tokio::fs::File::create(&path).await?);
-    let mut written = 0u64;
-    let mut mismatches = 0u64;
     while let Some(event) = ws.next_event().await {
-        match event? {
-            Event::Stream(StreamEvent::Started {
-                total_len,
-                metadata,
-                ..
-            }) => println!(
-                "receiver: stream of {} MiB, metadata {:?}",
-                total_len >> 20,
-                String::from_utf8_lossy(&metadata)
+        let Event::Stream(StreamEvent::Started {
+            id,
+            total_len,
+            metadata,
+        }) = event?
+        else {
+            continue;
+        };
+        println!(
+            "receiver: stream of {} MiB, metadata {:?}",
+            total_len >> 20,
+            String::from_utf8_lossy(&metadata)
+        );
+        // The stream's body as a tokio `AsyncBufRead`, each piece checked
+        // against the pattern on its way to the file.
+        let (mut checked, mut mismatches) = (0u64, 0u64);
+        let body = ws.stream_body(id).inspect_ok(|data| {
+            for (i, byte) in data.iter().enumerate() {
+                mismatches += u64::from(*byte != pattern_byte(checked + i as u64));
+            }
+            checked += data.len() as u64;
+        });
+        let copied = tokio::io::copy_buf(&mut StreamReader::new(body), &mut file).await;
+        file.flush().await?;
+        match copied {
+            Ok(written) => println!(
+                "receiver: {} MiB written to {}, {} bytes differ from the pattern",
+                written >> 20,
+                path.display(),
+                mismatches
             ),
-            Event::Stream(StreamEvent::Data { data, .. }) => {
-                for (i, byte) in data.iter().enumerate() {
-                    mismatches += u64::from(*byte != pattern_byte(written + i as u64));
-                }
-                file.write_all(&data).await?;
-                written += data.len() as u64;
-            }
-            Event::Stream(StreamEvent::Finished { .. }) => {
-                file.flush().await?;
-                println!(
-                    "receiver: {} MiB written to {}, {} bytes differ from the pattern",
-                    written >> 20,
-                    path.display(),
-                    mismatches
-                );
-            }
-            Event::Stream(StreamEvent::Failed { error, .. }) => {
-                println!("receiver: the stream failed: {error}");
-            }
-            _ => {}
+            Err(error) => println!("receiver: the stream failed: {error}"),
         }
     }
     drop(file);

@@ -19,6 +19,9 @@
 //! pieces of messages and streams, stream failures, pings and pongs; streams
 //! are sent with [`send_stream`](wscore_driver::Socket::send_stream) and
 //! [`send_stream_from_reader`](wscore_driver::Socket::send_stream_from_reader).
+//! [`stream_body`](wscore_driver::Socket::stream_body) hands one incoming
+//! stream to code that reads bytes: wrap it in
+//! `tokio_util::io::StreamReader` for `tokio::io::copy`.
 //!
 //! ```no_run
 //! use futures::{SinkExt, StreamExt};
@@ -85,7 +88,7 @@ pub use wscore_driver as driver;
 #[cfg(feature = "rustls")]
 pub use wscore_driver::tls;
 pub use wscore_driver::{
-    Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
+    BodyError, Config, Direction, Error, Event, MessageKind, StreamError, StreamEvent, StreamId,
 };
 
 /// A WebSocket over the tokio transport `S`: a
@@ -99,6 +102,13 @@ pub type ReadHalf<S> = driver::ReadHalf<TokioIo<S>, TokioTimer>;
 
 /// The sending half of a split [`WebSocket`].
 pub type WriteHalf<S> = driver::WriteHalf<TokioIo<S>, TokioTimer>;
+
+/// The body of one incoming stream or message of a [`WebSocket`] or
+/// [`ReadHalf`] (`stream_body`, `message_body`): a
+/// [`Stream`](futures_core::Stream) of `io::Result<Bytes>`, which
+/// `tokio_util::io::StreamReader` turns into a tokio `AsyncRead`. See
+/// [`driver::Body`].
+pub type Body<'a, S> = driver::Body<'a, TokioIo<S>, TokioTimer>;
 
 /// Server: completes the opening handshake on `stream`, accepting any
 /// request, with the default [`Config`].
