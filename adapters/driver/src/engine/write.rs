@@ -1,0 +1,190 @@
+//! Writing: taking transmits from the core into a bounded batch, writing
+//! the batch with vectored writes that reference the payloads, following
+//! partial progress, and flushing the transport.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Buf;
+use futures_io::{AsyncRead, AsyncWrite};
+use wscore::Transmit;
+
+use super::Engine;
+use crate::Timer;
+
+/// At most this many slices go into one vectored write (well under every
+/// platform's `IOV_MAX`).
+const MAX_SLICES: usize = 64;
+/// Transmits are taken from the core until this many are waiting…
+pub(super) const MAX_PENDING_TRANSMITS: usize = MAX_SLICES / 2;
+/// …or this many bytes, so a late pong waits behind little data.
+const MAX_PENDING_BYTES: usize = 512 << 10;
+
+impl<S, T> Engine<S, T>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    /// Takes transmits from the core while the batch has room.
+    fn refill(&mut self) {
+        while self.out.len() < MAX_PENDING_TRANSMITS && self.out_bytes < MAX_PENDING_BYTES {
+            match self.conn.poll_transmit() {
+                Some(t) if t.is_empty() => {}
+                Some(t) => {
+                    self.out_bytes += t.remaining();
+                    self.out.push_back(t);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Writes every transmit the core has ready, then flushes. `Ready(Ok)`
+    /// means nothing is left to write.
+    pub(super) fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            self.refill();
+            if self.out.is_empty() {
+                if self.needs_flush {
+                    ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+                    self.needs_flush = false;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let count = gather(&self.out, &mut slices);
+            let written = match Pin::new(&mut self.io)
+                .poll_write_vectored(cx, slices.get(..count).unwrap_or_default())
+            {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            self.advance(written);
+            self.needs_flush = true;
+        }
+    }
+
+    /// Marks `written` bytes of the batch as written, releasing the
+    /// transmits that are complete.
+    fn advance(&mut self, written: usize) {
+        self.out_bytes = self.out_bytes.saturating_sub(written);
+        let mut left = written;
+        while left > 0 {
+            let Some(front) = self.out.front_mut() else {
+                break;
+            };
+            let remaining = front.remaining();
+            if left >= remaining {
+                left -= remaining;
+                self.out.pop_front();
+            } else {
+                front.advance(left);
+                left = 0;
+            }
+        }
+    }
+}
+
+/// Fills `slices` with the unwritten bytes of `out`, in order; returns how
+/// many slices were used. Payloads are referenced, never copied.
+fn gather<'a>(out: &'a VecDeque<Transmit>, slices: &mut [IoSlice<'a>]) -> usize {
+    let mut count = 0;
+    let mut push = |bytes: &'a [u8]| {
+        if bytes.is_empty() {
+            return true;
+        }
+        match slices.get_mut(count) {
+            Some(slot) => {
+                *slot = IoSlice::new(bytes);
+                count += 1;
+                true
+            }
+            None => false,
+        }
+    };
+    for transmit in out {
+        let header = transmit.header();
+        let payload = transmit.payload().as_ref();
+        let remaining = transmit.remaining();
+        let full = if remaining > payload.len() {
+            let header_left = remaining - payload.len();
+            let header_part = header
+                .get(header.len().saturating_sub(header_left)..)
+                .unwrap_or_default();
+            push(header_part) && push(payload)
+        } else {
+            push(payload.get(payload.len() - remaining..).unwrap_or_default())
+        };
+        if !full {
+            break;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use wscore::{Config as ProtocolConfig, Connection, Instant, Message, Role};
+
+    fn transmits() -> VecDeque<Transmit> {
+        let mut conn = Connection::upgraded(
+            Role::Server,
+            ProtocolConfig::default(),
+            [0; 32],
+            Instant::ZERO,
+        )
+        .unwrap();
+        conn.send(Message::binary(Bytes::from_static(b"hello")))
+            .unwrap();
+        conn.send(Message::text("world!")).unwrap();
+        let mut out = VecDeque::new();
+        while let Some(t) = conn.poll_transmit() {
+            out.push_back(t);
+        }
+        out
+    }
+
+    fn concat(out: &VecDeque<Transmit>) -> Vec<u8> {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let n = gather(out, &mut slices);
+        slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn gather_follows_partial_progress() {
+        let mut out = transmits();
+        let all = concat(&out);
+        assert_eq!(all, b"\x82\x05hello\x81\x06world!");
+        // Part of the first header, then into the payload, then into the
+        // second transmit.
+        for step in [1, 3, 4] {
+            let mut left = step;
+            while left > 0 {
+                let front = out.front_mut().unwrap();
+                let take = left.min(front.remaining());
+                front.advance(take);
+                left -= take;
+                if front.remaining() == 0 {
+                    out.pop_front();
+                }
+            }
+        }
+        assert_eq!(concat(&out), &all[8..]);
+    }
+
+    #[test]
+    fn gather_stops_when_slices_run_out() {
+        let out = transmits();
+        let mut slices = [IoSlice::new(&[]); 3];
+        assert_eq!(gather(&out, &mut slices), 3);
+        let bytes: Vec<u8> = slices.iter().flat_map(|s| s.iter().copied()).collect();
+        assert_eq!(bytes, b"\x82\x05hello\x81\x06");
+    }
+}
