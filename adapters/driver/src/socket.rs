@@ -379,7 +379,7 @@ where
         self.engine.buffered()
     }
 
-    /// Streams that the message API ([`Stream`](futures_core::Stream) of
+    /// Streams that the message API ([`Stream`] of
     /// [`Message`]s, `recv`) passed over without a message: inbound streams
     /// that failed (refused for a limit, aborted by the peer, cut short) or
     /// were larger than [`StreamConfig::max_buffered`](wscore::StreamConfig::max_buffered)

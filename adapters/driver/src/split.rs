@@ -227,7 +227,7 @@ where
         self.shared.with(|e| e.closed().cloned())
     }
 
-    /// Streams that the message API ([`Stream`](futures_core::Stream) of
+    /// Streams that the message API ([`Stream`] of
     /// [`Message`]s, `recv`) passed over without a message: inbound streams
     /// that failed (refused for a limit, aborted by the peer, cut short) or
     /// were larger than [`StreamConfig::max_buffered`](wscore::StreamConfig::max_buffered)
@@ -238,7 +238,7 @@ where
     /// error, as it happens (and does not count it).
     ///
     /// Also counted, once: streams dropped because their pieces would
-    /// have held more than `max_buffered` while a [`Body`](crate::Body) was read
+    /// have held more than `max_buffered` while a [`Body`] was read
     /// (their end is then reported as
     /// [`StreamError::BufferLimit`](wscore::StreamError::BufferLimit)).
     pub fn undelivered_streams(&self) -> u64 {
