@@ -7,8 +7,7 @@
 //!
 //! One test in this binary: the counting allocator is global.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,29 +16,8 @@ use futures::StreamExt;
 use wscore::{Config as ProtocolConfig, ReceiveMode, StreamConfig, Subprotocol};
 use wscore_tokio::{Accept, ClientRequest, Config, Direction, Event, StreamError, StreamEvent};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
 const LEN: u64 = 64 << 20;
 const PIECE: usize = 64 << 10;
@@ -83,8 +61,7 @@ async fn a_stalled_body_reader_keeps_memory_bounded() {
     let periodic = Arc::new(periodic());
     let produced = Arc::new(AtomicU64::new(0));
 
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = counting::reset_peak();
     let sending = {
         let (periodic, produced) = (periodic.clone(), produced.clone());
         tokio::spawn(async move {
@@ -158,7 +135,7 @@ async fn a_stalled_body_reader_keeps_memory_bounded() {
     assert_eq!(other_end, Some(StreamError::BufferLimit));
     assert_eq!(receiver.undelivered_streams(), 1);
 
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = counting::peak() - base;
     eprintln!("peak heap of both ends above the connected sockets: {peak} bytes");
     assert!(peak < 4 << 20, "peak heap {peak} bytes");
 }

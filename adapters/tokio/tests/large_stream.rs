@@ -5,10 +5,9 @@
 //!
 //! One test in this binary: the counting allocator is global.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,29 +15,8 @@ use std::time::Duration;
 use wscore::{Config as ProtocolConfig, ReceiveMode, Subprotocol};
 use wscore_tokio::{Accept, ClientRequest, Config, Event, StreamEvent};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
 const LEN: u64 = 256 << 20;
 /// The pattern's period: a prime, so pieces never line up with it.
@@ -95,8 +73,7 @@ async fn a_256_mib_stream_flows_through_bounded_memory() {
         produced: produced.clone(),
     };
 
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+    let base = counting::reset_peak();
     let sending = tokio::spawn(async move {
         sender
             .send_stream_from_reader(source, LEN, "pattern.bin")
@@ -141,7 +118,7 @@ async fn a_256_mib_stream_flows_through_bounded_memory() {
         Some(Ok(Event::Stream(StreamEvent::Finished { .. })))
     ));
     drop(sending.await.unwrap());
-    let peak = PEAK.load(Ordering::Relaxed) - base;
+    let peak = counting::peak() - base;
     eprintln!("peak heap of both ends above the connected sockets: {peak} bytes");
     assert!(peak < 4 << 20, "peak heap {peak} bytes");
 }
