@@ -1,7 +1,8 @@
 //! Shared pieces of the wscore benchmark suite: a harness that alternates
 //! implementations on identical work and reports medians, Markdown tables,
 //! wire builders, in-memory streams, a counting allocator, and a raw
-//! WebSocket load generator that verifies every echoed byte.
+//! WebSocket load generator that verifies every echoed byte, and a swarm of
+//! counting clients that runs in a process of its own.
 //!
 //! The benchmarks themselves live in `benches/`; run them with
 //! `cargo bench -p wscore-bench` (or `scripts/bench.sh` for the whole
@@ -11,4 +12,5 @@ pub mod alloc;
 pub mod harness;
 pub mod raw;
 pub mod report;
+pub mod swarm;
 pub mod wire;
