@@ -56,6 +56,11 @@
 //!   [`TimeoutKind`]) and the clock-free [`Instant`] it is driven with.
 //! - Messages: [`Message`], [`MessageKind`] and [`Utf8Bytes`], a
 //!   [`Bytes`](bytes::Bytes) known to hold UTF-8.
+//! - Broadcasting: [`PreparedMessage`], a message framed once and shared
+//!   by every connection it is sent to with
+//!   [`Connection::send_prepared`]; [`FrameEncoding`] says which of its
+//!   frames a connection can take, and with permessage-deflate a
+//!   [`SharedCompressor`] compresses it once per [`DeflateShare`].
 //! - Closing: [`CloseCode`], [`CloseFrame`] and [`MAX_REASON_LEN`].
 //! - The opening handshake (RFC 6455 §4): a client describes its request
 //!   with [`ClientRequest`] and reads the server's [`Response`]; a server
@@ -129,6 +134,7 @@ mod extension;
 mod frame;
 mod handshake;
 mod message;
+mod prepared;
 mod rng;
 #[cfg(any(test, feature = "test-support"))]
 // Test support asserts what a test expects and panics otherwise; it is
@@ -145,6 +151,9 @@ pub use connection::{
     CloseCause, Closed, Connected, Connection, Event, Role, TimeoutKind, Transmit,
 };
 pub use message::{Message, MessageKind};
+#[cfg(feature = "deflate")]
+pub use prepared::{DeflateShare, SharedCompressor};
+pub use prepared::{FrameEncoding, PreparedMessage};
 pub use time::Instant;
 pub use utf8::{InvalidUtf8, Utf8Bytes};
 
