@@ -83,6 +83,10 @@
 //!   upgrade failed), with [`NegotiationError`] for permessage-deflate;
 //!   [`SetupError`] and [`ConfigError`] (a connection could not be built);
 //!   [`InvalidUtf8`] (bytes that are not text).
+//! - Rooms, for servers that broadcast to groups of connections: [`Rooms`]
+//!   keeps members by room and rooms by member, with [`MemberId`],
+//!   [`RoomEvent`], [`RoomsFull`], [`UnknownMember`] and [`room_of_path`]
+//!   (a connection's default room).
 //!
 //! One module is public: [`wire`], the frame, batch, stream-record and
 //! permessage-deflate codecs on their own, for tools, fuzz targets and
@@ -136,6 +140,7 @@ mod handshake;
 mod message;
 mod prepared;
 mod rng;
+mod rooms;
 #[cfg(any(test, feature = "test-support"))]
 // Test support asserts what a test expects and panics otherwise; it is
 // never built into a production binary (see the module documentation).
@@ -175,6 +180,9 @@ pub use envelope::{Envelope, Framing, Subprotocol};
 
 // The opening handshake.
 pub use handshake::{accept_key, Accept, ClientRequest, Header, Reject, Request, Response};
+
+// Rooms: membership for broadcasting servers.
+pub use rooms::{room_of_path, MemberId, RoomEvent, Rooms, RoomsFull, UnknownMember};
 
 // Errors.
 pub use config::ConfigError;
