@@ -189,6 +189,11 @@ where
     WebSocket::from_upgraded(TokioIo::new(stream), role, config)
 }
 
+/// The examples of `docs/rooms.md`, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/rooms.md")]
+struct RoomsGuideExamples;
+
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
