@@ -287,14 +287,25 @@ mod deflate {
 
     #[test]
     fn a_message_below_the_threshold_is_shared_plain() {
-        let pair = Pair::connect(no_takeover(), no_takeover());
+        let mut pair = Pair::connect(no_takeover(), no_takeover());
         let FrameEncoding::Deflate(share) = pair.server.frame_encoding() else {
             panic!("not shared");
         };
-        let mut prepared = PreparedMessage::new("short");
+        // Under the threshold of 32, though its frame, header included,
+        // is not, and compresses well: it goes out as it is, once decided.
+        let message = Message::text("a".repeat(31));
+        let mut prepared = PreparedMessage::new(message.clone());
         prepared.compress(&mut SharedCompressor::new(share));
         let frame = prepared.frame_for(FrameEncoding::Deflate(share)).unwrap();
         assert_eq!(frame.as_ptr(), prepared.frame().as_ptr());
+        pair.server.send_prepared(&prepared).unwrap();
+        let transmit = pair.server.poll_transmit().unwrap();
+        assert_eq!(transmit.payload().as_ptr(), prepared.frame().as_ptr());
+        assert_eq!(transmit.payload().as_ref(), prepared.frame().as_ref());
+        let mut bytes = Vec::new();
+        transmit.write_to(&mut bytes);
+        pair.client.handle_input(pair.now, &bytes);
+        assert_eq!(messages(&mut pair.client), vec![message]);
     }
 
     #[test]

@@ -113,12 +113,13 @@ struct Slot<R, M> {
 /// ## Memory
 ///
 /// A room exists only while it has members: its last member leaving frees
-/// it. Members live in a slab (a vector of slots reused after
-/// [`Rooms::unregister`]), so the recipient walk of a publish reaches each
-/// member's value by index instead of by a second tree lookup; the slab
-/// keeps the length of the largest member count it has seen.
-/// [`Rooms::with_max_members`] caps the member count. Joining and leaving
-/// cost `O(log n)`.
+/// it. Members live in a slab, a vector of slots, and each room lists its
+/// members' ids with their slot numbers: a publish to 10 000 members walks
+/// the room's list and reaches each value by index, without a tree lookup
+/// per recipient. Commands that name a member find its slot in a tree, and
+/// joining and leaving cost `O(log n)`. Slots freed by
+/// [`Rooms::unregister`] are reused, so the slab never grows past the
+/// largest member count reached, which [`Rooms::with_max_members`] caps.
 ///
 /// Room events accumulate until drained with [`Rooms::poll_event`], but
 /// coalesced: an undrained `Opened` and the `Closed` of the same room (or
@@ -128,8 +129,8 @@ struct Slot<R, M> {
 ///
 /// ## Member ids
 ///
-/// A [`MemberId`] comes from a counter and is never reused for the life of
-/// the [`Rooms`]. An id the application kept after its connection went
+/// A [`MemberId`] comes from a counter (starting at 1; 0 is never handed
+/// out) and is never reused for the life of the `Rooms`. An id the application kept after its connection went
 /// away therefore addresses nothing ([`UnknownMember`], `None`, `false`)
 /// instead of silently reaching a newer connection.
 ///

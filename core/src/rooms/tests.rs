@@ -98,6 +98,7 @@ fn unregister_leaves_every_room_and_is_idempotent() {
 fn a_stale_id_addresses_nothing_after_its_slot_is_reused() {
     let mut rooms = TestRooms::new();
     let a = rooms.register(vec![1]).unwrap();
+    assert_eq!(a.get(), 1, "0 is never handed out");
     rooms.unregister(a);
     // The new member takes a's slot but not its id.
     let b = rooms.register(vec![2]).unwrap();
