@@ -119,6 +119,32 @@ fn a_publish_reaches_its_room_but_not_the_sender_or_other_rooms() {
 }
 
 #[test]
+fn a_publish_to_several_rooms_reaches_each_member_once() {
+    let hub: Hub = Hub::new(HubConfig::default());
+    let mut served = Served::new();
+    let (ann, mut ann_client) = member(&hub, &["/a", "/b"], 1 << 16);
+    let (bob, mut bob_client) = member(&hub, &["/b"], 1 << 16);
+    let (cat, mut cat_client) = member(&hub, &["/c"], 1 << 16);
+    let bob_id = bob.id();
+    for m in [ann, bob, cat] {
+        served.add(m);
+    }
+    let seen = Events::default();
+    block_on(while_served(&mut served, &seen, async {
+        let rooms = [room("/a"), room("/b"), room("/nowhere")];
+        let published = hub.publish_to(&rooms, None, Message::text("a or b"));
+        assert_eq!((published.recipients, published.queued), (2, 2));
+        let published = hub.publish_to(&rooms, Some(bob_id), Message::text("not bob"));
+        assert_eq!(published.recipients, 1);
+        hub.publish(&room("/c"), Message::text("c"));
+        hub.publish(&room("/b"), Message::text("b"));
+        assert_eq!(texts(&mut ann_client, 3).await, ["a or b", "not bob", "b"]);
+        assert_eq!(texts(&mut bob_client, 2).await, ["a or b", "b"]);
+        assert_eq!(texts(&mut cat_client, 1).await, ["c"]);
+    }));
+}
+
+#[test]
 fn a_publish_to_a_room_that_does_not_exist_reaches_nobody_and_creates_nothing() {
     let hub: Hub = Hub::new(HubConfig::default());
     let (_ann, _client) = member(&hub, &["/a"], 1 << 16);

@@ -232,6 +232,9 @@ struct State<R> {
     compressors: BTreeMap<wscore::DeflateShare, wscore::SharedCompressor>,
     #[cfg(not(feature = "deflate"))]
     compressors: BTreeMap<(), ()>,
+    /// Members whose encoding shares a compression: while there are
+    /// none, a publish does not look for shares.
+    sharing_members: usize,
     /// The taker of [`Hub::room_events`], if any.
     room_waker: Option<Waker>,
 }
@@ -256,6 +259,7 @@ impl<R: Ord + Clone> Hub<R> {
                 state: Mutex::new(State {
                     rooms,
                     compressors: BTreeMap::new(),
+                    sharing_members: 0,
                     room_waker: None,
                 }),
             }),
@@ -292,6 +296,17 @@ impl<R: Ord + Clone> Hub<R> {
         self.publish_prepared(room, Some(except), PreparedMessage::new(message))
     }
 
+    /// Sends `message` once to every member of any of `rooms` (a member
+    /// in several of them gets it once), but `except`.
+    pub fn publish_to(
+        &self,
+        rooms: &[R],
+        except: Option<MemberId>,
+        message: impl Into<Message>,
+    ) -> Published {
+        self.fan_out(rooms, except, PreparedMessage::new(message))
+    }
+
     /// Sends a message framed beforehand to every member of `room` but
     /// `except`.
     pub fn publish_prepared(
@@ -300,20 +315,31 @@ impl<R: Ord + Clone> Hub<R> {
         except: Option<MemberId>,
         prepared: PreparedMessage,
     ) -> Published {
+        self.fan_out(core::slice::from_ref(room), except, prepared)
+    }
+
+    fn fan_out(
+        &self,
+        rooms: &[R],
+        except: Option<MemberId>,
+        prepared: PreparedMessage,
+    ) -> Published {
         let config = &self.shared.config;
         let mut state = self.state();
-        let prepared = Arc::new(compress_for_room(&mut state, room, except, prepared));
+        let prepared = Arc::new(compress_for_rooms(&mut state, rooms, except, prepared));
         let mut published = Published::default();
         // Allocates only when a member is closed.
         let mut closed = Vec::new();
-        state.rooms.for_each_recipient(room, except, |id, slot| {
-            let item = Outgoing::Prepared(Arc::clone(&prepared));
-            let offer = slot.offer(item, config.max_queued_bytes, config.slow_consumer);
-            if offer == Offer::Closed {
-                closed.push(id);
-            }
-            published.add(offer);
-        });
+        state
+            .rooms
+            .for_each_recipient_of(rooms, except, |id, slot| {
+                let item = Outgoing::Prepared(Arc::clone(&prepared));
+                let offer = slot.offer(item, config.max_queued_bytes, config.slow_consumer);
+                if offer == Offer::Closed {
+                    closed.push(id);
+                }
+                published.add(offer);
+            });
         leave_closed(&mut state, closed);
         published
     }
@@ -426,7 +452,10 @@ impl<R: Ord + Clone> Hub<R> {
 
     /// Registers a member with the encoding of its connection.
     fn register(&self, encoding: FrameEncoding) -> Result<MemberId, RoomsFull> {
-        self.state().rooms.register(Slot::new(encoding))
+        let mut state = self.state();
+        let id = state.rooms.register(Slot::new(encoding))?;
+        state.sharing_members += usize::from(shares_compression(encoding));
+        Ok(id)
     }
 
     /// Takes member `id` out of the hub, counting what it leaves unsent.
@@ -434,6 +463,7 @@ impl<R: Ord + Clone> Hub<R> {
         let mut state = self.state();
         if let Some(mut slot) = state.rooms.unregister(id) {
             slot.discard();
+            state.sharing_members -= usize::from(shares_compression(slot.encoding()));
             state.wake_room_events();
         }
     }
@@ -444,19 +474,27 @@ impl<R: Ord + Clone> Hub<R> {
     }
 }
 
-/// Adds to `prepared` the compressed frames the members of `room` can
+/// Adds to `prepared` the compressed frames the members of `rooms` can
 /// share: one compression per shareable agreement among them.
 #[cfg(feature = "deflate")]
-fn compress_for_room<R: Ord + Clone>(
+fn compress_for_rooms<R: Ord + Clone>(
     state: &mut State<R>,
-    room: &R,
+    rooms: &[R],
     except: Option<MemberId>,
     mut prepared: PreparedMessage,
 ) -> PreparedMessage {
+    if state.sharing_members == 0 {
+        return prepared;
+    }
     let State {
-        rooms, compressors, ..
+        rooms: members,
+        compressors,
+        ..
     } = state;
-    for (_, slot) in rooms.recipients(room, except) {
+    let recipients = rooms
+        .iter()
+        .flat_map(|room| members.recipients(room, except));
+    for (_, slot) in recipients {
         if let FrameEncoding::Deflate(share) = slot.encoding() {
             if prepared.frame_for(slot.encoding()).is_none() {
                 let compressor = compressors
@@ -470,13 +508,23 @@ fn compress_for_room<R: Ord + Clone>(
 }
 
 #[cfg(not(feature = "deflate"))]
-fn compress_for_room<R: Ord + Clone>(
+fn compress_for_rooms<R: Ord + Clone>(
     _: &mut State<R>,
-    _: &R,
+    _: &[R],
     _: Option<MemberId>,
     prepared: PreparedMessage,
 ) -> PreparedMessage {
     prepared
+}
+
+/// Whether members with `encoding` share one compression per publish.
+fn shares_compression(encoding: FrameEncoding) -> bool {
+    #[cfg(feature = "deflate")]
+    if let FrameEncoding::Deflate(_) = encoding {
+        return true;
+    }
+    let _ = encoding;
+    false
 }
 
 /// Takes the members a publish just closed out of their rooms, so the
