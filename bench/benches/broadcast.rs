@@ -26,7 +26,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `WSCORE_BENCH_BROADCAST_MEMBERS` | comma-separated room sizes | `100,1000,10000` (smoke `10,100`) |
-//! | `WSCORE_BENCH_BROADCAST_DELIVERIES` | deliveries (members × broadcasts) per measured cell | 500000 (smoke 20000) |
+//! | `WSCORE_BENCH_BROADCAST_DELIVERIES` | deliveries (members × broadcasts) per measured cell | 1000000 (smoke 20000) |
 //! | `WSCORE_BENCH_BROADCAST_ROUNDS` | rounds per cell, servers alternating | 3 (smoke 1) |
 //! | `WSCORE_BENCH_BROADCAST_QUEUED` | broadcasts queued in the heap measurement | 128 (smoke 16) |
 
@@ -36,16 +36,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::SinkExt;
+use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::task::JoinHandle;
 use wscore_bench::alloc::{open_files_limit, CountingAlloc};
 use wscore_bench::harness::{median_f64, Settings};
-use wscore_bench::report::{bytes, mbps, rate, size, Table};
+use wscore_bench::report::{bytes, mbps, rate, ratio, size, Table};
 use wscore_bench::swarm::{numbered, run_swarm};
 use wscore_bench::wire::binary_payload;
+use wscore_tokio::{accept_member, Adder, Config, Hub, HubConfig, Message, Served};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -73,6 +74,10 @@ const SPARE_FDS: usize = 64;
 /// A server under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Server {
+    /// wscore-tokio's hub, a task per member running `next_event`.
+    Hub,
+    /// wscore-tokio's hub, every member driven by one `Served` task.
+    HubServed,
     /// tokio-tungstenite: a task per connection, `ws.send` per message.
     TokioTungstenite,
     /// fastwebsockets: a task per connection, `write_frame` per message.
@@ -80,15 +85,26 @@ enum Server {
 }
 
 impl Server {
-    const ALL: [Server; 2] = [Server::TokioTungstenite, Server::FastWebSockets];
+    const ALL: [Server; 4] = [
+        Server::Hub,
+        Server::HubServed,
+        Server::TokioTungstenite,
+        Server::FastWebSockets,
+    ];
 
     fn name(self) -> &'static str {
         match self {
+            Server::Hub => "wscore hub (task per member)",
+            Server::HubServed => "wscore hub (Served)",
             Server::TokioTungstenite => "tokio-tungstenite",
             Server::FastWebSockets => "fastwebsockets",
         }
     }
 }
+
+/// The room every member of the hub is in: the path of the swarm's
+/// requests.
+const ROOM: &str = "/";
 
 /// The knobs of this row.
 struct Plan {
@@ -305,6 +321,7 @@ impl Drop for Live {
 
 /// The publisher's side of a room.
 enum Room {
+    Hub(Hub, String),
     Tungstenite(Vec<UnboundedSender<tungstenite::Message>>),
     Fast(Vec<UnboundedSender<Bytes>>),
 }
@@ -312,6 +329,9 @@ enum Room {
 impl Room {
     fn empty(server: Server) -> Room {
         match server {
+            Server::Hub | Server::HubServed => {
+                Room::Hub(Hub::new(HubConfig::default()), ROOM.to_string())
+            }
             Server::TokioTungstenite => Room::Tungstenite(Vec::new()),
             Server::FastWebSockets => Room::Fast(Vec::new()),
         }
@@ -319,8 +339,20 @@ impl Room {
 
     fn len(&self) -> usize {
         match self {
+            Room::Hub(hub, room) => hub.room_len(room),
             Room::Tungstenite(senders) => senders.len(),
             Room::Fast(senders) => senders.len(),
+        }
+    }
+
+    /// The publisher's handle, leaving the server's in place: the
+    /// channels' senders move out (no later connection joins), the hub is
+    /// shared.
+    fn take(&mut self) -> Room {
+        match self {
+            Room::Hub(hub, room) => Room::Hub(hub.clone(), room.clone()),
+            Room::Tungstenite(senders) => Room::Tungstenite(std::mem::take(senders)),
+            Room::Fast(senders) => Room::Fast(std::mem::take(senders)),
         }
     }
 
@@ -328,6 +360,7 @@ impl Room {
     fn publish(&self, payload: Bytes) -> usize {
         let mut lost = 0;
         match self {
+            Room::Hub(hub, room) => lost += hub.publish(room, Message::binary(payload)).dropped,
             Room::Tungstenite(senders) => {
                 for tx in senders {
                     lost += usize::from(
@@ -350,6 +383,9 @@ impl Room {
 struct Running {
     addr: SocketAddr,
     accept: JoinHandle<()>,
+    /// The task of the `Served` style.
+    served: Option<JoinHandle<()>>,
+    /// Connection tasks alive (for the hub, the members in it count too).
     live: Arc<AtomicUsize>,
     room: Arc<Mutex<Room>>,
 }
@@ -360,6 +396,13 @@ impl Running {
         let addr = listener.local_addr().expect("local address");
         let live = Arc::new(AtomicUsize::new(0));
         let room = Arc::new(Mutex::new(Room::empty(server)));
+        let (served_task, served) = (server == Server::HubServed)
+            .then(|| {
+                let served = Served::<TcpStream>::new();
+                let adder = served.adder();
+                (tokio::spawn(drive_served(served)), adder)
+            })
+            .unzip();
         let accept = tokio::spawn({
             let live = Arc::clone(&live);
             let room = Arc::clone(&room);
@@ -371,13 +414,19 @@ impl Running {
                     let _ = stream.set_nodelay(true);
                     let live = Live::new(&live);
                     let room = Arc::clone(&room);
-                    match server {
-                        Server::TokioTungstenite => {
+                    let hub = match &*room.lock().expect("room") {
+                        Room::Hub(hub, _) => Some(hub.clone()),
+                        _ => None,
+                    };
+                    match (server, hub) {
+                        (Server::Hub, Some(hub)) => tokio::spawn(serve_member(stream, hub, live)),
+                        (Server::HubServed, Some(hub)) => {
+                            tokio::spawn(add_member(stream, hub, served.clone(), live))
+                        }
+                        (Server::TokioTungstenite, _) => {
                             tokio::spawn(serve_tungstenite(stream, room, live))
                         }
-                        Server::FastWebSockets => {
-                            tokio::spawn(serve_fastwebsockets(stream, room, live))
-                        }
+                        _ => tokio::spawn(serve_fastwebsockets(stream, room, live)),
                     };
                 }
             }
@@ -385,6 +434,7 @@ impl Running {
         Running {
             addr,
             accept,
+            served: served_task,
             live,
             room,
         }
@@ -397,8 +447,7 @@ impl Running {
             {
                 let mut room = self.room.lock().expect("room");
                 if room.len() >= members {
-                    let server_room = Room::empty_like(&room);
-                    return std::mem::replace(&mut *room, server_room);
+                    return room.take();
                 }
             }
             assert!(Instant::now() < deadline, "members did not join");
@@ -410,26 +459,52 @@ impl Running {
     /// task has ended (the swarm must have closed its ends).
     async fn stop(self, room: Room) {
         self.accept.abort();
+        let hub = match &room {
+            Room::Hub(hub, _) => Some(hub.clone()),
+            _ => None,
+        };
+        // The channels' tasks end when their senders go.
         drop(room);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while self.live.load(Ordering::Acquire) > 0 {
-            assert!(
-                Instant::now() < deadline,
-                "{} connection tasks did not end",
-                self.live.load(Ordering::Acquire)
-            );
+        loop {
+            let left =
+                self.live.load(Ordering::Acquire) + hub.as_ref().map_or(0, Hub::member_count);
+            if left == 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{left} connections did not end");
             tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        if let Some(served) = self.served {
+            served.abort();
+            let _ = served.await;
         }
     }
 }
 
-impl Room {
-    fn empty_like(room: &Room) -> Room {
-        match room {
-            Room::Tungstenite(_) => Room::Tungstenite(Vec::new()),
-            Room::Fast(_) => Room::Fast(Vec::new()),
-        }
+/// A member with a task of its own, as wscore-tokio's documentation
+/// shows: the task waits for events, and writes what the hub queued for
+/// it meanwhile.
+async fn serve_member(stream: TcpStream, hub: Hub, _live: Live) {
+    let Ok(mut member) = accept_member(&hub, stream, Config::default()).await else {
+        return;
+    };
+    while let Some(Ok(_)) = member.next_event().await {}
+}
+
+/// A member handed to the one task that drives them all.
+async fn add_member(stream: TcpStream, hub: Hub, served: Option<Adder<TcpStream>>, _live: Live) {
+    let Ok(member) = accept_member(&hub, stream, Config::default()).await else {
+        return;
+    };
+    if let Some(served) = served {
+        let _ = served.add(member);
     }
+}
+
+/// The one task of the `Served` style.
+async fn drive_served(mut served: Served<TcpStream>) {
+    while served.next().await.is_some() {}
 }
 
 /// The obvious loop over tokio-tungstenite: the task owns the socket and
@@ -653,6 +728,12 @@ fn throughput_table(
 ) -> Table {
     let mut columns = vec!["members", "broadcasts"];
     columns.extend(Server::ALL.iter().map(|s| s.name()));
+    columns.extend([
+        "hub/tokio-tungstenite",
+        "hub/fastwebsockets",
+        "Served/tokio-tungstenite",
+        "Served/fastwebsockets",
+    ]);
     let mut table = Table::new(
         format!(
             "Broadcast of {} binary messages over loopback TCP (deliveries/s · MB/s)",
@@ -667,10 +748,23 @@ fn throughput_table(
                 .iter()
                 .map(|&r| format!("{} · {}", rate(r), mbps(r * SIZE as f64))),
         );
+        let of = |server: Server| {
+            Server::ALL
+                .iter()
+                .position(|&s| s == server)
+                .and_then(|i| rates.get(i))
+                .copied()
+                .unwrap_or(f64::NAN)
+        };
+        for ours in [Server::Hub, Server::HubServed] {
+            for peer in [Server::TokioTungstenite, Server::FastWebSockets] {
+                row.push(ratio(of(ours) / of(peer)));
+            }
+        }
         table.row(row);
     }
     table.note(format!(
-        "Medians of {} rounds per cell, servers alternating; a delivery is one message arriving at one member. \
+        "Medians of {} rounds per cell, servers alternating; a delivery is one message arriving at one member, and ratios are deliveries/s. \
          Time runs from the first measured publish until the swarm has seen every member receive every message \
          (after {WARMUP} warm-up broadcasts); the publisher stays at most {WINDOW} broadcasts ahead of the slowest member. \
          Servers and publisher share a two-worker tokio runtime; the members are a counting client swarm in a second process on a two-worker runtime.",
@@ -683,6 +777,25 @@ fn throughput_table(
         ));
     }
     table
+}
+
+/// The least-squares line `a + b·x` through `points`: `(a, b)`.
+fn fit(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return None;
+    }
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |(sx, sy), (x, y)| (sx + x, sy + y));
+    let (mx, my) = (sx / n, sy / n);
+    let (sxy, sxx) = points.iter().fold((0.0, 0.0), |(sxy, sxx), (x, y)| {
+        (sxy + (x - mx) * (y - my), sxx + (x - mx) * (x - mx))
+    });
+    (sxx > 0.0).then(|| {
+        let b = sxy / sxx;
+        (my - b * mx, b)
+    })
 }
 
 fn heap_table(plan: &Plan, members: &[usize], heap: &Heap) -> Table {
@@ -704,10 +817,23 @@ fn heap_table(plan: &Plan, members: &[usize], heap: &Heap) -> Table {
         );
         table.row(cells);
     }
+    let mut fitted = vec!["fixed + per member".to_string()];
+    for i in 0..Server::ALL.len() {
+        let points: Vec<(f64, f64)> = members
+            .iter()
+            .zip(heap)
+            .filter_map(|(&n, row)| row.get(i).map(|&b| (n as f64, b)))
+            .collect();
+        fitted.push(fit(&points).map_or("–".to_string(), |(a, b)| {
+            format!("{} + {:.1} B × members", bytes(a), b)
+        }));
+    }
+    table.row(fitted);
     table.note(
         "Live heap growth (counting allocator) while the broadcasts are queued on a current-thread runtime, \
          before any connection task runs, divided by the broadcasts; it includes each broadcast's payload (`Bytes`) \
-         and every member's queue slot. Queues that allocate in blocks show their block size spread over the broadcasts.",
+         and every member's queue slot. Queues that allocate in blocks show their block size spread over the broadcasts. \
+         The last row is the least-squares line through the room sizes: what a broadcast holds once, and what it adds per member.",
     );
     table
 }
