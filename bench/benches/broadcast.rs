@@ -8,8 +8,11 @@
 //!   received every message. The members' ends are a swarm of counting
 //!   clients in a second process ([`wscore_bench::swarm`]), the same for
 //!   every server; it reports each time every member has received another
-//!   16 messages, and the publisher keeps at most 64 broadcasts ahead of
-//!   the slowest member, so no server's queues grow without bound.
+//!   16 messages, and the publisher publishes as fast as it can while it
+//!   is at most 64 broadcasts ahead of the slowest member, so no server's
+//!   queues grow without bound. Each implementation writes what is queued
+//!   its own way: the obvious loops one message per write, the hub as
+//!   much of a member's queue as the socket takes.
 //! - **Heap per queued broadcast**: on a current-thread runtime, after one
 //!   broadcast has been delivered, the publisher queues `B` broadcasts in
 //!   one go (no connection task runs in between), and the growth of the
@@ -29,6 +32,7 @@
 //! | `WSCORE_BENCH_BROADCAST_DELIVERIES` | deliveries (members × broadcasts) per measured cell | 1000000 (smoke 20000) |
 //! | `WSCORE_BENCH_BROADCAST_ROUNDS` | rounds per cell, servers alternating | 3 (smoke 1) |
 //! | `WSCORE_BENCH_BROADCAST_QUEUED` | broadcasts queued in the heap measurement | 128 (smoke 16) |
+//! | `WSCORE_BENCH_BROADCAST_PACED=1` | the publisher yields to the scheduler after every publish | off |
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -112,6 +116,7 @@ struct Plan {
     deliveries: u64,
     rounds: usize,
     queued: u64,
+    paced: bool,
 }
 
 fn var<T: std::str::FromStr>(name: &str) -> Option<T> {
@@ -150,6 +155,7 @@ impl Plan {
             queued: var("WSCORE_BENCH_BROADCAST_QUEUED")
                 .unwrap_or(if smoke { 16 } else { 128 })
                 .max(1),
+            paced: std::env::var("WSCORE_BENCH_BROADCAST_PACED").is_ok_and(|v| v == "1"),
         }
     }
 
@@ -560,6 +566,9 @@ struct Publisher<'a> {
     seq: u64,
     confirmed: u64,
     lost: usize,
+    /// Yield to the scheduler after every publish, as a publisher that
+    /// waits for each message from elsewhere would.
+    paced: bool,
 }
 
 impl Publisher<'_> {
@@ -570,9 +579,9 @@ impl Publisher<'_> {
             }
             self.lost += self.room.publish(numbered(&self.pattern, self.seq));
             self.seq += 1;
-            // A publisher task takes its messages from somewhere; between
-            // two, the connection tasks get their turn.
-            tokio::task::yield_now().await;
+            if self.paced {
+                tokio::task::yield_now().await;
+            }
         }
     }
 
@@ -589,6 +598,7 @@ async fn throughput_cell(
     server: Server,
     members: usize,
     broadcasts: u64,
+    paced: bool,
     control: &mut Control,
 ) -> Duration {
     let began = Instant::now();
@@ -605,6 +615,7 @@ async fn throughput_cell(
         seq: 0,
         confirmed: 0,
         lost: 0,
+        paced,
     };
     publisher.publish_to(WARMUP).await;
     publisher.delivered(WARMUP).await;
@@ -640,6 +651,7 @@ fn throughput_phase(
         .build()
         .expect("server runtime");
     let rounds = plan.rounds;
+    let paced = plan.paced;
     let cells: Vec<(usize, u64)> = members.iter().map(|&n| (n, plan.broadcasts(n))).collect();
     runtime.block_on(async move {
         // The publisher runs as a task on a worker, like a server's own.
@@ -653,7 +665,8 @@ fn throughput_phase(
                         let i = (round + k) % Server::ALL.len();
                         let server = Server::ALL[i];
                         eprintln!("broadcast: {n} members × {broadcasts}, {}", server.name());
-                        let time = throughput_cell(server, n, broadcasts, &mut control).await;
+                        let time =
+                            throughput_cell(server, n, broadcasts, paced, &mut control).await;
                         samples[i].push((n as u64 * broadcasts) as f64 / time.as_secs_f64());
                     }
                 }
@@ -766,9 +779,14 @@ fn throughput_table(
     table.note(format!(
         "Medians of {} rounds per cell, servers alternating; a delivery is one message arriving at one member, and ratios are deliveries/s. \
          Time runs from the first measured publish until the swarm has seen every member receive every message \
-         (after {WARMUP} warm-up broadcasts); the publisher stays at most {WINDOW} broadcasts ahead of the slowest member. \
+         (after {WARMUP} warm-up broadcasts); the publisher publishes as fast as it can{}, staying at most {WINDOW} broadcasts ahead of the slowest member. \
          Servers and publisher share a two-worker tokio runtime; the members are a counting client swarm in a second process on a two-worker runtime.",
-        plan.rounds
+        plan.rounds,
+        if plan.paced {
+            " and yields to the scheduler after every publish"
+        } else {
+            ""
+        }
     ));
     if !skipped.is_empty() {
         table.note(format!(
