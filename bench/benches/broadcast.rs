@@ -47,7 +47,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::task::JoinHandle;
 use wscore_bench::alloc::{open_files_limit, CountingAlloc};
 use wscore_bench::harness::{median_f64, Settings};
-use wscore_bench::report::{bytes, mbps, rate, ratio, size, Table};
+use wscore_bench::report::{bytes, rate, ratio, size, Table};
 use wscore_bench::swarm::{numbered, run_swarm};
 use wscore_bench::wire::binary_payload;
 use wscore_tokio::{accept_member, Adder, Config, Hub, HubConfig, Message, Served};
@@ -84,15 +84,20 @@ enum Server {
     HubServed,
     /// tokio-tungstenite: a task per connection, `ws.send` per message.
     TokioTungstenite,
+    /// tokio-tungstenite as its own broadcast example has it: the
+    /// channel forwarded into the socket, which flushes only when the
+    /// channel is empty.
+    TungsteniteForward,
     /// fastwebsockets: a task per connection, `write_frame` per message.
     FastWebSockets,
 }
 
 impl Server {
-    const ALL: [Server; 4] = [
+    const ALL: [Server; 5] = [
         Server::Hub,
         Server::HubServed,
         Server::TokioTungstenite,
+        Server::TungsteniteForward,
         Server::FastWebSockets,
     ];
 
@@ -101,6 +106,7 @@ impl Server {
             Server::Hub => "wscore hub (task per member)",
             Server::HubServed => "wscore hub (Served)",
             Server::TokioTungstenite => "tokio-tungstenite",
+            Server::TungsteniteForward => "tokio-tungstenite (forward)",
             Server::FastWebSockets => "fastwebsockets",
         }
     }
@@ -329,6 +335,7 @@ impl Drop for Live {
 enum Room {
     Hub(Hub, String),
     Tungstenite(Vec<UnboundedSender<tungstenite::Message>>),
+    Forward(Vec<futures::channel::mpsc::UnboundedSender<tungstenite::Message>>),
     Fast(Vec<UnboundedSender<Bytes>>),
 }
 
@@ -339,6 +346,7 @@ impl Room {
                 Room::Hub(Hub::new(HubConfig::default()), ROOM.to_string())
             }
             Server::TokioTungstenite => Room::Tungstenite(Vec::new()),
+            Server::TungsteniteForward => Room::Forward(Vec::new()),
             Server::FastWebSockets => Room::Fast(Vec::new()),
         }
     }
@@ -347,6 +355,7 @@ impl Room {
         match self {
             Room::Hub(hub, room) => hub.room_len(room),
             Room::Tungstenite(senders) => senders.len(),
+            Room::Forward(senders) => senders.len(),
             Room::Fast(senders) => senders.len(),
         }
     }
@@ -358,6 +367,7 @@ impl Room {
         match self {
             Room::Hub(hub, room) => Room::Hub(hub.clone(), room.clone()),
             Room::Tungstenite(senders) => Room::Tungstenite(std::mem::take(senders)),
+            Room::Forward(senders) => Room::Forward(std::mem::take(senders)),
             Room::Fast(senders) => Room::Fast(std::mem::take(senders)),
         }
     }
@@ -371,6 +381,14 @@ impl Room {
                 for tx in senders {
                     lost += usize::from(
                         tx.send(tungstenite::Message::Binary(payload.clone()))
+                            .is_err(),
+                    );
+                }
+            }
+            Room::Forward(senders) => {
+                for tx in senders {
+                    lost += usize::from(
+                        tx.unbounded_send(tungstenite::Message::Binary(payload.clone()))
                             .is_err(),
                     );
                 }
@@ -431,6 +449,9 @@ impl Running {
                         }
                         (Server::TokioTungstenite, _) => {
                             tokio::spawn(serve_tungstenite(stream, room, live))
+                        }
+                        (Server::TungsteniteForward, _) => {
+                            tokio::spawn(serve_tungstenite_forward(stream, room, live))
                         }
                         _ => tokio::spawn(serve_fastwebsockets(stream, room, live)),
                     };
@@ -529,6 +550,21 @@ async fn serve_tungstenite(stream: TcpStream, room: Arc<Mutex<Room>>, _live: Liv
             break;
         }
     }
+}
+
+/// tokio-tungstenite's broadcast example: the channel forwarded into the
+/// socket (`StreamExt::forward` feeds what is ready and flushes when the
+/// channel has nothing more).
+async fn serve_tungstenite_forward(stream: TcpStream, room: Arc<Mutex<Room>>, _live: Live) {
+    let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    if let Room::Forward(senders) = &mut *room.lock().expect("room") {
+        senders.push(tx);
+    }
+    drop(room);
+    let _ = rx.map(Ok).forward(ws).await;
 }
 
 /// The same loop over fastwebsockets, writing each payload as a frame.
@@ -739,28 +775,22 @@ fn throughput_table(
     skipped: &[usize],
     fds: Option<usize>,
 ) -> Table {
-    let mut columns = vec!["members", "broadcasts"];
-    columns.extend(Server::ALL.iter().map(|s| s.name()));
-    columns.extend([
-        "hub/tokio-tungstenite",
-        "hub/fastwebsockets",
-        "Served/tokio-tungstenite",
-        "Served/fastwebsockets",
-    ]);
     let mut table = Table::new(
         format!(
-            "Broadcast of {} binary messages over loopback TCP (deliveries/s · MB/s)",
+            "Broadcast of {} binary messages over loopback TCP",
             size(SIZE)
         ),
-        &columns,
+        &[
+            "members",
+            "broadcasts",
+            "server",
+            "deliveries/s",
+            "MB/s",
+            "÷ tokio-tungstenite",
+            "÷ fastwebsockets",
+        ],
     );
     for (&n, rates) in members.iter().zip(rates) {
-        let mut row = vec![n.to_string(), plan.broadcasts(n).to_string()];
-        row.extend(
-            rates
-                .iter()
-                .map(|&r| format!("{} · {}", rate(r), mbps(r * SIZE as f64))),
-        );
         let of = |server: Server| {
             Server::ALL
                 .iter()
@@ -769,12 +799,17 @@ fn throughput_table(
                 .copied()
                 .unwrap_or(f64::NAN)
         };
-        for ours in [Server::Hub, Server::HubServed] {
-            for peer in [Server::TokioTungstenite, Server::FastWebSockets] {
-                row.push(ratio(of(ours) / of(peer)));
-            }
+        for (&server, &r) in Server::ALL.iter().zip(rates) {
+            table.row(vec![
+                n.to_string(),
+                plan.broadcasts(n).to_string(),
+                server.name().to_string(),
+                rate(r),
+                format!("{:.1}", r * SIZE as f64 / 1e6),
+                ratio(r / of(Server::TokioTungstenite)),
+                ratio(r / of(Server::FastWebSockets)),
+            ]);
         }
-        table.row(row);
     }
     table.note(format!(
         "Medians of {} rounds per cell, servers alternating; a delivery is one message arriving at one member, and ratios are deliveries/s. \
