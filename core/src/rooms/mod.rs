@@ -526,12 +526,11 @@ fn merge_by_scan<'a, R, M>(
     f: &mut impl FnMut(MemberId, &mut M),
 ) {
     let next = |list: &mut MemberList<'a>| list.next().map(|(&id, &at)| (id, at));
-    let mut heads: Vec<_> = lists
-        .map(|members| {
-            let mut list = members.iter();
-            (next(&mut list), list)
-        })
-        .collect();
+    let mut heads = Vec::with_capacity(lists.size_hint().1.unwrap_or(0));
+    heads.extend(lists.map(|members| {
+        let mut list = members.iter();
+        (next(&mut list), list)
+    }));
     while let Some((id, at)) = heads.iter().filter_map(|(head, _)| *head).min() {
         // Every list whose head is this member moves on: that is the
         // de-duplication.
@@ -553,17 +552,20 @@ fn merge_by_heap<'a, R, M>(
     slab: &mut [Option<Slot<R, M>>],
     f: &mut impl FnMut(MemberId, &mut M),
 ) {
-    let mut lists: Vec<MemberList<'a>> = lists.map(BTreeMap::iter).collect();
+    // One allocation each for the cursors and the heap: the filtered
+    // iterator's size hint has no lower bound, so collecting would grow.
+    let mut cursors: Vec<MemberList<'a>> = Vec::with_capacity(lists.size_hint().1.unwrap_or(0));
+    cursors.extend(lists.map(BTreeMap::iter));
     // The heap holds the next member of each list, smallest id first.
-    let mut heads = BinaryHeap::with_capacity(lists.len());
-    for (list, members) in lists.iter_mut().enumerate() {
+    let mut heads = BinaryHeap::with_capacity(cursors.len());
+    for (list, members) in cursors.iter_mut().enumerate() {
         if let Some((&id, &at)) = members.next() {
             heads.push(Reverse((id, at, list)));
         }
     }
     let mut last = None;
     while let Some(Reverse((id, at, list))) = heads.pop() {
-        if let Some((&next, &next_at)) = lists.get_mut(list).and_then(Iterator::next) {
+        if let Some((&next, &next_at)) = cursors.get_mut(list).and_then(Iterator::next) {
             heads.push(Reverse((next, next_at, list)));
         }
         if last == Some(id) || Some(id) == except {
