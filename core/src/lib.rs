@@ -56,6 +56,11 @@
 //!   [`TimeoutKind`]) and the clock-free [`Instant`] it is driven with.
 //! - Messages: [`Message`], [`MessageKind`] and [`Utf8Bytes`], a
 //!   [`Bytes`](bytes::Bytes) known to hold UTF-8.
+//! - Broadcasting: [`PreparedMessage`], a message framed once and shared
+//!   by every connection it is sent to with
+//!   [`Connection::send_prepared`]; [`FrameEncoding`] says which of its
+//!   frames a connection can take, and with permessage-deflate a
+//!   [`SharedCompressor`] compresses it once per [`DeflateShare`].
 //! - Closing: [`CloseCode`], [`CloseFrame`] and [`MAX_REASON_LEN`].
 //! - The opening handshake (RFC 6455 §4): a client describes its request
 //!   with [`ClientRequest`] and reads the server's [`Response`]; a server
@@ -78,6 +83,10 @@
 //!   upgrade failed), with [`NegotiationError`] for permessage-deflate;
 //!   [`SetupError`] and [`ConfigError`] (a connection could not be built);
 //!   [`InvalidUtf8`] (bytes that are not text).
+//! - Rooms, for servers that broadcast to groups of connections: [`Rooms`]
+//!   keeps members by room and rooms by member, with [`MemberId`],
+//!   [`RoomEvent`], [`RoomsFull`], [`UnknownMember`] and [`room_of_path`]
+//!   (a connection's default room).
 //!
 //! One module is public: [`wire`], the frame, batch, stream-record and
 //! permessage-deflate codecs on their own, for tools, fuzz targets and
@@ -129,7 +138,9 @@ mod extension;
 mod frame;
 mod handshake;
 mod message;
+mod prepared;
 mod rng;
+mod rooms;
 #[cfg(any(test, feature = "test-support"))]
 // Test support asserts what a test expects and panics otherwise; it is
 // never built into a production binary (see the module documentation).
@@ -145,6 +156,9 @@ pub use connection::{
     CloseCause, Closed, Connected, Connection, Event, Role, TimeoutKind, Transmit,
 };
 pub use message::{Message, MessageKind};
+#[cfg(feature = "deflate")]
+pub use prepared::{DeflateShare, SharedCompressor};
+pub use prepared::{FrameEncoding, PreparedMessage};
 pub use time::Instant;
 pub use utf8::{InvalidUtf8, Utf8Bytes};
 
@@ -166,6 +180,9 @@ pub use envelope::{Envelope, Framing, Subprotocol};
 
 // The opening handshake.
 pub use handshake::{accept_key, Accept, ClientRequest, Header, Reject, Request, Response};
+
+// Rooms: membership for broadcasting servers.
+pub use rooms::{room_of_path, MemberId, RoomEvent, Rooms, RoomsFull, UnknownMember};
 
 // Errors.
 pub use config::ConfigError;

@@ -59,10 +59,14 @@
 #![deny(unsafe_code)]
 
 #[cfg(feature = "async-io")]
+mod hub;
+#[cfg(feature = "async-io")]
 mod net;
 #[cfg(feature = "async-io")]
 mod runtime;
 
+#[cfg(feature = "async-io")]
+pub use hub::{accept_member, accept_member_with, Adder, Member, Served};
 #[cfg(feature = "rustls")]
 pub use net::connect_with_tls;
 #[cfg(feature = "async-io")]
@@ -73,6 +77,9 @@ pub use runtime::{
 };
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
+pub use wscore_driver::hub::{
+    Hub, HubConfig, HubEvent, MemberId, MemberStats, Published, RoomEvent, SlowConsumer,
+};
 #[cfg(feature = "rustls")]
 pub use wscore_driver::tls;
 pub use wscore_driver::{

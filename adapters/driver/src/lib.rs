@@ -32,6 +32,15 @@
 //! Another runtime needs only a [`Timer`] and a transport implementing
 //! [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`].
 //!
+//! # Rooms and broadcast
+//!
+//! The [`hub`] module groups server sockets into rooms and broadcasts to
+//! them: each broadcast is framed (and, where members can share it,
+//! compressed) once, every member drains its own bounded queue with
+//! back-pressure, and a slow consumer is dropped from or closed, never
+//! silently. Members run in a task each ([`hub::Member`]) or all from one
+//! task ([`hub::Served`]).
+//!
 //! # Features
 //!
 //! - `deflate` (default): permessage-deflate (RFC 7692), offered or
@@ -49,6 +58,7 @@ mod config;
 mod engine;
 mod error;
 mod event;
+pub mod hub;
 pub mod io;
 mod outgoing;
 mod side;

@@ -66,12 +66,14 @@
 //!   or a rustls configuration of your own.
 #![deny(unsafe_code)]
 
+mod hub;
 mod io;
 mod net;
 mod timer;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub use hub::{accept_member, accept_member_with, Adder, Member, Served};
 pub use io::TokioIo;
 #[cfg(feature = "rustls")]
 pub use net::connect_with_tls;
@@ -85,6 +87,9 @@ pub use wscore::{
 };
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
+pub use wscore_driver::hub::{
+    Hub, HubConfig, HubEvent, MemberId, MemberStats, Published, RoomEvent, SlowConsumer,
+};
 #[cfg(feature = "rustls")]
 pub use wscore_driver::tls;
 pub use wscore_driver::{

@@ -38,6 +38,9 @@ use crate::error::{ProtocolError, SendError, SetupError};
 use crate::frame::MAX_CONTROL_PAYLOAD;
 use crate::handshake::{self, ClientRequest, Response};
 use crate::message::{Message, MessageKind};
+#[cfg(feature = "deflate")]
+use crate::prepared::DeflateShare;
+use crate::prepared::{FrameEncoding, PreparedMessage};
 use crate::rng::KeyRng;
 use crate::timer::{Timer, Timers};
 use crate::Instant;
@@ -484,6 +487,67 @@ impl Connection {
         Ok(())
     }
 
+    /// Queues a prepared message like [`Connection::send`], in order with
+    /// other messages.
+    ///
+    /// When the message has a ready frame for this connection's
+    /// [`Connection::frame_encoding`] and its payload fits in
+    /// [`Config::fragment_size`], that frame is queued as it is and goes
+    /// out as one [`Transmit`] whose payload is the shared frame: no copy,
+    /// no compression of its own. Otherwise the message is sent exactly as
+    /// `send(message.message())` would send it.
+    ///
+    /// ```
+    /// # use wscore::{Config, Connection, Instant, PreparedMessage, Role};
+    /// let mut conn = Connection::upgraded(Role::Server, Config::default(), [0; 32], Instant::ZERO)?;
+    /// let prepared = PreparedMessage::new("hello");
+    /// conn.send_prepared(&prepared)?;
+    /// assert_eq!(conn.queued_bytes(), 5);
+    /// assert_eq!(conn.poll_transmit().unwrap().payload(), prepared.frame());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let ready = message
+            .ready_frame_parts(self.frame_encoding())
+            .filter(|(_, payload_len)| *payload_len <= self.config.fragment_size);
+        match ready {
+            Some((frame, payload_len)) => {
+                self.outbound
+                    .push_prepared(message.kind(), frame.clone(), payload_len);
+            }
+            None => {
+                let message = message.message();
+                self.envelope.check_send(&message)?;
+                self.queue_message(message);
+            }
+        }
+        Ok(())
+    }
+
+    /// How this connection writes a [`PreparedMessage`]: connections with
+    /// equal encodings write identical bytes for it.
+    pub fn frame_encoding(&self) -> FrameEncoding {
+        if self.role == Role::Client || self.envelope.kind() != Envelope::Plain {
+            return FrameEncoding::PerConnection;
+        }
+        #[cfg(feature = "deflate")]
+        if let (Some(params), Some(config)) = (&self.deflate, &self.config.deflate) {
+            let (window_bits, fresh) = params.sending(Role::Server, config);
+            // A context carried from message to message makes every
+            // connection's bytes its own.
+            return if fresh {
+                FrameEncoding::Deflate(DeflateShare::new(window_bits, config))
+            } else {
+                FrameEncoding::PerConnection
+            };
+        }
+        match self.codec {
+            Some(_) => FrameEncoding::PerConnection,
+            None => FrameEncoding::Plain,
+        }
+    }
+
     /// Queues a data message through the connection's envelope.
     #[inline]
     fn queue_message(&mut self, message: Message) {
@@ -817,5 +881,7 @@ mod tests;
 mod batch_tests;
 #[cfg(test)]
 mod eof_tests;
+#[cfg(test)]
+mod prepared_tests;
 #[cfg(test)]
 mod stream_tests;

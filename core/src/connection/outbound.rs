@@ -85,7 +85,8 @@ impl core::fmt::Debug for WireHeader {
 }
 
 pub(super) enum Next {
-    /// Bytes written as they are (the handshake).
+    /// Bytes written as they are: the handshake, or a frame prepared in
+    /// advance and shared with other connections.
     Raw(Bytes),
     /// A frame.
     Frame(OutFrame),
@@ -109,6 +110,10 @@ struct Pending {
     scheduled: bool,
     /// Written as one frame whatever its size.
     whole: bool,
+    /// A frame prepared in advance: `payload` is the whole frame, header
+    /// included, written as it is. The number is its payload's length, as
+    /// counted in `queued_bytes`.
+    prepared: Option<usize>,
 }
 
 impl Pending {
@@ -133,6 +138,7 @@ impl Pending {
             encoded: false,
             open: None,
             scheduled: true,
+            prepared: None,
         }
     }
 
@@ -225,6 +231,26 @@ impl Outbound {
             encoded: false,
             open: None,
             scheduled: false,
+            prepared: None,
+        });
+    }
+
+    /// Queues a frame prepared in advance, in order with other messages.
+    /// It is written as it is: never through the codec, never cut.
+    pub(super) fn push_prepared(&mut self, kind: MessageKind, frame: Bytes, payload_len: usize) {
+        self.seal_back();
+        self.queued_bytes += payload_len;
+        self.data.push_back(Pending {
+            kind,
+            prefix: ChunkPrefix::default(),
+            whole: true,
+            payload: frame,
+            sent: 0,
+            rsv: Rsv::NONE,
+            encoded: true,
+            open: None,
+            scheduled: false,
+            prepared: Some(payload_len),
         });
     }
 
@@ -266,6 +292,7 @@ impl Outbound {
             encoded: false,
             open: Some(batch),
             scheduled: false,
+            prepared: None,
         });
         true
     }
@@ -575,8 +602,8 @@ impl Outbound {
         if let Some(payload) = self.pings.pop_front() {
             return Some(control(OpCode::Ping, payload));
         }
-        if let Some(frame) = self.next_fragment(fragment_size) {
-            return Some(Next::Frame(frame));
+        if let Some(next) = self.next_fragment(fragment_size) {
+            return Some(next);
         }
         if !self.streams.is_empty() || !self.stream_control.is_empty() {
             // The close frame follows every stream; `schedule` feeds them.
@@ -607,8 +634,14 @@ impl Outbound {
         Some(front)
     }
 
-    fn next_fragment(&mut self, fragment_size: usize) -> Option<OutFrame> {
+    fn next_fragment(&mut self, fragment_size: usize) -> Option<Next> {
         let front = self.ready_front()?;
+        if let Some(payload_len) = front.prepared {
+            let frame = core::mem::take(&mut front.payload);
+            self.queued_bytes = self.queued_bytes.saturating_sub(payload_len);
+            self.data.pop_front();
+            return Some(Next::Raw(frame));
+        }
         let start = front.sent;
         let limit = if front.whole {
             usize::MAX
@@ -630,13 +663,13 @@ impl Outbound {
         if fin {
             self.data.pop_front();
         }
-        Some(OutFrame {
+        Some(Next::Frame(OutFrame {
             fin,
             rsv,
             opcode,
             prefix,
             payload,
-        })
+        }))
     }
 }
 

@@ -5,7 +5,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
-use wscore::{Message, StreamId};
+use wscore::{Message, PreparedMessage, StreamId};
 
 use super::end::Phase;
 use super::Engine;
@@ -58,6 +58,32 @@ where
             self.conn.handle_timeout(self.clock.now());
         }
         self.conn.send(message).map_err(Error::Send)
+    }
+
+    /// Queues a message framed beforehand (no IO).
+    pub(crate) fn start_send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        self.send_state()?;
+        if self.timed_sends {
+            self.conn.handle_timeout(self.clock.now());
+        }
+        self.conn.send_prepared(message).map_err(Error::Send)
+    }
+
+    /// Whether a sender may queue more without waiting: what waits to be
+    /// written is within `write_buffer_limit`.
+    pub(crate) fn has_room(&self) -> bool {
+        self.buffered() <= self.write_limit
+    }
+
+    /// Writes what the transport takes now, without waiting for the rest
+    /// (the transport wakes the caller when it takes more). A transport
+    /// failure ends the connection, to be reported by the event loop.
+    pub(crate) fn poll_write_some(&mut self, cx: &mut Context<'_>) {
+        if self.is_running() {
+            if let Poll::Ready(Err(e)) = self.poll_write(cx) {
+                self.fail_io(e);
+            }
+        }
     }
 
     /// Queues `payload` as a stream of the streamed envelope (no IO).

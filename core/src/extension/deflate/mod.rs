@@ -236,7 +236,7 @@ impl DeflateParams {
 
     /// The window this side's compressor may use, and whether it starts
     /// afresh for every message.
-    pub(super) fn sending(&self, role: Role, config: &DeflateConfig) -> (u8, bool) {
+    pub(crate) fn sending(&self, role: Role, config: &DeflateConfig) -> (u8, bool) {
         match role {
             Role::Server => (
                 self.server_max_window_bits.unwrap_or(MAX_BITS),

@@ -1,0 +1,247 @@
+//! A socket in a hub: the application's handle on one member, which
+//! writes the member's hub queue into its socket while it is polled.
+
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
+use futures_core::{FusedStream, Stream};
+use futures_io::{AsyncRead, AsyncWrite};
+use wscore::{CloseCode, MemberId, Message};
+
+use super::slot::Outgoing;
+use super::{Hub, MemberStats, Published};
+use crate::engine::Engine;
+use crate::outgoing::Drive;
+use crate::{Error, Event, Socket, Timer};
+
+/// A server socket that is a member of a [`Hub`]: what the hub publishes
+/// to its rooms is written to it while its task waits in
+/// [`Member::next_event`] or [`Member::recv`] (or polls it as a
+/// [`Stream`] of events). Dropping it, or the end of its connection,
+/// takes it out of the hub.
+///
+/// A member not polled writes nothing: its hub queue grows to
+/// [`HubConfig::max_queued_bytes`](super::HubConfig::max_queued_bytes),
+/// and then the hub's [`SlowConsumer`](super::SlowConsumer) policy applies.
+pub struct Member<S, T, R: Ord + Clone = String> {
+    socket: Socket<S, T>,
+    id: MemberId,
+    hub: Hub<R>,
+    /// The connection ended and the member left the hub.
+    left: bool,
+}
+
+impl<S, T, R: Ord + Clone> std::fmt::Debug for Member<S, T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("id", &self.id)
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T, R: Ord + Clone> Member<S, T, R> {
+    pub(super) fn new(socket: Socket<S, T>, id: MemberId, hub: Hub<R>) -> Self {
+        Member {
+            socket,
+            id,
+            hub,
+            left: false,
+        }
+    }
+
+    /// This member's id in its hub: what [`Hub::send`], [`Hub::join`],
+    /// [`Hub::close`] and [`Hub::publish_except`] take.
+    pub fn id(&self) -> MemberId {
+        self.id
+    }
+
+    /// The hub.
+    pub fn hub(&self) -> &Hub<R> {
+        &self.hub
+    }
+
+    /// The socket, for inspection.
+    pub fn socket(&self) -> &Socket<S, T> {
+        &self.socket
+    }
+
+    /// Puts this member in `room`; `false` if it was there already or has
+    /// left the hub.
+    pub fn join(&self, room: R) -> bool {
+        self.hub.join(self.id, room).unwrap_or(false)
+    }
+
+    /// Takes this member out of `room`; whether it was in it.
+    pub fn leave(&self, room: &R) -> bool {
+        self.hub.leave(self.id, room)
+    }
+
+    /// The rooms this member is in.
+    pub fn rooms(&self) -> Vec<R> {
+        self.hub.rooms_of(self.id)
+    }
+
+    /// Sends `message` to every other member of `room`.
+    pub fn publish(&self, room: &R, message: impl Into<Message>) -> Published {
+        self.hub.publish_except(room, self.id, message)
+    }
+
+    /// This member's queue and drop counts (all zero once it has left).
+    pub fn stats(&self) -> MemberStats {
+        self.hub.stats(self.id).unwrap_or_default()
+    }
+
+    /// Leaves the hub (idempotent).
+    fn leave_hub(&mut self) {
+        if !self.left {
+            self.left = true;
+            self.hub.unregister(self.id);
+        }
+    }
+}
+
+impl<S, T, R> Member<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    /// The next event of the socket (see [`Socket::next_event`]); while it
+    /// waits, what the hub queued for this member is written.
+    pub async fn next_event(&mut self) -> Option<Result<Event, Error>> {
+        poll_fn(|cx| self.poll_next_event(cx)).await
+    }
+
+    /// The next message (see [`Socket::recv`]); while it waits, what the
+    /// hub queued for this member is written.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| {
+            self.pump(cx);
+            let poll = self
+                .socket
+                .poll_engine(cx, |engine, cx| engine.poll_next(cx));
+            self.note_end(&poll);
+            poll
+        })
+        .await
+    }
+
+    /// [`Member::next_event`] as a poll function.
+    pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
+        self.pump(cx);
+        let poll = self.socket.poll_next_event(cx);
+        self.note_end(&poll);
+        poll
+    }
+
+    /// Sends `message` to this member alone, after everything the hub
+    /// queued for it: waits for the hub's queue to reach the socket, then
+    /// sends as [`Socket::send`] does (waiting for room, never dropping).
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_queue_written(cx)).await;
+        self.socket.send(message).await
+    }
+
+    /// Closes the connection after what the hub queued for it (see
+    /// [`Socket::close`]) and leaves the hub.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        // Out of every room at once; the queue is still written first.
+        self.hub.leave_rooms(self.id);
+        poll_fn(|cx| self.poll_queue_written(cx)).await;
+        self.leave_hub();
+        self.socket.close(code, reason).await
+    }
+
+    /// Ready once the hub's queue for this member is in its socket.
+    fn poll_queue_written(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.pump(cx);
+        match self.hub.with_slot(self.id, |slot| slot.is_empty()) {
+            Some(false) => Poll::Pending,
+            _ => Poll::Ready(()),
+        }
+    }
+
+    /// Moves what the hub queued for this member into its socket while the
+    /// socket has room, starts a close the hub asked for once the queue is
+    /// empty, and writes what the transport takes now.
+    fn pump(&mut self, cx: &mut Context<'_>) {
+        if self.left {
+            return;
+        }
+        let hub = &self.hub;
+        let id = self.id;
+        // The socket holds no more than the hub's bound either, so the
+        // queue and the socket together stay within it (plus a message).
+        let bound = hub.config().max_queued_bytes;
+        self.socket.command(|engine| {
+            let member = hub.with_slot(id, |slot| {
+                while engine.has_room() && engine.buffered() < bound {
+                    let Some(item) = slot.pop() else { break };
+                    if send(engine, item).is_err() {
+                        // The connection can carry nothing more.
+                        slot.discard();
+                    }
+                }
+                if let Some((code, reason)) = slot.take_close() {
+                    let _ = engine.start_close(code, &reason);
+                }
+                slot.set_in_socket(engine.buffered());
+                slot.register(cx.waker());
+            });
+            // Also when nothing moved: a socket without room waits for
+            // the transport, which must know whom to wake.
+            if member.is_some() {
+                engine.poll_write_some(cx);
+            }
+        });
+    }
+
+    /// Leaves the hub when the connection has ended.
+    fn note_end<X>(&mut self, poll: &Poll<Option<Result<X, Error>>>) {
+        if matches!(poll, Poll::Ready(None | Some(Err(_)))) {
+            self.leave_hub();
+        }
+    }
+}
+
+fn send<S, T>(engine: &mut Engine<S, T>, item: Outgoing) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+{
+    match item {
+        Outgoing::Prepared(prepared) => engine.start_send_prepared(&prepared),
+        Outgoing::Message(message) => engine.start_send(*message),
+    }
+}
+
+impl<S, T, R: Ord + Clone> Drop for Member<S, T, R> {
+    fn drop(&mut self) {
+        self.leave_hub();
+    }
+}
+
+impl<S, T, R> Stream for Member<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    type Item = Result<Event, Error>;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_event(cx)
+    }
+}
+
+impl<S, T, R> FusedStream for Member<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    fn is_terminated(&self) -> bool {
+        self.left
+    }
+}

@@ -1,0 +1,241 @@
+//! Every member of a hub driven from one task: one stream of
+//! `(MemberId, HubEvent)` for all of them, with commands by id on the hub.
+//!
+//! Each member has its own waker, so a poll of the stream visits only the
+//! members whose transport, timer or hub queue has news: an idle member
+//! costs no poll and no task.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
+
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_util::stream::SelectAll;
+use wscore::MemberId;
+
+use super::Member;
+use crate::{Error, Event, Timer};
+
+/// What [`Served`] reports about one member.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HubEvent {
+    /// An event of the member's socket (see [`Socket::next_event`](crate::Socket::next_event)).
+    Event(Event),
+    /// The member's connection ended and it left the hub: `None` after a
+    /// clean close handshake, the error otherwise. Nothing more comes for
+    /// this id.
+    Ended(Option<Error>),
+}
+
+/// Members added from other tasks, waiting to be driven.
+struct Incoming<S, T, R: Ord + Clone> {
+    members: Vec<Member<S, T, R>>,
+    waker: Option<Waker>,
+}
+
+type Shared<S, T, R> = Arc<Mutex<Incoming<S, T, R>>>;
+
+/// Drives every [`Member`] added to it from the task that polls it: a
+/// [`Stream`] of `(MemberId, HubEvent)`. Reply, join, leave and close with
+/// the [`Hub`]'s commands by id ([`Hub::send`], [`Hub::join`],
+/// [`Hub::close`], …); what they queue is written the next time the
+/// stream is polled.
+///
+/// Members come in through [`Served::add`], or through an [`Adder`] from
+/// the task that accepts connections. The stream ends once it drives no
+/// member and every [`Adder`] is gone.
+///
+/// ```no_run
+/// # use wscore_driver::hub::{Hub, HubEvent, Served};
+/// # use wscore_driver::Event;
+/// # async fn run<S, T>(hub: Hub, mut served: Served<S, T>)
+/// # where S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin, T: wscore_driver::Timer {
+/// use futures::StreamExt;
+/// while let Some((id, event)) = served.next().await {
+///     if let HubEvent::Event(Event::Message(message)) = event {
+///         for room in hub.rooms_of(id) {
+///             hub.publish_except(&room, id, message.clone());
+///         }
+///     }
+/// }
+/// # }
+/// ```
+pub struct Served<S, T, R: Ord + Clone = String> {
+    members: SelectAll<Driven<S, T, R>>,
+    incoming: Shared<S, T, R>,
+}
+
+/// Adds members to a [`Served`] from another task; cheap to clone.
+pub struct Adder<S, T, R: Ord + Clone = String> {
+    incoming: Weak<Mutex<Incoming<S, T, R>>>,
+}
+
+impl<S, T, R: Ord + Clone> Clone for Adder<S, T, R> {
+    fn clone(&self) -> Self {
+        Adder {
+            incoming: Weak::clone(&self.incoming),
+        }
+    }
+}
+
+impl<S, T, R: Ord + Clone> std::fmt::Debug for Adder<S, T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adder").finish_non_exhaustive()
+    }
+}
+
+impl<S, T, R> std::fmt::Debug for Served<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served")
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<S, T, R: Ord + Clone>(
+    incoming: &Mutex<Incoming<S, T, R>>,
+) -> std::sync::MutexGuard<'_, Incoming<S, T, R>> {
+    incoming.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<S, T, R: Ord + Clone> Adder<S, T, R> {
+    /// Hands `member` to the [`Served`] stream; gives it back if that
+    /// stream is gone.
+    pub fn add(&self, member: Member<S, T, R>) -> Result<(), Box<Member<S, T, R>>> {
+        let Some(incoming) = self.incoming.upgrade() else {
+            return Err(Box::new(member));
+        };
+        let mut incoming = lock(&incoming);
+        incoming.members.push(member);
+        if let Some(waker) = incoming.waker.take() {
+            waker.wake();
+        }
+        Ok(())
+    }
+}
+
+impl<S, T, R> Served<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    /// A stream driving no member yet.
+    pub fn new() -> Self {
+        Served {
+            members: SelectAll::new(),
+            incoming: Arc::new(Mutex::new(Incoming {
+                members: Vec::new(),
+                waker: None,
+            })),
+        }
+    }
+
+    /// A handle that adds members from another task.
+    pub fn adder(&self) -> Adder<S, T, R> {
+        Adder {
+            incoming: Arc::downgrade(&self.incoming),
+        }
+    }
+
+    /// Members being driven (those added and not yet ended).
+    pub fn len(&self) -> usize {
+        self.members.len() + lock(&self.incoming).members.len()
+    }
+
+    /// Whether no member is being driven.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drives `member` from this stream.
+    pub fn add(&mut self, member: Member<S, T, R>) {
+        self.members.push(Driven {
+            id: member.id(),
+            member: Some(member),
+        });
+    }
+}
+
+impl<S, T, R> Default for Served<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    fn default() -> Self {
+        Served::new()
+    }
+}
+
+impl<S, T, R> Stream for Served<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    type Item = (MemberId, HubEvent);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let adders_gone = {
+            let mut incoming = lock(&this.incoming);
+            for member in incoming.members.drain(..) {
+                this.members.push(Driven {
+                    id: member.id(),
+                    member: Some(member),
+                });
+            }
+            incoming.waker = Some(cx.waker().clone());
+            Arc::weak_count(&this.incoming) == 0
+        };
+        match Pin::new(&mut this.members).poll_next(cx) {
+            Poll::Ready(Some(item)) => Poll::Ready(Some(item)),
+            Poll::Ready(None) if adders_gone => Poll::Ready(None),
+            // No member now; an adder may bring one.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// One member's events, tagged with its id, ending with
+/// [`HubEvent::Ended`].
+struct Driven<S, T, R: Ord + Clone> {
+    id: MemberId,
+    /// `None` once the end was reported.
+    member: Option<Member<S, T, R>>,
+}
+
+impl<S, T, R> Stream for Driven<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    type Item = (MemberId, HubEvent);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(member) = this.member.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let event = match member.poll_next_event(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(Ok(event))) => HubEvent::Event(event),
+            Poll::Ready(Some(Err(error))) => HubEvent::Ended(Some(error)),
+            Poll::Ready(None) => HubEvent::Ended(None),
+        };
+        if matches!(event, HubEvent::Ended(_)) {
+            // Dropping the member leaves the hub and frees its socket.
+            this.member = None;
+        }
+        Poll::Ready(Some((this.id, event)))
+    }
+}
