@@ -33,7 +33,7 @@ impl Transmit {
         }
     }
 
-    /// Bytes written as they are (the handshake).
+    /// Bytes written as they are: the handshake, or a prepared frame.
     pub(super) fn raw(payload: Bytes) -> Self {
         Transmit {
             header: WireHeader::default(),
@@ -42,7 +42,9 @@ impl Transmit {
         }
     }
 
-    /// The frame header (empty for handshake bytes). For a chunk record
+    /// The frame header (empty for handshake bytes, and for a
+    /// [`PreparedMessage`](crate::PreparedMessage)'s frame, which carries
+    /// its header in the payload so that it is shared whole). For a chunk record
     /// of a streamed connection it also holds the record's first bytes
     /// (tag, stream id and offset: at most 16 more, masked like the rest
     /// of a client's payload), so that the payload is the stream's own

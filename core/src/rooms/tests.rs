@@ -179,8 +179,18 @@ fn a_publish_to_several_rooms_visits_each_member_once() {
         queue.push(1);
     });
     assert_eq!(visited, [ids[0], ids[1], ids[3], ids[4]]);
+    // Past a handful of rooms the lists merge through a heap, to the same
+    // result.
+    let mut many = Vec::new();
+    let targets = ["y", "x", "nowhere", "x", "z", "y", "x", "x", "z", "y"];
+    assert!(targets.len() > MERGE_SCAN_MAX);
+    rooms.for_each_recipient_of(&targets, Some(ids[2]), |id, queue| {
+        many.push(id);
+        queue.push(2);
+    });
+    assert_eq!(many, visited);
     assert_eq!(rooms.member(ids[2]), Some(&vec![]));
-    assert_eq!(rooms.member(ids[1]), Some(&vec![1]));
+    assert_eq!(rooms.member(ids[1]), Some(&vec![1, 2]));
 
     let mut one = Vec::new();
     rooms.for_each_recipient_of(&["z"], None, |id, _| one.push(id));
