@@ -22,7 +22,14 @@
 //! The peers are the obvious per-connection loop: a task per connection
 //! owning its socket and an unbounded channel receiver, writing each
 //! message as it comes, and a publisher that sends a clone of the payload
-//! (`Bytes`, so no copy) to every connection's channel.
+//! (`Bytes`, so no copy) to every connection's channel. tokio-tungstenite
+//! runs a second time the way its own broadcast example does it: the
+//! channel forwarded into the socket, which writes what is ready and
+//! flushes when the channel is empty.
+//!
+//! The hub runs in both of its styles: a task per member waiting in
+//! `next_event` (which writes the member's queue meanwhile), and every
+//! member driven by one `Served` task.
 //!
 //! Knobs (environment variables):
 //!
@@ -153,7 +160,7 @@ impl Plan {
             deliveries: var("WSCORE_BENCH_BROADCAST_DELIVERIES").unwrap_or(if smoke {
                 20_000
             } else {
-                500_000
+                1_000_000
             }),
             rounds: var("WSCORE_BENCH_BROADCAST_ROUNDS")
                 .unwrap_or(if smoke { 1 } else { 3 })
