@@ -2,7 +2,7 @@
 # Builds and runs every benchmark of wscore-bench and prints one Markdown
 # document with all their tables on stdout; progress goes to stderr.
 #
-#   scripts/bench.sh            full run (about 9 minutes on two cores)
+#   scripts/bench.sh            full run (about 12 minutes on two cores)
 #   scripts/bench.sh --smoke    one tiny iteration of every row
 #   scripts/bench.sh frames     only the named targets (with or without --smoke)
 #
