@@ -8,7 +8,7 @@ use futures_core::{FusedStream, Stream};
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{CloseCode, MemberId, Message};
 
-use super::slot::Outgoing;
+use super::slot::{Outgoing, Queued};
 use super::{Hub, MemberStats, Published};
 use crate::engine::Engine;
 use crate::outgoing::Drive;
@@ -210,9 +210,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
-    match item {
-        Outgoing::Prepared(prepared) => engine.start_send_prepared(&prepared),
-        Outgoing::Message(message) => engine.start_send(*message),
+    match item.queued() {
+        Queued::Prepared(prepared) => engine.start_send_prepared(prepared),
+        Queued::Message(message) => engine.start_send(message.clone()),
     }
 }
 
