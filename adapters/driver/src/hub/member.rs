@@ -8,7 +8,7 @@ use futures_core::{FusedStream, Stream};
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{CloseCode, MemberId, Message};
 
-use super::slot::Outgoing;
+use super::slot::{Outgoing, Queued};
 use super::{Hub, MemberStats, Published};
 use crate::engine::Engine;
 use crate::outgoing::Drive;
@@ -175,24 +175,31 @@ where
         // queue and the socket together stay within it (plus a message).
         let bound = hub.config().max_queued_bytes;
         self.socket.command(|engine| {
-            let member = hub.with_slot(id, |slot| {
+            let write = hub.with_slot(id, |slot| {
+                let mut moved = false;
                 while engine.has_room() && engine.buffered() < bound {
                     let Some(item) = slot.pop() else { break };
+                    moved = true;
                     if send(engine, item).is_err() {
                         // The connection can carry nothing more.
                         slot.discard();
                     }
                 }
                 if let Some((code, reason)) = slot.take_close() {
+                    moved = true;
                     let _ = engine.start_close(code, &reason);
                 }
                 slot.set_in_socket(engine.buffered());
                 slot.register(cx.waker());
+                // What moved goes out now, even if events keep the event
+                // loop from writing; a queue left waiting needs the
+                // transport to wake this task when it takes more.
+                moved || !slot.is_empty()
             });
-            // Also when nothing moved: a socket without room waits for
-            // the transport, which must know whom to wake.
-            if member.is_some() {
+            if write == Some(true) {
                 engine.poll_write_some(cx);
+                // What the bound sees: the socket's backlog after the write.
+                let _ = hub.with_slot(id, |slot| slot.set_in_socket(engine.buffered()));
             }
         });
     }
@@ -210,9 +217,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
-    match item {
-        Outgoing::Prepared(prepared) => engine.start_send_prepared(&prepared),
-        Outgoing::Message(message) => engine.start_send(*message),
+    match item.queued() {
+        Queued::Prepared(prepared) => engine.start_send_prepared(prepared),
+        Queued::Message(message) => engine.start_send(message.clone()),
     }
 }
 

@@ -326,15 +326,18 @@ impl<R: Ord + Clone> Hub<R> {
     ) -> Published {
         let config = &self.shared.config;
         let mut state = self.state();
-        let prepared = Arc::new(compress_for_rooms(&mut state, rooms, except, prepared));
+        let prepared = Outgoing::prepared(compress_for_rooms(&mut state, rooms, except, prepared));
         let mut published = Published::default();
         // Allocates only when a member is closed.
         let mut closed = Vec::new();
         state
             .rooms
             .for_each_recipient_of(rooms, except, |id, slot| {
-                let item = Outgoing::Prepared(Arc::clone(&prepared));
-                let offer = slot.offer(item, config.max_queued_bytes, config.slow_consumer);
+                let offer = slot.offer(
+                    prepared.clone(),
+                    config.max_queued_bytes,
+                    config.slow_consumer,
+                );
                 if offer == Offer::Closed {
                     closed.push(id);
                 }
@@ -354,7 +357,7 @@ impl<R: Ord + Clone> Hub<R> {
         let mut state = self.state();
         let slot = state.rooms.member_mut(id).ok_or(UnknownMember)?;
         let mut published = Published::default();
-        let item = Outgoing::Message(Box::new(message.into()));
+        let item = Outgoing::message(message.into());
         published.add(slot.offer(item, config.max_queued_bytes, config.slow_consumer));
         if published.closed > 0 {
             leave_closed(&mut state, vec![id]);

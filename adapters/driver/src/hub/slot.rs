@@ -12,23 +12,38 @@ use wscore::{CloseCode, FrameEncoding, Message, PreparedMessage};
 
 use super::SlowConsumer;
 
-/// Something queued for one member.
+/// Something queued for members: one pointer per queue slot, shared by
+/// every member a broadcast reaches.
+#[derive(Clone, Debug)]
+pub(super) struct Outgoing(Arc<Queued>);
+
 #[derive(Debug)]
-pub(super) enum Outgoing {
-    /// A broadcast: the frame built once and shared by every recipient.
-    Prepared(Arc<PreparedMessage>),
-    /// A message for this member alone (boxed, so that a queue slot is
-    /// two words, as a broadcast's is).
-    Message(Box<Message>),
+pub(super) enum Queued {
+    /// A broadcast: the frame built once.
+    Prepared(PreparedMessage),
+    /// A message for one member.
+    Message(Message),
 }
 
 impl Outgoing {
+    pub(super) fn prepared(prepared: PreparedMessage) -> Self {
+        Outgoing(Arc::new(Queued::Prepared(prepared)))
+    }
+
+    pub(super) fn message(message: Message) -> Self {
+        Outgoing(Arc::new(Queued::Message(message)))
+    }
+
+    pub(super) fn queued(&self) -> &Queued {
+        &self.0
+    }
+
     /// Bytes it will take on the wire (about: a message's frame header is
     /// counted as its longest).
     pub(super) fn wire_len(&self) -> usize {
-        match self {
-            Outgoing::Prepared(prepared) => prepared.wire_len(),
-            Outgoing::Message(message) => message.len() + MAX_HEADER,
+        match self.queued() {
+            Queued::Prepared(prepared) => prepared.wire_len(),
+            Queued::Message(message) => message.len() + MAX_HEADER,
         }
     }
 }
@@ -204,17 +219,14 @@ mod tests {
     use super::*;
 
     fn prepared(len: usize) -> Outgoing {
-        Outgoing::Prepared(Arc::new(PreparedMessage::new(Message::binary(vec![
-            7u8;
-            len
-        ]))))
+        Outgoing::prepared(PreparedMessage::new(Message::binary(vec![7u8; len])))
     }
 
     #[test]
-    fn a_queue_slot_is_two_words() {
+    fn a_queue_slot_is_one_pointer() {
         assert_eq!(
             std::mem::size_of::<Outgoing>(),
-            2 * std::mem::size_of::<usize>()
+            std::mem::size_of::<usize>()
         );
     }
 
@@ -282,7 +294,7 @@ mod tests {
         let mut slot = Slot::new(FrameEncoding::Plain);
         slot.offer(prepared(10), 1000, SlowConsumer::DropNewest);
         slot.offer(
-            Outgoing::Message(Box::new(Message::text("hi"))),
+            Outgoing::message(Message::text("hi")),
             1000,
             SlowConsumer::DropNewest,
         );
