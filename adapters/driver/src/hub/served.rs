@@ -39,9 +39,12 @@ type Shared<S, T, R> = Arc<Mutex<Incoming<S, T, R>>>;
 
 /// Drives every [`Member`] added to it from the task that polls it: a
 /// [`Stream`] of `(MemberId, HubEvent)`. Reply, join, leave and close with
-/// the [`Hub`]'s commands by id ([`Hub::send`], [`Hub::join`],
-/// [`Hub::close`], …); what they queue is written the next time the
-/// stream is polled.
+/// the hub's commands by id ([`Hub::send`], [`Hub::join`], [`Hub::close`],
+/// …); what they queue is written the next time the stream is polled.
+///
+/// [`Hub::send`]: super::Hub::send
+/// [`Hub::join`]: super::Hub::join
+/// [`Hub::close`]: super::Hub::close
 ///
 /// Members come in through [`Served::add`], or through an [`Adder`] from
 /// the task that accepts connections. The stream ends once it drives no
