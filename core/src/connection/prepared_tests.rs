@@ -11,6 +11,7 @@ use super::*;
 use crate::envelope::Subprotocol;
 use crate::frame::FrameHeader;
 use crate::prepared::{FrameEncoding, PreparedMessage};
+use super::batch_tests::messages;
 use crate::test_support::{events, transmitted, Pair};
 
 const T0: Instant = Instant::ZERO;
@@ -32,16 +33,6 @@ fn binary(len: usize, seed: u8) -> Message {
             .map(|i| (i as u8).wrapping_mul(31) ^ seed)
             .collect::<Vec<_>>(),
     )
-}
-
-fn messages(conn: &mut Connection) -> Vec<Message> {
-    events(conn)
-        .into_iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some(m),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]
