@@ -7,11 +7,11 @@ use alloc::vec::Vec;
 
 use quickcheck::{quickcheck, Arbitrary, Gen};
 
+use super::batch_tests::messages;
 use super::*;
 use crate::envelope::Subprotocol;
 use crate::frame::FrameHeader;
 use crate::prepared::{FrameEncoding, PreparedMessage};
-use super::batch_tests::messages;
 use crate::test_support::{events, transmitted, Pair};
 
 const T0: Instant = Instant::ZERO;
