@@ -41,6 +41,14 @@
 //! silently. Members run in a task each ([`hub::Member`]) or all from one
 //! task ([`hub::Served`]).
 //!
+//! # Durable attachments
+//!
+//! The [`store`] module keeps a small value per connection (an
+//! attachment) across crashes and restarts: the [`store::AttachmentStore`]
+//! trait and [`store::FsStore`], one file per connection written with
+//! temporary file, `fsync`, `rename` and directory `fsync`. It is
+//! synchronous: run it on a blocking thread.
+//!
 //! # Features
 //!
 //! - `deflate` (default): permessage-deflate (RFC 7692), offered or
@@ -64,6 +72,7 @@ mod outgoing;
 mod side;
 mod socket;
 mod split;
+pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 mod timer;
