@@ -235,8 +235,10 @@ fn ten_thousand_leftovers_among_junk_are_listed_exactly() {
     let distinct = store.new_key().unwrap();
     store.save(distinct, b"the one to adopt").unwrap();
     keys.push(distinct);
-    // Two of them damaged: one torn, one with a flipped payload byte.
-    let (torn, flipped) = (keys[100], keys[200]);
+    // Three of them damaged: one torn, one with a flipped payload byte,
+    // one not an attachment at all.
+    let (torn, flipped, garbage) = (keys[100], keys[200], keys[300]);
+    fs::write(att_path(dir.path(), garbage), b"garbage").unwrap();
     fs::write(att_path(dir.path(), torn), &encoded[..encoded.len() - 3]).unwrap();
     let mut damaged = encoded.clone();
     *damaged.last_mut().unwrap() ^= 0x20;
@@ -266,7 +268,7 @@ fn ten_thousand_leftovers_among_junk_are_listed_exactly() {
     assert_eq!(listed, keys);
     eprintln!("open + list of 10 001 leftovers: {:?}", started.elapsed());
 
-    for key in [torn, flipped] {
+    for key in [torn, flipped, garbage] {
         let err = store.load(key).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
         // A damaged value is refused, not moved on.
@@ -385,4 +387,27 @@ fn full_disk_child(spec: &str) {
     let other = store.new_key().unwrap();
     store.save(other, b"fits").unwrap();
     store.delete(other).unwrap();
+}
+
+#[test]
+fn concurrent_saves_leave_one_whole_value() {
+    let dir = TempDir::new("concurrent");
+    let store = FsStore::open(dir.path()).unwrap();
+    let key = store.new_key().unwrap();
+    let values: Vec<Vec<u8>> = (0..4u8).map(|t| vec![t; 1000 + usize::from(t)]).collect();
+    let values = &values;
+    std::thread::scope(|s| {
+        for value in values {
+            let store = &store;
+            s.spawn(move || {
+                for _ in 0..20 {
+                    store.save(key, value).unwrap();
+                    let seen = store.load(key).unwrap().unwrap();
+                    assert!(values.contains(&seen), "a mixture of two saves");
+                }
+            });
+        }
+    });
+    assert!(values.contains(&store.load(key).unwrap().unwrap()));
+    assert!(stray_files(dir.path()).is_empty());
 }
