@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
@@ -321,8 +320,10 @@ fn an_oversized_value_is_refused_and_the_old_one_kept() {
 
 /// Set in the child that runs [`a_failed_write_keeps_the_old_value`] with
 /// a file-size limit: the directory and key to write to.
+#[cfg(unix)]
 const FULL_DISK_ENV: &str = "WSCORE_STORE_FULL_DISK";
 
+#[cfg(unix)]
 #[test]
 fn a_failed_write_keeps_the_old_value() {
     if let Ok(spec) = std::env::var(FULL_DISK_ENV) {
@@ -334,7 +335,7 @@ fn a_failed_write_keeps_the_old_value() {
     store.save(key, b"old value").unwrap();
     drop(store);
 
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "a_failed_write_keeps_the_old_value",
@@ -366,6 +367,7 @@ fn a_failed_write_keeps_the_old_value() {
 /// With files capped at 1 KiB (and SIGXFSZ ignored, so the write fails
 /// with EFBIG instead of killing the process), a 4 KiB save must fail
 /// and leave the old value, and no temporary file, behind.
+#[cfg(unix)]
 #[allow(unsafe_code)]
 fn full_disk_child(spec: &str) {
     let (dir, key) = spec.split_once('|').unwrap();

@@ -143,8 +143,9 @@ impl FsStore {
     /// Replaces `name` by a file holding `payload`, durably: temporary
     /// file, `fsync`, `rename`, directory `fsync`. On error the temporary
     /// file is removed (best effort) and `name` is untouched, unless the
-    /// rename happened and only the directory `fsync` failed (then `name`
-    /// holds the new value, which may or may not survive a crash).
+    /// rename happened and only the directory `fsync` failed: then `name`
+    /// holds the new value, which may or may not survive a crash (there
+    /// is no undoing a rename more safely than the rename itself).
     fn write_durably(&self, stem: &str, name: &str, payload: &[u8]) -> io::Result<()> {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let tmp = self.dir.join(format!("{stem}{TMP_INFIX}{n}"));
@@ -157,8 +158,17 @@ impl FsStore {
         self.sync_dir()
     }
 
+    /// Makes the directory's entries (a rename, a removal) durable.
+    #[cfg(unix)]
     fn sync_dir(&self) -> io::Result<()> {
         File::open(&self.dir)?.sync_all()
+    }
+
+    /// Elsewhere a directory cannot be opened as a file to be synced;
+    /// the file system's own metadata journal is all there is.
+    #[cfg(not(unix))]
+    fn sync_dir(&self) -> io::Result<()> {
+        Ok(())
     }
 
     fn attachment_name(key: AttachmentKey) -> String {

@@ -21,7 +21,13 @@
 //! a crash of the process or of the machine (to the extent the file system
 //! and the disk honour `fsync`). Until then a crash leaves, for each key,
 //! either the old value or the new one, whole, never a mixture or a torn
-//! file; on `Err` the old value is intact.
+//! file. On `Err` the old value is intact, unless only the final step
+//! failed (the directory `fsync` after the rename): then the new value is
+//! in place, whole, but may not survive a crash.
+//!
+//! On Unix the directory `fsync` makes renames and removals durable;
+//! elsewhere [`FsStore`] skips it (a directory cannot be opened to be
+//! synced) and relies on the file system's metadata journal.
 //!
 //! [`FsStore`] gets there the classic way, for every write: write the
 //! value (behind a header with its length and an FNV-1a 64 checksum) to a
@@ -110,7 +116,14 @@ pub trait AttachmentStore: Send + Sync {
     /// # Errors
     ///
     /// `InvalidInput` if `value` is longer than the store's bound; any
-    /// error of the storage. On every error the old value is intact.
+    /// error of the storage. On error the old value is intact, with one
+    /// exception: if only the last step failed, the one that makes the
+    /// replacement durable (for [`FsStore`], the directory `fsync` after
+    /// the rename), the new value is already in place but may not
+    /// survive a crash. Either way the value is whole; [`load`] tells
+    /// which one it is.
+    ///
+    /// [`load`]: Self::load
     fn save(&self, key: AttachmentKey, value: &[u8]) -> io::Result<()>;
 
     /// `key`'s value, or `None` if it has none.
@@ -148,6 +161,8 @@ pub trait AttachmentStore: Send + Sync {
     /// # Errors
     ///
     /// `InvalidData` if `from`'s value is damaged (then nothing moves);
-    /// any error of the storage.
+    /// any error of the storage. As with [`save`](Self::save), an error
+    /// of the last, durability step leaves the move done but perhaps not
+    /// durable.
     fn adopt(&self, from: AttachmentKey, to: AttachmentKey) -> io::Result<Option<Vec<u8>>>;
 }
