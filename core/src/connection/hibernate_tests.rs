@@ -10,7 +10,7 @@ use quickcheck::{quickcheck, TestResult};
 use super::*;
 use crate::config::Keepalive;
 use crate::envelope::batch::BatchConfig;
-use crate::envelope::stream::StreamConfig;
+use crate::envelope::stream::{StreamConfig, StreamError};
 use crate::envelope::Subprotocol;
 use crate::extension::deflate::DeflateConfig;
 use crate::frame::{apply_mask, FrameHeader, OpCode};
@@ -260,6 +260,79 @@ fn stream_ids_continue_after_the_sleep() {
     assert_ne!(first, second);
     client.handle_input(Instant::ZERO, &transmitted(&mut server));
     let _ = events(&mut client);
+}
+
+/// What the envelope remembers about finished and refused streams is in
+/// the record: a refusal of our stream that arrives after the sleep is
+/// still reported, and chunks of a stream we refused before it are still
+/// dropped without a second refusal.
+#[test]
+fn remembered_streams_survive_the_sleep() {
+    let sender = Config::default()
+        .subprotocols(vec![Subprotocol::streamed("files.v2")])
+        .stream(StreamConfig::default().chunk_size(4));
+    let refuser = sender
+        .clone()
+        .stream(StreamConfig::default().max_stream_size(8));
+    let story = |sleep: bool| {
+        let (mut client, mut server) =
+            Pair::connect(refuser.clone(), sender.clone()).into_connections();
+        // The server's stream ends before the client's refusal is back.
+        let ours = server
+            .send_stream(Bytes::from_static(b"0123456789"), Bytes::new())
+            .unwrap();
+        client.handle_input(Instant::ZERO, &transmitted(&mut server));
+        let refusal = transmitted(&mut client);
+        assert!(!refusal.is_empty());
+        // A second pair: the server refuses a stream of the client's whose
+        // chunks are still on their way.
+        let (mut client2, mut server2) =
+            Pair::connect(sender.clone(), refuser.clone()).into_connections();
+        client2
+            .send_stream(Bytes::from_static(b"0123456789abcdef"), Bytes::new())
+            .unwrap();
+        let wire = transmitted(&mut client2);
+        let first_record = {
+            let (h, n) = FrameHeader::decode(&wire).unwrap().unwrap();
+            n + h.payload_len as usize
+        };
+        server2.handle_input(Instant::ZERO, &wire[..first_record]);
+        let first_refusal = transmitted(&mut server2);
+        assert!(!first_refusal.is_empty());
+        assert!(matches!(
+            events(&mut server2)[..],
+            [Event::Stream(StreamEvent::Failed {
+                direction: Direction::Inbound,
+                ..
+            })]
+        ));
+        if sleep {
+            server = cycle(server, &sender, Instant::ZERO);
+            server2 = cycle(server2, &refuser, Instant::ZERO);
+        }
+        server.handle_input(Instant::ZERO, &refusal);
+        server2.handle_input(Instant::ZERO, &wire[first_record..]);
+        let late = (
+            events(&mut server),
+            transmitted(&mut server2),
+            events(&mut server2),
+        );
+        assert!(
+            matches!(
+                late.0[..],
+                [Event::Stream(StreamEvent::Failed {
+                    id,
+                    direction: Direction::Outbound,
+                    error: StreamError::Aborted { .. },
+                })] if id == ours
+            ),
+            "{:?}",
+            late.0
+        );
+        assert_eq!(late.1, Vec::<u8>::new(), "refused twice");
+        late
+    };
+    assert_eq!(story(true), story(false));
 }
 
 // ---- what keeps a connection awake ----
