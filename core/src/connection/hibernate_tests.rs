@@ -562,6 +562,28 @@ fn a_keepalive_deadline_survives_the_sleep() {
     }
 }
 
+/// The idle deadline runs from the last message, not from the resume.
+#[test]
+fn an_idle_deadline_survives_the_sleep() {
+    let config = Config::default().idle_timeout(Some(Duration::from_secs(10)));
+    let (mut client, mut server) = pair(&config);
+    client.send("still here").unwrap();
+    server.handle_input(secs(1), &transmitted(&mut client));
+    let _ = events(&mut server);
+    let mut server = cycle(server, &config, secs(5));
+    assert_eq!(server.poll_timeout(), Some(secs(11)));
+    server.handle_timeout(secs(11));
+    client.handle_input(secs(11), &transmitted(&mut server));
+    let closing = events(&mut client);
+    assert!(
+        matches!(
+            closing.first(),
+            Some(Event::CloseReceived(frame)) if frame.code == CloseCode::GOING_AWAY
+        ),
+        "{closing:?}"
+    );
+}
+
 /// A ping sent before the sleep and unanswered: the pong deadline holds.
 #[test]
 fn a_pong_deadline_survives_the_sleep() {
