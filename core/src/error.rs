@@ -243,6 +243,12 @@ pub enum SetupError {
     /// frames the connection fails with 1002. Configure permessage-deflate
     /// with `Config::deflate` (which writes the offer itself) instead.
     UnconfiguredExtension(alloc::string::String),
+    /// A hibernation record does not fit the configuration it is resumed
+    /// with: it holds a permessage-deflate agreement while
+    /// [`Config::deflate`](crate::config::Config::deflate) is unset, or its
+    /// subprotocol runs another envelope than the configuration declares
+    /// for it. See [`Connection::resume`](crate::Connection::resume).
+    RecordMismatch,
 }
 
 impl From<crate::config::ConfigError> for SetupError {
@@ -264,6 +270,9 @@ impl fmt::Display for SetupError {
             SetupError::Request(e) => write!(f, "invalid upgrade request: {e}"),
             SetupError::UnconfiguredExtension(name) => {
                 write!(f, "extension {name} is offered but not configured")
+            }
+            SetupError::RecordMismatch => {
+                f.write_str("the hibernation record does not fit the configuration")
             }
         }
     }

@@ -54,6 +54,12 @@
 //!   the ordering guarantees around a close), [`Role`], what it hands back
 //!   ([`Transmit`], [`Event`], [`Connected`], [`Closed`], [`CloseCause`],
 //!   [`TimeoutKind`]) and the clock-free [`Instant`] it is driven with.
+//! - Hibernation, for servers with many idle connections: an open
+//!   connection with nothing in flight gives itself up for a compact
+//!   [`Hibernated`] record ([`Connection::hibernate`]) and is rebuilt from
+//!   it with [`Connection::resume`]; [`HibernateError`] says why a
+//!   connection cannot hibernate yet, and [`RecordDecodeError`] why bytes
+//!   are not a stored record.
 //! - Messages: [`Message`], [`MessageKind`] and [`Utf8Bytes`], a
 //!   [`Bytes`](bytes::Bytes) known to hold UTF-8.
 //! - Broadcasting: [`PreparedMessage`], a message framed once and shared
@@ -153,7 +159,8 @@ pub mod wire;
 
 // The connection and what it hands back.
 pub use connection::{
-    CloseCause, Closed, Connected, Connection, Event, Role, TimeoutKind, Transmit,
+    CloseCause, Closed, Connected, Connection, Event, HibernateError, Hibernated,
+    RecordDecodeError, Role, TimeoutKind, Transmit,
 };
 pub use message::{Message, MessageKind};
 #[cfg(feature = "deflate")]

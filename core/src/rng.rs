@@ -21,6 +21,24 @@ impl KeyRng {
         self.0.next_u32().to_le_bytes()
     }
 
+    /// Where the generator is: its seed, stream and word position, from
+    /// which [`KeyRng::from_state`] continues the same sequence.
+    pub(crate) fn state(&self) -> ([u8; 32], u64, u128) {
+        (
+            self.0.get_seed(),
+            self.0.get_stream(),
+            self.0.get_word_pos(),
+        )
+    }
+
+    /// The generator [`KeyRng::state`] described.
+    pub(crate) fn from_state(seed: [u8; 32], stream: u64, word_pos: u128) -> Self {
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(stream);
+        rng.set_word_pos(word_pos);
+        KeyRng(rng)
+    }
+
     pub(crate) fn nonce(&mut self) -> [u8; 16] {
         let mut nonce = [0; 16];
         self.0.fill_bytes(&mut nonce);

@@ -62,6 +62,11 @@ impl Timers {
         self.deadlines = Default::default();
     }
 
+    /// The deadline of `timer`, if set.
+    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines.get(timer.index()).copied().flatten()
+    }
+
     pub(crate) fn is_set(&self, timer: Timer) -> bool {
         self.deadlines
             .get(timer.index())

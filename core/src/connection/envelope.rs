@@ -94,6 +94,33 @@ impl EnvelopeMachine {
         self.kind
     }
 
+    /// Whether an inbound stream is being reassembled.
+    pub(super) fn streams_open(&self) -> bool {
+        !self.reassembly.is_empty()
+    }
+
+    /// Whether what applied records produced waits to be routed.
+    pub(super) fn outputs_pending(&self) -> bool {
+        !self.outputs.is_empty()
+    }
+
+    /// The id our next outbound stream takes.
+    pub(super) fn next_stream_id(&self) -> StreamId {
+        self.next_stream_id
+    }
+
+    /// The ids of the peer's streams refused and not opened since.
+    pub(super) fn refused_streams(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.reassembly.refused()
+    }
+
+    /// Continues a hibernated machine: its next stream id and the peer's
+    /// refused streams.
+    pub(super) fn restore(&mut self, next_stream_id: StreamId, refused: &[StreamId]) {
+        self.next_stream_id = next_stream_id;
+        self.reassembly = Reassembly::with_refused(refused.iter().copied());
+    }
+
     // ---- inputs ----
 
     /// Takes a complete data message received at `now`. A record the

@@ -230,6 +230,17 @@ impl Inbound {
         self.buf.len()
     }
 
+    /// Whether a frame is partly read or a decoded item waits: input the
+    /// connection has taken but not finished with.
+    pub(super) fn holds_input(&self) -> bool {
+        !self.buf.is_empty() || self.frame.is_some() || self.queued.is_some()
+    }
+
+    /// Whether a data message is partly received (a fragment or more).
+    pub(super) fn message_in_progress(&self) -> bool {
+        self.message.is_some()
+    }
+
     /// Frees everything; used once the connection stops reading.
     pub(super) fn clear(&mut self) {
         self.buf = BytesMut::new();

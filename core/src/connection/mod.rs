@@ -3,7 +3,7 @@
 //!
 //! [`Connection`] owns the lifecycle (handshake, open, closing, closed), the
 //! close handshake and its ordering rules, keepalive and idle timers, and
-//! auto-responses. It delegates the frame reader, the outbound queue and
+//! auto-responses, and its hibernation record (`hibernate`). It delegates the frame reader, the outbound queue and
 //! the envelope (batching and streaming, a machine of its own that takes
 //! each complete data message) to private submodules, and the HTTP
 //! upgrade to [`crate::handshake`]. The loop that drives it and its ordering
@@ -15,12 +15,14 @@ mod codec;
 mod envelope;
 mod event;
 mod events;
+mod hibernate;
 mod inbound;
 mod outbound;
 mod transmit;
 mod upgrade;
 
 pub use event::{CloseCause, Closed, Connected, Event, TimeoutKind};
+pub use hibernate::{HibernateError, Hibernated, RecordDecodeError};
 pub use transmit::Transmit;
 
 use alloc::boxed::Box;
@@ -881,6 +883,8 @@ mod tests;
 mod batch_tests;
 #[cfg(test)]
 mod eof_tests;
+#[cfg(test)]
+mod hibernate_tests;
 #[cfg(test)]
 mod prepared_tests;
 #[cfg(test)]

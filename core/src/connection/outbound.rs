@@ -579,6 +579,41 @@ impl Outbound {
         self.queued_bytes
     }
 
+    /// Whether the newest data entry is a batch still taking messages.
+    pub(super) fn batch_open(&self) -> bool {
+        self.data
+            .back()
+            .is_some_and(|pending| pending.open.is_some())
+    }
+
+    /// Whether an outbound stream is queued, or a stream record (an abort
+    /// or a refusal) waits to be written.
+    pub(super) fn streams_queued(&self) -> bool {
+        !self.streams.is_empty() || !self.stream_control.is_empty()
+    }
+
+    /// Whether streams that failed or were dropped wait to be reported.
+    pub(super) fn stream_reports_pending(&self) -> bool {
+        !self.failed_streams.is_empty() || !self.abandoned_streams.is_empty()
+    }
+
+    /// The latest finished streams a late refusal is still matched to,
+    /// oldest first.
+    pub(super) fn finished_streams(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.finished_streams.iter().copied()
+    }
+
+    /// Remembers `ids` (oldest first) as recently finished streams, within
+    /// the usual bound.
+    pub(super) fn restore_finished_streams(&mut self, ids: impl IntoIterator<Item = StreamId>) {
+        for id in ids {
+            if self.finished_streams.len() >= RECENTLY_FINISHED {
+                self.finished_streams.pop_front();
+            }
+            self.finished_streams.push_back(id);
+        }
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.raw.is_empty()
             && self.pongs.is_empty()

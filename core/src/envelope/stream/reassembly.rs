@@ -255,6 +255,31 @@ impl Reassembly {
         self.buffered
     }
 
+    /// Whether no inbound stream is open.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    /// The ids refused and not opened again since, oldest first: a
+    /// hibernation record keeps them so records in flight behind a refusal
+    /// stay dropped after the connection resumes.
+    pub(crate) fn refused(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.refused.iter().copied()
+    }
+
+    /// An empty reassembly that remembers `refused` (oldest first), within
+    /// the usual bound.
+    pub(crate) fn with_refused(refused: impl IntoIterator<Item = StreamId>) -> Self {
+        let mut reassembly = Reassembly::default();
+        for id in refused {
+            if reassembly.refused.len() >= MAX_REFUSED {
+                reassembly.refused.pop_front();
+            }
+            reassembly.refused.push_back(id);
+        }
+        reassembly
+    }
+
     /// Drops every stream, returning their ids.
     pub(crate) fn clear(&mut self) -> Vec<StreamId> {
         self.buffered = 0;

@@ -178,6 +178,22 @@ impl Deflate {
         }
     }
 
+    /// Whether a compressor or decompressor keeps bytes of earlier
+    /// messages that later ones may refer to: state that cannot be dropped
+    /// without breaking the stream. A half that resets after every message,
+    /// or was never used, keeps none.
+    pub(crate) fn holds_context(&self) -> bool {
+        let sending = match &self.compressor {
+            Compressor::Ready(compress) => !self.compress_reset && compress.total_in() > 0,
+            Compressor::Off | Compressor::Pending { .. } => false,
+        };
+        let receiving = self
+            .decompress
+            .as_ref()
+            .is_some_and(|d| !self.decompress_reset && d.total_in() > 0);
+        sending || receiving
+    }
+
     /// Compresses one whole message payload, without the trailing
     /// `00 00 ff ff`. `None` means "send it uncompressed": the payload is
     /// below the threshold, compression would not make it smaller, or the
