@@ -4,12 +4,13 @@
 use std::future::poll_fn;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{CloseCode, MemberId, Message};
 
 use super::slot::{Outgoing, Queued};
-use super::{Hub, MemberStats, Published};
+use super::{AttachmentError, Hub, MemberStats, Published, TagError};
 use crate::engine::Engine;
 use crate::outgoing::Drive;
 use crate::{Error, Event, Socket, Timer};
@@ -29,6 +30,9 @@ pub struct Member<S, T, R: Ord + Clone = String> {
     hub: Hub<R>,
     /// The connection ended and the member left the hub.
     left: bool,
+    /// The connection stopped being open and the member was taken out of
+    /// the hub's listings.
+    withdrawn: bool,
 }
 
 impl<S, T, R: Ord + Clone> std::fmt::Debug for Member<S, T, R> {
@@ -47,6 +51,7 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
             id,
             hub,
             left: false,
+            withdrawn: false,
         }
     }
 
@@ -66,8 +71,8 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
         &self.socket
     }
 
-    /// Puts this member in `room`; `false` if it was there already or has
-    /// left the hub.
+    /// Puts this member in `room`; `false` if it was there already, its
+    /// close has started, or it has left the hub.
     pub fn join(&self, room: R) -> bool {
         self.hub.join(self.id, room).unwrap_or(false)
     }
@@ -90,6 +95,36 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
     /// This member's queue and drop counts (all zero once it has left).
     pub fn stats(&self) -> MemberStats {
         self.hub.stats(self.id).unwrap_or_default()
+    }
+
+    /// Keeps `value` with this member (see [`Hub::set_attachment`]).
+    pub fn set_attachment(&self, value: impl Into<Bytes>) -> Result<(), AttachmentError> {
+        self.hub.set_attachment(self.id, value)
+    }
+
+    /// This member's attachment, if any.
+    pub fn attachment(&self) -> Option<Bytes> {
+        self.hub.attachment(self.id)
+    }
+
+    /// Drops this member's attachment; whether it had one.
+    pub fn clear_attachment(&self) -> bool {
+        self.hub.clear_attachment(self.id)
+    }
+
+    /// Gives this member `tag` (see [`Hub::add_tag`]).
+    pub fn add_tag(&self, tag: impl Into<String>) -> Result<bool, TagError> {
+        self.hub.add_tag(self.id, tag)
+    }
+
+    /// Takes `tag` from this member; whether it had it.
+    pub fn remove_tag(&self, tag: &str) -> bool {
+        self.hub.remove_tag(self.id, tag)
+    }
+
+    /// This member's tags.
+    pub fn tags(&self) -> Vec<String> {
+        self.hub.tags_of(self.id)
     }
 
     /// Leaves the hub (idempotent).
@@ -121,6 +156,7 @@ where
             let poll = self
                 .socket
                 .poll_engine(cx, |engine, cx| engine.poll_next(cx));
+            self.note_closing();
             self.note_end(&poll);
             poll
         })
@@ -131,6 +167,7 @@ where
     pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
         self.pump(cx);
         let poll = self.socket.poll_next_event(cx);
+        self.note_closing();
         self.note_end(&poll);
         poll
     }
@@ -146,8 +183,9 @@ where
     /// Closes the connection after what the hub queued for it (see
     /// [`Socket::close`]) and leaves the hub.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        // Out of every room at once; the queue is still written first.
-        self.hub.leave_rooms(self.id);
+        // Out of every listing at once; the queue is still written first.
+        self.withdrawn = true;
+        self.hub.withdraw(self.id);
         poll_fn(|cx| self.poll_queue_written(cx)).await;
         self.leave_hub();
         self.socket.close(code, reason).await
@@ -202,6 +240,16 @@ where
                 let _ = hub.with_slot(id, |slot| slot.set_in_socket(engine.buffered()));
             }
         });
+    }
+
+    /// Takes this member out of the hub's listings once its connection is
+    /// no longer open (the peer's close arrived, or the connection is
+    /// ending): a listing must not name a member nothing can reach.
+    fn note_closing(&mut self) {
+        if !self.withdrawn && !self.left && !self.socket.connection().is_open() {
+            self.withdrawn = true;
+            self.hub.withdraw(self.id);
+        }
     }
 
     /// Leaves the hub when the connection has ended.
