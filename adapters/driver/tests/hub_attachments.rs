@@ -1,9 +1,18 @@
-//! What a hub keeps with its members, attachments and tags, and what its
-//! listings show: never a member whose close has started.
+//! What a hub keeps with its members, attachments and tags, what its
+//! listings show (never a member whose close has started), and when a
+//! member is live, parked or dormant.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
-use wscore_driver::hub::{Admission, AttachmentError, Hub, HubConfig, Member, TagError};
-use wscore_driver::testing::{block_on, pipe, ManualTimer, PipeEnd};
+use futures::future::{select, Either};
+use futures::StreamExt;
+use wscore_driver::hub::{
+    Admission, AttachmentError, Hub, HubConfig, HubEvent, Liveness, Member, Served, TagError,
+};
+use wscore_driver::testing::{self, block_on, pipe, sleep, ManualTimer, PipeEnd};
 use wscore_driver::{
     Accept, ClientRequest, CloseCode, Config, Error, Event, Message, Reject, Role, Socket,
 };
@@ -238,4 +247,176 @@ fn an_admission_gives_rooms_tags_and_an_attachment_at_accept() {
         assert_eq!(hub.member_count(), 1);
         assert_eq!(hub.room_len(&room("/chat")), 1);
     });
+}
+
+/// What `Served` reported, with the manual clock's time since the start.
+type Seen = RefCell<Vec<(Duration, String)>>;
+
+/// Runs `body` while `served` drives its members, recording what it
+/// reports; returns `body`'s output.
+async fn while_served<F: Future>(
+    served: &mut Served<PipeEnd, ManualTimer>,
+    start: std::time::Instant,
+    seen: &Seen,
+    body: F,
+) -> F::Output {
+    let drive = async {
+        while let Some((_, event)) = served.next().await {
+            let note = match event {
+                HubEvent::Dormant => "dormant".to_string(),
+                HubEvent::Event(Event::Ping(_)) => "ping".to_string(),
+                other => format!("{other:?}"),
+            };
+            seen.borrow_mut().push((testing::now() - start, note));
+        }
+        std::future::pending::<()>().await;
+    };
+    futures::pin_mut!(body);
+    futures::pin_mut!(drive);
+    match select(body, drive).await {
+        Either::Left((out, _)) => out,
+        Either::Right(((), _)) => unreachable!("the drive never ends"),
+    }
+}
+
+/// Lets the other futures run a few times without moving the clock.
+async fn settle() {
+    for _ in 0..8 {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                return std::task::Poll::Ready(());
+            }
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+        .await;
+    }
+}
+
+const THRESHOLD: Duration = Duration::from_secs(10);
+const TICK: Duration = Duration::from_nanos(1);
+
+fn dormant_hub() -> Hub {
+    Hub::new(HubConfig::default().dormant_after(Some(THRESHOLD)))
+}
+
+#[test]
+fn a_waiting_member_is_dormant_one_tick_past_the_threshold_and_reported_once() {
+    let hub = dormant_hub();
+    let mut served = Served::new();
+    let (ann, _client) = member(&hub, &["/a"]);
+    let id = ann.id();
+    served.add(ann);
+    let seen = Seen::default();
+    let start = testing::now();
+    block_on(while_served(&mut served, start, &seen, async {
+        settle().await;
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        // Exactly the threshold is not enough.
+        sleep(THRESHOLD).await;
+        settle().await;
+        assert!(seen.borrow().is_empty(), "{seen:?}");
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        sleep(TICK).await;
+        settle().await;
+        assert_eq!(*seen.borrow(), [(THRESHOLD + TICK, "dormant".to_string())]);
+        assert_eq!(hub.liveness(id), Some(Liveness::Dormant));
+        // Once: a dormant member stays dormant, unreported, while nothing
+        // comes.
+        sleep(THRESHOLD * 6).await;
+        settle().await;
+        assert_eq!(seen.borrow().len(), 1);
+        assert_eq!(hub.liveness(id), Some(Liveness::Dormant));
+    }));
+}
+
+#[test]
+fn a_ping_answered_by_itself_restarts_the_idle_time_and_wakes_a_dormant_member() {
+    let hub = dormant_hub();
+    let mut served = Served::new();
+    let (ann, mut client) = member(&hub, &["/a"]);
+    let id = ann.id();
+    served.add(ann);
+    let seen = Seen::default();
+    let start = testing::now();
+    let six = Duration::from_secs(6);
+    block_on(while_served(&mut served, start, &seen, async {
+        sleep(six).await;
+        client.ping(&b"still here"[..]).await.unwrap();
+        settle().await;
+        assert_eq!(*seen.borrow(), [(six, "ping".to_string())]);
+        // The pong went out without the application.
+        assert_eq!(
+            client.next_event().await.unwrap().unwrap(),
+            Event::Pong(Bytes::from_static(b"still here"))
+        );
+        // Ten seconds from the start are not ten from the ping.
+        sleep(THRESHOLD - six + TICK).await;
+        settle().await;
+        assert_eq!(seen.borrow().len(), 1, "{seen:?}");
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        sleep(six - TICK).await;
+        settle().await;
+        assert_eq!(seen.borrow().len(), 1, "{seen:?}");
+        sleep(TICK).await;
+        settle().await;
+        assert_eq!(
+            seen.borrow()[1],
+            (six + THRESHOLD + TICK, "dormant".to_string())
+        );
+        // A frame wakes a dormant member; it may become dormant again.
+        client.ping(&b"back"[..]).await.unwrap();
+        settle().await;
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        let woke = testing::now() - start;
+        sleep(THRESHOLD + TICK).await;
+        settle().await;
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert_eq!(seen[2].1, "ping");
+        assert_eq!(seen[3], (woke + THRESHOLD + TICK, "dormant".to_string()));
+    }));
+}
+
+#[test]
+fn a_member_handling_an_event_is_live_and_never_made_dormant() {
+    let hub = dormant_hub();
+    let (mut ann, mut client) = member(&hub, &["/a"]);
+    let id = ann.id();
+    block_on(async {
+        client.send(Message::text("work")).await.unwrap();
+        let event = ann.next_event().await.unwrap().unwrap();
+        assert_eq!(event, Event::Message(Message::text("work")));
+        assert_eq!(hub.liveness(id), Some(Liveness::Live));
+        assert_eq!(ann.liveness(), Liveness::Live);
+        // The application works on it far past the threshold.
+        sleep(THRESHOLD * 3).await;
+        assert_eq!(hub.liveness(id), Some(Liveness::Live));
+        // Waiting again parks it, idle from now.
+        let waited = testing::timeout(THRESHOLD, ann.next_event()).await;
+        assert!(waited.is_err());
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+    });
+    drop(ann);
+    assert_eq!(hub.liveness(id), None);
+}
+
+#[test]
+fn without_a_threshold_nobody_is_ever_dormant() {
+    let hub: Hub = Hub::new(HubConfig::default());
+    assert_eq!(hub.config().dormant_after, None);
+    let mut served = Served::new();
+    let (ann, _client) = member(&hub, &["/a"]);
+    let id = ann.id();
+    served.add(ann);
+    let seen = Seen::default();
+    let start = testing::now();
+    block_on(while_served(&mut served, start, &seen, async {
+        sleep(Duration::from_secs(3600)).await;
+        settle().await;
+        assert!(seen.borrow().is_empty());
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+    }));
 }

@@ -24,6 +24,10 @@
 //!   ([`Hub::add_tag`]) listed through an index
 //!   ([`Hub::members_with_tag`]). No listing names a member whose close has
 //!   started, whoever started it.
+//! - **Live, parked, dormant.** A member handling an event is live, one
+//!   waiting for the next is parked; with [`HubConfig::dormant_after`] set,
+//!   one parked with nothing received past it is dormant ([`Hub::liveness`],
+//!   reported once by [`Served`] as [`HubEvent::Dormant`]).
 //! - **Two ways to run.** A [`Member`] is a socket in the hub, driven by
 //!   the application's own task (`next_event` writes the hub's queue while
 //!   it waits); [`Served`] drives every member of a hub from one task, as
@@ -71,6 +75,7 @@ use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -81,7 +86,7 @@ pub use attachment::AttachmentError;
 pub use member::Member;
 pub use served::{Adder, HubEvent, Served};
 pub use tags::TagError;
-pub use wscore::{room_of_path, MemberId, RoomEvent, RoomsFull, UnknownMember};
+pub use wscore::{room_of_path, Liveness, MemberId, RoomEvent, RoomsFull, UnknownMember};
 
 use slot::{Offer, Outgoing, Slot};
 use tags::TagIndex;
@@ -132,6 +137,11 @@ pub struct HubConfig {
     pub max_tags: usize,
     /// Bytes a tag may hold. Default 256.
     pub max_tag_len: usize,
+    /// How long a member may wait for its next event, with nothing
+    /// received, before it is dormant ([`Liveness::Dormant`], reported once
+    /// by [`Served`] as [`HubEvent::Dormant`]); strictly longer than this is
+    /// needed. `None`, the default, turns the check off.
+    pub dormant_after: Option<Duration>,
 }
 
 impl Default for HubConfig {
@@ -143,6 +153,7 @@ impl Default for HubConfig {
             max_attachment_len: 16 << 10,
             max_tags: 10,
             max_tag_len: 256,
+            dormant_after: None,
         }
     }
 }
@@ -187,6 +198,13 @@ impl HubConfig {
     #[must_use]
     pub fn max_tag_len(mut self, bytes: usize) -> Self {
         self.max_tag_len = bytes;
+        self
+    }
+
+    /// Sets [`HubConfig::dormant_after`].
+    #[must_use]
+    pub fn dormant_after(mut self, after: Option<Duration>) -> Self {
+        self.dormant_after = after;
         self
     }
 }
@@ -580,6 +598,12 @@ impl<R: Ord + Clone> Hub<R> {
     /// Whether the hub is at [`HubConfig::max_members`].
     pub fn is_full(&self) -> bool {
         self.state().rooms.is_full()
+    }
+
+    /// Whether member `id` is handling an event, waiting for one, or
+    /// dormant (see [`HubConfig::dormant_after`]); `None` once it has left.
+    pub fn liveness(&self, id: MemberId) -> Option<Liveness> {
+        self.state().rooms.member(id).map(Slot::liveness)
     }
 
     /// Member `id`'s queue and drop counts; `None` once it has left.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use bytes::Bytes;
-use wscore::{CloseCode, FrameEncoding, Message, PreparedMessage};
+use wscore::{CloseCode, FrameEncoding, Liveness, Message, PreparedMessage};
 
 use super::SlowConsumer;
 
@@ -96,6 +96,8 @@ pub(crate) struct Slot {
     attachment: Option<Bytes>,
     /// Its tags, in the order given; few, so a list beats a set.
     tags: Vec<String>,
+    /// As its task last saw it.
+    liveness: Liveness,
 }
 
 impl Slot {
@@ -111,7 +113,16 @@ impl Slot {
             waker: None,
             attachment: None,
             tags: Vec::new(),
+            liveness: Liveness::Parked,
         }
+    }
+
+    pub(super) fn liveness(&self) -> Liveness {
+        self.liveness
+    }
+
+    pub(super) fn set_liveness(&mut self, liveness: Liveness) {
+        self.liveness = liveness;
     }
 
     /// Whether the member's close has started, by the hub or otherwise:
