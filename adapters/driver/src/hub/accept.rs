@@ -215,6 +215,8 @@ impl<R: Ord + Clone> Hub<R> {
             Ok(accept)
         })
         .await?;
+        // The handshake succeeded, so `decide` accepted and `start` is
+        // set; a member with nothing is the harmless answer otherwise.
         let start = start.unwrap_or(Start {
             rooms: Vec::new(),
             tags: Vec::new(),

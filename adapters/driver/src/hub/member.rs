@@ -222,12 +222,12 @@ where
         Instant::from_elapsed(T::now().saturating_duration_since(self.epoch))
     }
 
-    /// The application waits for the next event again.
+    /// The application waits for the next event again (the hub hears it
+    /// from the pump that follows).
     fn waiting(&mut self) {
         if self.activity.state() == Liveness::Live {
             let now = self.now();
             self.activity.parked(now);
-            self.publish_liveness();
         }
     }
 
@@ -340,8 +340,13 @@ where
         // The socket holds no more than the hub's bound either, so the
         // queue and the socket together stay within it (plus a message).
         let bound = hub.config().max_queued_bytes;
+        // A member waiting again tells the hub under the lock it takes
+        // anyway.
+        let liveness = self.activity.state();
+        self.published = liveness;
         self.socket.command(|engine| {
             let write = hub.with_slot(id, |slot| {
+                slot.set_liveness(liveness);
                 let mut moved = false;
                 while engine.has_room() && engine.buffered() < bound {
                     let Some(item) = slot.pop() else { break };
