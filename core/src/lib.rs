@@ -134,6 +134,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod activity;
 mod close;
 mod config;
 mod connection;
@@ -168,6 +169,9 @@ pub use prepared::{DeflateShare, SharedCompressor};
 pub use prepared::{FrameEncoding, PreparedMessage};
 pub use time::Instant;
 pub use utf8::{InvalidUtf8, Utf8Bytes};
+
+// How busy a connection is.
+pub use activity::{Activity, Liveness};
 
 // Closing.
 pub use close::{CloseCode, CloseFrame, MAX_REASON_LEN};

@@ -2,14 +2,114 @@
 //! by the hub itself, which answers HTTP 503 when it is full and puts the
 //! connection in the room of its request path unless told otherwise.
 
+use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{room_of_path, Accept, CloseCode, Reject, Request, RoomsFull};
 
-use super::{Hub, Member};
+use super::{attachment, tags, Hub, HubConfig, Member};
 use crate::{Config, Error, Socket, Timer};
 
 /// The status a full hub answers the opening handshake with.
 const FULL: u16 = 503;
+
+/// The status an admission past the hub's limits is answered with: the
+/// server asked for what its own configuration forbids.
+const INVALID_ADMISSION: u16 = 500;
+
+/// How [`Hub::accept_with_admission`] lets a connection in: the handshake
+/// answer, and the rooms, tags and attachment the member starts with.
+///
+/// ```
+/// use wscore_driver::hub::Admission;
+/// use wscore_driver::Accept;
+///
+/// let admission: Admission<String> = Admission::new(Accept::new())
+///     .room("/lobby".to_string())
+///     .tag("user:ann")
+///     .attachment(&b"{\"name\":\"ann\"}"[..]);
+/// assert_eq!(admission.tags(), ["user:ann"]);
+/// ```
+#[derive(Debug)]
+pub struct Admission<R> {
+    accept: Accept,
+    rooms: Vec<R>,
+    tags: Vec<String>,
+    attachment: Option<Bytes>,
+}
+
+impl<R> Admission<R> {
+    /// Accepts with `accept`, in no room, with no tag and no attachment.
+    pub fn new(accept: Accept) -> Self {
+        Admission {
+            accept,
+            rooms: Vec::new(),
+            tags: Vec::new(),
+            attachment: None,
+        }
+    }
+
+    /// Adds a room the member starts in.
+    #[must_use]
+    pub fn room(mut self, room: R) -> Self {
+        self.rooms.push(room);
+        self
+    }
+
+    /// Adds rooms the member starts in.
+    #[must_use]
+    pub fn rooms(mut self, rooms: impl IntoIterator<Item = R>) -> Self {
+        self.rooms.extend(rooms);
+        self
+    }
+
+    /// Adds a tag the member starts with (a repeated tag counts once).
+    #[must_use]
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        let tag = tag.into();
+        if !self.tags.contains(&tag) {
+            self.tags.push(tag);
+        }
+        self
+    }
+
+    /// The attachment the member starts with.
+    #[must_use]
+    pub fn attachment(mut self, value: impl Into<Bytes>) -> Self {
+        self.attachment = Some(value.into());
+        self
+    }
+
+    /// The tags given so far.
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// Whether the hub's limits allow it.
+    fn fits(&self, config: &HubConfig) -> bool {
+        let attachment_fits = self
+            .attachment
+            .as_ref()
+            .is_none_or(|value| attachment::check(value, config.max_attachment_len).is_ok());
+        let tags_fit =
+            self.tags.iter().enumerate().all(|(held, tag)| {
+                tags::check(tag, held, config.max_tags, config.max_tag_len).is_ok()
+            });
+        attachment_fits && tags_fit
+    }
+}
+
+impl<R> From<(Accept, Vec<R>)> for Admission<R> {
+    fn from((accept, rooms): (Accept, Vec<R>)) -> Self {
+        Admission::new(accept).rooms(rooms)
+    }
+}
+
+/// What a member starts with besides its socket.
+struct Start<R> {
+    rooms: Vec<R>,
+    tags: Vec<String>,
+    attachment: Option<Bytes>,
+}
 
 impl<R: Ord + Clone> Hub<R> {
     /// Makes `socket` (a server socket, open) a member, in `rooms`.
@@ -71,23 +171,64 @@ impl<R: Ord + Clone> Hub<R> {
         T: Timer,
         F: FnOnce(&Request) -> Result<(Accept, Vec<R>), Reject>,
     {
-        let mut rooms = Vec::new();
+        self.accept_with_admission(io, config, |request| decide(request).map(Admission::from))
+            .await
+    }
+
+    /// Server: as [`Hub::accept_with`], with the member's tags and
+    /// attachment chosen with its rooms, from the request. An admission
+    /// past [`HubConfig::max_tags`], [`HubConfig::max_tag_len`] or
+    /// [`HubConfig::max_attachment_len`] is the server's own mistake: the
+    /// handshake is answered `500 Internal Server Error` and
+    /// [`Error::Rejected`] is returned.
+    pub async fn accept_with_admission<S, T, F>(
+        &self,
+        io: S,
+        config: impl Into<Config>,
+        decide: F,
+    ) -> Result<Member<S, T, R>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+        T: Timer,
+        F: FnOnce(&Request) -> Result<Admission<R>, Reject>,
+    {
+        let mut start = None;
         let socket = Socket::accept_with(io, config, |request| {
             if self.is_full() {
                 return Err(Reject::new(FULL).body("the server is full; try again later"));
             }
-            let (accept, chosen) = decide(request)?;
-            rooms = chosen;
+            let admission = decide(request)?;
+            if !admission.fits(self.config()) {
+                return Err(Reject::new(INVALID_ADMISSION));
+            }
+            let Admission {
+                accept,
+                rooms,
+                tags,
+                attachment,
+            } = admission;
+            start = Some(Start {
+                rooms,
+                tags,
+                attachment,
+            });
             Ok(accept)
         })
         .await?;
-        self.admit(socket, rooms).await
+        // The handshake succeeded, so `decide` accepted and `start` is
+        // set; a member with nothing is the harmless answer otherwise.
+        let start = start.unwrap_or(Start {
+            rooms: Vec::new(),
+            tags: Vec::new(),
+            attachment: None,
+        });
+        self.admit(socket, start).await
     }
 
     async fn admit<S, T>(
         &self,
         mut socket: Socket<S, T>,
-        rooms: Vec<R>,
+        start: Start<R>,
     ) -> Result<Member<S, T, R>, Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -95,8 +236,16 @@ impl<R: Ord + Clone> Hub<R> {
     {
         match self.register(socket.connection().frame_encoding()) {
             Ok(id) => {
-                for room in rooms {
+                // The id was just registered and the admission checked
+                // against the limits.
+                for room in start.rooms {
                     let _ = self.join(id, room);
+                }
+                for tag in start.tags {
+                    let _ = self.add_tag(id, tag);
+                }
+                if let Some(value) = start.attachment {
+                    let _ = self.set_attachment(id, value);
                 }
                 Ok(Member::new(socket, id, self.clone()))
             }

@@ -3,13 +3,15 @@
 
 use std::future::poll_fn;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use futures_io::{AsyncRead, AsyncWrite};
-use wscore::{CloseCode, MemberId, Message};
+use wscore::{Activity, CloseCode, Instant, Liveness, MemberId, Message};
 
 use super::slot::{Outgoing, Queued};
-use super::{Hub, MemberStats, Published};
+use super::{AttachmentError, Hub, MemberStats, Published, TagError};
 use crate::engine::Engine;
 use crate::outgoing::Drive;
 use crate::{Error, Event, Socket, Timer};
@@ -29,6 +31,17 @@ pub struct Member<S, T, R: Ord + Clone = String> {
     hub: Hub<R>,
     /// The connection ended and the member left the hub.
     left: bool,
+    /// The connection stopped being open and the member was taken out of
+    /// the hub's listings.
+    withdrawn: bool,
+    /// Live, parked or dormant, on a clock whose epoch is `epoch`.
+    activity: Activity,
+    epoch: std::time::Instant,
+    /// What the hub's slot says, to touch the hub only on a change.
+    published: Liveness,
+    /// Wakes the member when it would become dormant, armed at `armed_at`.
+    dormant_timer: Option<T>,
+    armed_at: Option<std::time::Instant>,
 }
 
 impl<S, T, R: Ord + Clone> std::fmt::Debug for Member<S, T, R> {
@@ -40,16 +53,27 @@ impl<S, T, R: Ord + Clone> std::fmt::Debug for Member<S, T, R> {
     }
 }
 
-impl<S, T, R: Ord + Clone> Member<S, T, R> {
+impl<S, T: Timer, R: Ord + Clone> Member<S, T, R> {
     pub(super) fn new(socket: Socket<S, T>, id: MemberId, hub: Hub<R>) -> Self {
+        // With the check off the threshold is never passed: the member is
+        // only ever live or parked.
+        let after = hub.config().dormant_after.unwrap_or(Duration::MAX);
         Member {
             socket,
             id,
             hub,
             left: false,
+            withdrawn: false,
+            activity: Activity::new(Instant::ZERO, after),
+            epoch: T::now(),
+            published: Liveness::Parked,
+            dormant_timer: None,
+            armed_at: None,
         }
     }
+}
 
+impl<S, T, R: Ord + Clone> Member<S, T, R> {
     /// This member's id in its hub: what [`Hub::send`], [`Hub::join`],
     /// [`Hub::close`] and [`Hub::publish_except`] take.
     pub fn id(&self) -> MemberId {
@@ -66,8 +90,8 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
         &self.socket
     }
 
-    /// Puts this member in `room`; `false` if it was there already or has
-    /// left the hub.
+    /// Puts this member in `room`; `false` if it was there already, its
+    /// close has started, or it has left the hub.
     pub fn join(&self, room: R) -> bool {
         self.hub.join(self.id, room).unwrap_or(false)
     }
@@ -90,6 +114,42 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
     /// This member's queue and drop counts (all zero once it has left).
     pub fn stats(&self) -> MemberStats {
         self.hub.stats(self.id).unwrap_or_default()
+    }
+
+    /// Keeps `value` with this member (see [`Hub::set_attachment`]).
+    pub fn set_attachment(&self, value: impl Into<Bytes>) -> Result<(), AttachmentError> {
+        self.hub.set_attachment(self.id, value)
+    }
+
+    /// This member's attachment, if any.
+    pub fn attachment(&self) -> Option<Bytes> {
+        self.hub.attachment(self.id)
+    }
+
+    /// Drops this member's attachment; whether it had one.
+    pub fn clear_attachment(&self) -> bool {
+        self.hub.clear_attachment(self.id)
+    }
+
+    /// Gives this member `tag` (see [`Hub::add_tag`]).
+    pub fn add_tag(&self, tag: impl Into<String>) -> Result<bool, TagError> {
+        self.hub.add_tag(self.id, tag)
+    }
+
+    /// Takes `tag` from this member; whether it had it.
+    pub fn remove_tag(&self, tag: &str) -> bool {
+        self.hub.remove_tag(self.id, tag)
+    }
+
+    /// This member's tags.
+    pub fn tags(&self) -> Vec<String> {
+        self.hub.tags_of(self.id)
+    }
+
+    /// Whether this member is handling an event, waiting for one, or
+    /// dormant (see [`Hub::liveness`]).
+    pub fn liveness(&self) -> Liveness {
+        self.activity.state()
     }
 
     /// Leaves the hub (idempotent).
@@ -117,11 +177,17 @@ where
     /// hub queued for this member is written.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| {
+            self.waiting();
             self.pump(cx);
             let poll = self
                 .socket
                 .poll_engine(cx, |engine, cx| engine.poll_next(cx));
+            self.note_closing();
             self.note_end(&poll);
+            self.note_taken(&poll);
+            if poll.is_pending() {
+                let _ = self.poll_dormant(cx);
+            }
             poll
         })
         .await
@@ -129,10 +195,109 @@ where
 
     /// [`Member::next_event`] as a poll function.
     pub fn poll_next_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Event, Error>>> {
+        let poll = self.poll_next_in_hub(cx);
+        if poll.is_pending() {
+            // Followed for [`Hub::liveness`]; only `Served` reports it.
+            let _ = self.poll_dormant(cx);
+        }
+        poll
+    }
+
+    /// The next event, the dormancy check left to the caller.
+    pub(super) fn poll_next_in_hub(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Event, Error>>> {
+        self.waiting();
         self.pump(cx);
         let poll = self.socket.poll_next_event(cx);
+        self.note_closing();
         self.note_end(&poll);
+        self.note_taken(&poll);
         poll
+    }
+
+    /// The clock of the member's [`Activity`].
+    fn now(&self) -> Instant {
+        Instant::from_elapsed(T::now().saturating_duration_since(self.epoch))
+    }
+
+    /// The application waits for the next event again (the hub hears it
+    /// from the pump that follows).
+    fn waiting(&mut self) {
+        if self.activity.state() == Liveness::Live {
+            let now = self.now();
+            self.activity.parked(now);
+        }
+    }
+
+    /// An event handed out came from a frame received (every event the
+    /// socket hands out does): activity, and the application handles it.
+    fn note_taken<X>(&mut self, poll: &Poll<Option<Result<X, Error>>>) {
+        if let Poll::Ready(Some(Ok(_))) = poll {
+            let now = self.now();
+            self.activity.handling(now);
+            self.publish_liveness();
+        }
+    }
+
+    /// True once, when the member has waited past
+    /// [`HubConfig::dormant_after`](super::HubConfig::dormant_after) with
+    /// nothing received; otherwise arms the timer that wakes it then.
+    pub(super) fn poll_dormant(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.left || self.hub.config().dormant_after.is_none() {
+            return false;
+        }
+        // A timer found expired is checked once more against the clock;
+        // twice bounds the loop whatever the clock does.
+        for _ in 0..2 {
+            let now = self.now();
+            if self.activity.handle_timeout(now) {
+                self.publish_liveness();
+                return true;
+            }
+            let Some(deadline) = self.activity.poll_timeout() else {
+                return false;
+            };
+            // Dormant needs strictly more than the threshold: the timer
+            // fires one tick after the deadline.
+            let Some(at) = self
+                .epoch
+                .checked_add(deadline.elapsed_since_epoch())
+                .and_then(|at| at.checked_add(Duration::from_nanos(1)))
+            else {
+                // Beyond the clock's range: never.
+                return false;
+            };
+            if self.armed_at != Some(at) {
+                self.armed_at = Some(at);
+                match &mut self.dormant_timer {
+                    Some(timer) => timer.reset(at),
+                    None => self.dormant_timer = Some(T::new(at)),
+                }
+            }
+            let expired = self
+                .dormant_timer
+                .as_mut()
+                .is_some_and(|timer| timer.poll_expired(cx).is_ready());
+            if !expired {
+                return false;
+            }
+            // Expired: the timer polls again only after a reset.
+            self.armed_at = None;
+        }
+        false
+    }
+
+    /// Tells the hub a change of liveness.
+    fn publish_liveness(&mut self) {
+        let liveness = self.activity.state();
+        if liveness != self.published {
+            self.published = liveness;
+            let _ = self
+                .hub
+                .with_slot(self.id, |slot| slot.set_liveness(liveness));
+        }
     }
 
     /// Sends `message` to this member alone, after everything the hub
@@ -146,8 +311,9 @@ where
     /// Closes the connection after what the hub queued for it (see
     /// [`Socket::close`]) and leaves the hub.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        // Out of every room at once; the queue is still written first.
-        self.hub.leave_rooms(self.id);
+        // Out of every listing at once; the queue is still written first.
+        self.withdrawn = true;
+        self.hub.withdraw(self.id);
         poll_fn(|cx| self.poll_queue_written(cx)).await;
         self.leave_hub();
         self.socket.close(code, reason).await
@@ -174,8 +340,13 @@ where
         // The socket holds no more than the hub's bound either, so the
         // queue and the socket together stay within it (plus a message).
         let bound = hub.config().max_queued_bytes;
+        // A member waiting again tells the hub under the lock it takes
+        // anyway.
+        let liveness = self.activity.state();
+        self.published = liveness;
         self.socket.command(|engine| {
             let write = hub.with_slot(id, |slot| {
+                slot.set_liveness(liveness);
                 let mut moved = false;
                 while engine.has_room() && engine.buffered() < bound {
                     let Some(item) = slot.pop() else { break };
@@ -202,6 +373,16 @@ where
                 let _ = hub.with_slot(id, |slot| slot.set_in_socket(engine.buffered()));
             }
         });
+    }
+
+    /// Takes this member out of the hub's listings once its connection is
+    /// no longer open (the peer's close arrived, or the connection is
+    /// ending): a listing must not name a member nothing can reach.
+    fn note_closing(&mut self) {
+        if !self.withdrawn && !self.left && !self.socket.connection().is_open() {
+            self.withdrawn = true;
+            self.hub.withdraw(self.id);
+        }
     }
 
     /// Leaves the hub when the connection has ended.

@@ -6,7 +6,7 @@
 //! member's socket as the socket has room, and the slow-consumer policy.
 //!
 //! - **Encode once.** A publish builds one [`PreparedMessage`] (the
-//!   server frame, header and payload in one [`Bytes`](bytes::Bytes)); every
+//!   server frame, header and payload in one [`Bytes`]); every
 //!   recipient's queue holds a reference to it, and its socket writes those
 //!   very bytes. Members whose permessage-deflate agreement makes their
 //!   compressed bytes identical share one compression; members that keep
@@ -19,6 +19,15 @@
 //!   close the member with 1008. Every drop is counted, in the
 //!   [`Published`] a publish returns and in the member's [`MemberStats`].
 //!   Close frames are never dropped: they go out after what is queued.
+//! - **Attachments and tags.** A member carries bytes the application
+//!   keeps with it ([`Hub::set_attachment`]) and a few tags
+//!   ([`Hub::add_tag`]) listed through an index
+//!   ([`Hub::members_with_tag`]). No listing names a member whose close has
+//!   started, whoever started it.
+//! - **Live, parked, dormant.** A member handling an event is live, one
+//!   waiting for the next is parked; with [`HubConfig::dormant_after`] set,
+//!   one parked with nothing received past it is dormant ([`Hub::liveness`],
+//!   reported once by [`Served`] as [`HubEvent::Dormant`]).
 //! - **Two ways to run.** A [`Member`] is a socket in the hub, driven by
 //!   the application's own task (`next_event` writes the hub's queue while
 //!   it waits); [`Served`] drives every member of a hub from one task, as
@@ -56,23 +65,31 @@
 //! ```
 
 mod accept;
+mod attachment;
 mod member;
 mod served;
 mod slot;
+mod tags;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
+use bytes::Bytes;
 use futures_core::Stream;
 use wscore::{CloseCode, FrameEncoding, Message, PreparedMessage, Rooms};
 
+pub use accept::Admission;
+pub use attachment::AttachmentError;
 pub use member::Member;
 pub use served::{Adder, HubEvent, Served};
-pub use wscore::{room_of_path, MemberId, RoomEvent, RoomsFull, UnknownMember};
+pub use tags::TagError;
+pub use wscore::{room_of_path, Liveness, MemberId, RoomEvent, RoomsFull, UnknownMember};
 
 use slot::{Offer, Outgoing, Slot};
+use tags::TagIndex;
 
 /// What a hub does with a member that does not keep up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -113,6 +130,18 @@ pub struct HubConfig {
     /// What happens past `max_queued_bytes`. Default
     /// [`SlowConsumer::DropNewest`].
     pub slow_consumer: SlowConsumer,
+    /// Bytes a member's attachment may hold ([`Hub::set_attachment`]).
+    /// Default 16 KiB.
+    pub max_attachment_len: usize,
+    /// Tags a member may carry ([`Hub::add_tag`]). Default 10.
+    pub max_tags: usize,
+    /// Bytes a tag may hold. Default 256.
+    pub max_tag_len: usize,
+    /// How long a member may wait for its next event, with nothing
+    /// received, before it is dormant ([`Liveness::Dormant`], reported once
+    /// by [`Served`] as [`HubEvent::Dormant`]); strictly longer than this is
+    /// needed. `None`, the default, turns the check off.
+    pub dormant_after: Option<Duration>,
 }
 
 impl Default for HubConfig {
@@ -121,6 +150,10 @@ impl Default for HubConfig {
             max_members: 100_000,
             max_queued_bytes: 1 << 20,
             slow_consumer: SlowConsumer::DropNewest,
+            max_attachment_len: 16 << 10,
+            max_tags: 10,
+            max_tag_len: 256,
+            dormant_after: None,
         }
     }
 }
@@ -144,6 +177,34 @@ impl HubConfig {
     #[must_use]
     pub fn slow_consumer(mut self, policy: SlowConsumer) -> Self {
         self.slow_consumer = policy;
+        self
+    }
+
+    /// Sets [`HubConfig::max_attachment_len`].
+    #[must_use]
+    pub fn max_attachment_len(mut self, bytes: usize) -> Self {
+        self.max_attachment_len = bytes;
+        self
+    }
+
+    /// Sets [`HubConfig::max_tags`].
+    #[must_use]
+    pub fn max_tags(mut self, tags: usize) -> Self {
+        self.max_tags = tags;
+        self
+    }
+
+    /// Sets [`HubConfig::max_tag_len`].
+    #[must_use]
+    pub fn max_tag_len(mut self, bytes: usize) -> Self {
+        self.max_tag_len = bytes;
+        self
+    }
+
+    /// Sets [`HubConfig::dormant_after`].
+    #[must_use]
+    pub fn dormant_after(mut self, after: Option<Duration>) -> Self {
+        self.dormant_after = after;
         self
     }
 }
@@ -237,12 +298,29 @@ struct State<R> {
     sharing_members: usize,
     /// The taker of [`Hub::room_events`], if any.
     room_waker: Option<Waker>,
+    /// Tag → members carrying it, closing members left out.
+    tags: TagIndex,
 }
 
 impl<R: Ord + Clone> State<R> {
     fn wake_room_events(&mut self) {
         if let Some(waker) = self.room_waker.take() {
             waker.wake();
+        }
+    }
+
+    /// Takes member `id` out of every listing, its rooms and its tags'
+    /// entries, as its close starts (it stays registered until it ends,
+    /// so its stats and attachment stay readable).
+    fn withdraw(&mut self, id: MemberId) {
+        if self.rooms.leave_all(id) > 0 {
+            self.wake_room_events();
+        }
+        let State { rooms, tags, .. } = self;
+        if let Some(slot) = rooms.member(id) {
+            for tag in slot.tags() {
+                tags.remove(tag, id);
+            }
         }
     }
 }
@@ -261,6 +339,7 @@ impl<R: Ord + Clone> Hub<R> {
                     compressors: BTreeMap::new(),
                     sharing_members: 0,
                     room_waker: None,
+                    tags: TagIndex::default(),
                 }),
             }),
         }
@@ -365,9 +444,13 @@ impl<R: Ord + Clone> Hub<R> {
         Ok(published)
     }
 
-    /// Puts member `id` in `room`; `Ok(false)` if it was there already.
+    /// Puts member `id` in `room`; `Ok(false)` if it was there already,
+    /// or if its close has started (it is listed nowhere any more).
     pub fn join(&self, id: MemberId, room: R) -> Result<bool, UnknownMember> {
         let mut state = self.state();
+        if state.rooms.member(id).ok_or(UnknownMember)?.is_closing() {
+            return Ok(false);
+        }
         let joined = state.rooms.join(id, room)?;
         if joined {
             state.wake_room_events();
@@ -387,23 +470,107 @@ impl<R: Ord + Clone> Hub<R> {
     }
 
     /// Closes member `id` with `code` and `reason` after what is queued
-    /// for it, and takes it out of its rooms at once. Whether it was a
-    /// member not already closing.
+    /// for it, and takes it out of its rooms and tag listings at once.
+    /// Whether it was a member not already closing.
     pub fn close(&self, id: MemberId, code: CloseCode, reason: &str) -> bool {
         let mut state = self.state();
         let Some(slot) = state.rooms.member_mut(id) else {
             return false;
         };
         let asked = slot.request_close(code, reason);
-        if asked && state.rooms.leave_all(id) > 0 {
-            state.wake_room_events();
+        if asked {
+            state.withdraw(id);
         }
         asked
     }
 
-    /// The members of `room` at this instant.
+    /// The members of `room` at this instant. A member whose close has
+    /// started is never listed: neither one the hub is closing nor one
+    /// whose peer closed or whose connection is ending, from the moment
+    /// its socket sees it.
     pub fn members(&self, room: &R) -> Vec<MemberId> {
         self.state().rooms.snapshot(room)
+    }
+
+    /// Keeps `value` with member `id`, in place of what it had; readable
+    /// until the member leaves the hub.
+    pub fn set_attachment(
+        &self,
+        id: MemberId,
+        value: impl Into<Bytes>,
+    ) -> Result<(), AttachmentError> {
+        let value = value.into();
+        attachment::check(&value, self.shared.config.max_attachment_len)?;
+        self.with_slot(id, |slot| {
+            slot.set_attachment(Some(value));
+        })
+        .ok_or(AttachmentError::UnknownMember)
+    }
+
+    /// Member `id`'s attachment; `None` if it has none or has left.
+    pub fn attachment(&self, id: MemberId) -> Option<Bytes> {
+        self.state().rooms.member(id)?.attachment().cloned()
+    }
+
+    /// Drops member `id`'s attachment; whether it had one.
+    pub fn clear_attachment(&self, id: MemberId) -> bool {
+        self.with_slot(id, |slot| slot.set_attachment(None).is_some())
+            .unwrap_or(false)
+    }
+
+    /// Gives member `id` the tag `tag`; `Ok(false)` if it had it already.
+    /// Bounded by [`HubConfig::max_tags`] and [`HubConfig::max_tag_len`].
+    /// A member whose close has started keeps the tag but is not listed
+    /// under it.
+    pub fn add_tag(&self, id: MemberId, tag: impl Into<String>) -> Result<bool, TagError> {
+        let tag = tag.into();
+        let config = &self.shared.config;
+        let mut state = self.state();
+        let State { rooms, tags, .. } = &mut *state;
+        let slot = rooms.member_mut(id).ok_or(TagError::UnknownMember)?;
+        if slot.has_tag(&tag) {
+            return Ok(false);
+        }
+        tags::check(&tag, slot.tags().len(), config.max_tags, config.max_tag_len)?;
+        if !slot.is_closing() {
+            tags.insert(&tag, id);
+        }
+        slot.add_tag(tag);
+        Ok(true)
+    }
+
+    /// Takes `tag` from member `id`; whether it had it. A tag is freed
+    /// with its last member.
+    pub fn remove_tag(&self, id: MemberId, tag: &str) -> bool {
+        let mut state = self.state();
+        let State { rooms, tags, .. } = &mut *state;
+        let removed = rooms
+            .member_mut(id)
+            .is_some_and(|slot| slot.remove_tag(tag));
+        if removed {
+            tags.remove(tag, id);
+        }
+        removed
+    }
+
+    /// Member `id`'s tags, in the order given (empty once it has left).
+    pub fn tags_of(&self, id: MemberId) -> Vec<String> {
+        self.state()
+            .rooms
+            .member(id)
+            .map(|slot| slot.tags().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// The members carrying `tag` at this instant, by id; like
+    /// [`Hub::members`], never one whose close has started.
+    pub fn members_with_tag(&self, tag: &str) -> Vec<MemberId> {
+        self.state().tags.members(tag)
+    }
+
+    /// Tags carried by at least one listed member.
+    pub fn tag_count(&self) -> usize {
+        self.state().tags.len()
     }
 
     /// The rooms member `id` is in.
@@ -421,7 +588,9 @@ impl<R: Ord + Clone> Hub<R> {
         self.state().rooms.room_count()
     }
 
-    /// Members of the hub.
+    /// Members of the hub: every registered one, closing ones included
+    /// until their connection ends (unlike the listings, which leave out
+    /// members whose close has started).
     pub fn member_count(&self) -> usize {
         self.state().rooms.member_count()
     }
@@ -429,6 +598,12 @@ impl<R: Ord + Clone> Hub<R> {
     /// Whether the hub is at [`HubConfig::max_members`].
     pub fn is_full(&self) -> bool {
         self.state().rooms.is_full()
+    }
+
+    /// Whether member `id` is handling an event, waiting for one, or
+    /// dormant (see [`HubConfig::dormant_after`]); `None` once it has left.
+    pub fn liveness(&self, id: MemberId) -> Option<Liveness> {
+        self.state().rooms.member(id).map(Slot::liveness)
     }
 
     /// Member `id`'s queue and drop counts; `None` once it has left.
@@ -445,11 +620,13 @@ impl<R: Ord + Clone> Hub<R> {
         RoomEvents { hub: self.clone() }
     }
 
-    /// Takes member `id` out of every room (it stays in the hub).
-    fn leave_rooms(&self, id: MemberId) {
+    /// The member's connection is no longer open: it is marked closing
+    /// and taken out of every listing (it stays in the hub until it ends).
+    fn withdraw(&self, id: MemberId) {
         let mut state = self.state();
-        if state.rooms.leave_all(id) > 0 {
-            state.wake_room_events();
+        if let Some(slot) = state.rooms.member_mut(id) {
+            slot.mark_ended();
+            state.withdraw(id);
         }
     }
 
@@ -464,6 +641,7 @@ impl<R: Ord + Clone> Hub<R> {
     /// Takes member `id` out of the hub, counting what it leaves unsent.
     fn unregister(&self, id: MemberId) {
         let mut state = self.state();
+        state.withdraw(id);
         if let Some(mut slot) = state.rooms.unregister(id) {
             slot.discard();
             state.sharing_members -= usize::from(shares_compression(slot.encoding()));
@@ -533,12 +711,8 @@ fn shares_compression(encoding: FrameEncoding) -> bool {
 /// Takes the members a publish just closed out of their rooms, so the
 /// next publishes pass them by and presence lists drop them at once.
 fn leave_closed<R: Ord + Clone>(state: &mut State<R>, closed: Vec<MemberId>) {
-    let mut changed = false;
     for id in closed {
-        changed |= state.rooms.leave_all(id) > 0;
-    }
-    if changed {
-        state.wake_room_events();
+        state.withdraw(id);
     }
 }
 

@@ -27,6 +27,11 @@ pub enum HubEvent {
     /// clean close handshake, the error otherwise. Nothing more comes for
     /// this id.
     Ended(Option<Error>),
+    /// The member waited for its next event, with nothing received, for
+    /// longer than [`HubConfig::dormant_after`](super::HubConfig::dormant_after).
+    /// Reported once per change; a frame received makes it parked again,
+    /// and it may become dormant again later.
+    Dormant,
 }
 
 /// Members added from other tasks, waiting to be driven.
@@ -229,7 +234,8 @@ where
         let Some(member) = this.member.as_mut() else {
             return Poll::Ready(None);
         };
-        let event = match member.poll_next_event(cx) {
+        let event = match member.poll_next_in_hub(cx) {
+            Poll::Pending if member.poll_dormant(cx) => HubEvent::Dormant,
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(Ok(event))) => HubEvent::Event(event),
             Poll::Ready(Some(Err(error))) => HubEvent::Ended(Some(error)),

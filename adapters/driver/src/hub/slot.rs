@@ -8,7 +8,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::Waker;
 
-use wscore::{CloseCode, FrameEncoding, Message, PreparedMessage};
+use bytes::Bytes;
+use wscore::{CloseCode, FrameEncoding, Liveness, Message, PreparedMessage};
 
 use super::SlowConsumer;
 
@@ -60,6 +61,10 @@ pub(super) enum Closing {
     Requested(CloseCode, String),
     /// The close frame was handed to the socket.
     Started,
+    /// The close started without the hub asking (the peer's close, the
+    /// connection's end, or the member's own close): nothing more is
+    /// queued; what was queued before is still written if it can be.
+    Ended,
 }
 
 /// What a publish did for one member.
@@ -87,6 +92,12 @@ pub(crate) struct Slot {
     closing: Closing,
     /// The member's task, woken when its queue stops being empty.
     waker: Option<Waker>,
+    /// What the application keeps with the member.
+    attachment: Option<Bytes>,
+    /// Its tags, in the order given; few, so a list beats a set.
+    tags: Vec<String>,
+    /// As its task last saw it.
+    liveness: Liveness,
 }
 
 impl Slot {
@@ -100,7 +111,61 @@ impl Slot {
             dropped_bytes: 0,
             closing: Closing::No,
             waker: None,
+            attachment: None,
+            tags: Vec::new(),
+            liveness: Liveness::Parked,
         }
+    }
+
+    pub(super) fn liveness(&self) -> Liveness {
+        self.liveness
+    }
+
+    pub(super) fn set_liveness(&mut self, liveness: Liveness) {
+        self.liveness = liveness;
+    }
+
+    /// Whether the member's close has started, by the hub or otherwise:
+    /// it is out of every listing and takes no more messages.
+    pub(super) fn is_closing(&self) -> bool {
+        !matches!(self.closing, Closing::No)
+    }
+
+    /// The connection is no longer open: nothing more is queued for it.
+    /// Returns whether this call marked it.
+    pub(super) fn mark_ended(&mut self) -> bool {
+        if self.is_closing() {
+            return false;
+        }
+        self.closing = Closing::Ended;
+        true
+    }
+
+    pub(super) fn attachment(&self) -> Option<&Bytes> {
+        self.attachment.as_ref()
+    }
+
+    pub(super) fn set_attachment(&mut self, value: Option<Bytes>) -> Option<Bytes> {
+        core::mem::replace(&mut self.attachment, value)
+    }
+
+    pub(super) fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    pub(super) fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|held| held == tag)
+    }
+
+    pub(super) fn add_tag(&mut self, tag: String) {
+        self.tags.push(tag);
+    }
+
+    /// Whether the member had `tag`.
+    pub(super) fn remove_tag(&mut self, tag: &str) -> bool {
+        let before = self.tags.len();
+        self.tags.retain(|held| held != tag);
+        self.tags.len() != before
     }
 
     pub(super) fn encoding(&self) -> FrameEncoding {
