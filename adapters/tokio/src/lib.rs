@@ -88,8 +88,11 @@ pub use wscore::{
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
 pub use wscore_driver::hub::{
-    Hub, HubConfig, HubEvent, MemberId, MemberStats, Published, RoomEvent, SlowConsumer,
+    Admission, AttachmentError, Hub, HubConfig, HubEvent, Liveness, MemberId, MemberStats,
+    Published, RoomEvent, SlowConsumer, TagError,
 };
+/// Durable attachments: the store trait and its file-system store.
+pub use wscore_driver::store;
 #[cfg(feature = "rustls")]
 pub use wscore_driver::tls;
 pub use wscore_driver::{
