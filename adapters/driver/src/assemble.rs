@@ -46,6 +46,11 @@ impl Assembler {
         }
     }
 
+    /// Whether no message or stream is being gathered.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.message.is_none() && self.streams.is_empty()
+    }
+
     /// Streams that failed (either direction) or were dropped for the
     /// budget since the socket started.
     pub(crate) fn undelivered(&self) -> u64 {

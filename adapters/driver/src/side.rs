@@ -93,6 +93,11 @@ impl SideQueue {
         }
     }
 
+    /// Whether no event is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
     /// The oldest event.
     pub(crate) fn pop_front(&mut self) -> Option<Event> {
         let event = self.events.pop_front()?;

@@ -425,6 +425,18 @@ impl<S, T> Socket<S, T> {
     }
 }
 
+impl<S, T> Socket<S, T> {
+    /// The engine, for taking it apart.
+    pub(crate) fn into_engine(self) -> Engine<S, T> {
+        self.engine
+    }
+
+    /// A socket around an engine put back together.
+    pub(crate) fn from_engine(engine: Engine<S, T>) -> Self {
+        Socket { engine }
+    }
+}
+
 impl<S, T> Drive<S, T> for Socket<S, T> {
     fn poll_engine<R>(
         &mut self,

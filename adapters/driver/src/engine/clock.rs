@@ -17,14 +17,14 @@ const TIMER_BUDGET: usize = 16;
 
 /// The connection's clock: a per-connection epoch on the timer's clock,
 /// and one timer object re-armed to whatever deadline the core asks for.
-pub(super) struct Clock<T> {
+pub(crate) struct Clock<T> {
     base: std::time::Instant,
     timer: Option<T>,
     armed: Option<Instant>,
 }
 
 impl<T: Timer> Clock<T> {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Clock {
             base: T::now(),
             timer: None,
@@ -32,12 +32,12 @@ impl<T: Timer> Clock<T> {
         }
     }
 
-    pub(super) fn now(&self) -> Instant {
+    pub(crate) fn now(&self) -> Instant {
         Instant::from_elapsed(T::now().saturating_duration_since(self.base))
     }
 
     /// Arms the timer for `deadline` and polls it; `Ready` once it passed.
-    pub(super) fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_deadline(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
         if deadline <= self.now() {
             self.armed = None;
             return Poll::Ready(());

@@ -53,6 +53,11 @@ pub(super) struct InProgress {
 }
 
 impl InProgress {
+    /// Whether no body is being read.
+    pub(super) fn is_idle(&self) -> bool {
+        !self.message && self.streams.is_empty()
+    }
+
     /// Follows an event handed out to the application.
     fn note(&mut self, event: &Event) {
         match event {

@@ -13,6 +13,7 @@ mod clock;
 mod end;
 mod events;
 mod handshake;
+mod parts;
 mod read;
 mod send;
 mod write;
@@ -27,10 +28,11 @@ use crate::assemble::Assembler;
 use crate::side::{SideQueue, Target};
 use crate::{Config, Timer};
 
-use clock::Clock;
+pub(crate) use clock::Clock;
 use end::Phase;
 pub(crate) use events::BodyItem;
 use events::InProgress;
+pub(crate) use parts::{Parts, Wake};
 use read::FIRST_WINDOW;
 use write::MAX_PENDING_TRANSMITS;
 
@@ -145,7 +147,13 @@ where
     ) -> Result<Self, E> {
         let clock = Clock::new();
         let conn = make(clock.now())?;
-        Ok(Engine {
+        Ok(Engine::assemble(io, conn, clock, config))
+    }
+
+    /// An engine around `conn` and `io` on `clock`, with nothing read,
+    /// queued or in progress.
+    fn assemble(io: S, conn: Connection, clock: Clock<T>, config: &Config) -> Self {
+        Engine {
             conn,
             io,
             clock,
@@ -170,6 +178,6 @@ where
             transport_closed: false,
             closure_announced: false,
             reader_elsewhere: false,
-        })
+        }
     }
 }

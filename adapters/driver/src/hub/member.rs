@@ -8,13 +8,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use futures_io::{AsyncRead, AsyncWrite};
-use wscore::{Activity, CloseCode, Instant, Liveness, MemberId, Message};
+use wscore::{Activity, CloseCode, HibernateError, Instant, Liveness, MemberId, Message};
 
+use super::hibernate::Sleeper;
 use super::slot::{Outgoing, Queued};
 use super::{AttachmentError, Hub, MemberStats, Published, TagError};
-use crate::engine::Engine;
+use crate::engine::{Engine, Wake};
 use crate::outgoing::Drive;
-use crate::{Error, Event, Socket, Timer};
+use crate::{Config, Error, Event, Socket, Timer};
 
 /// A server socket that is a member of a [`Hub`]: what the hub publishes
 /// to its rooms is written to it while its task waits in
@@ -27,10 +28,7 @@ use crate::{Error, Event, Socket, Timer};
 /// and then the hub's [`SlowConsumer`](super::SlowConsumer) policy applies.
 pub struct Member<S, T, R: Ord + Clone = String> {
     socket: Socket<S, T>,
-    id: MemberId,
-    hub: Hub<R>,
-    /// The connection ended and the member left the hub.
-    left: bool,
+    seat: Seat<R>,
     /// The connection stopped being open and the member was taken out of
     /// the hub's listings.
     withdrawn: bool,
@@ -47,7 +45,7 @@ pub struct Member<S, T, R: Ord + Clone = String> {
 impl<S, T, R: Ord + Clone> std::fmt::Debug for Member<S, T, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Member")
-            .field("id", &self.id)
+            .field("id", &self.seat.id)
             .field("socket", &self.socket)
             .finish_non_exhaustive()
     }
@@ -60,9 +58,11 @@ impl<S, T: Timer, R: Ord + Clone> Member<S, T, R> {
         let after = hub.config().dormant_after.unwrap_or(Duration::MAX);
         Member {
             socket,
-            id,
-            hub,
-            left: false,
+            seat: Seat {
+                id,
+                hub,
+                left: false,
+            },
             withdrawn: false,
             activity: Activity::new(Instant::ZERO, after),
             epoch: T::now(),
@@ -77,12 +77,12 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
     /// This member's id in its hub: what [`Hub::send`], [`Hub::join`],
     /// [`Hub::close`] and [`Hub::publish_except`] take.
     pub fn id(&self) -> MemberId {
-        self.id
+        self.seat.id
     }
 
     /// The hub.
     pub fn hub(&self) -> &Hub<R> {
-        &self.hub
+        &self.seat.hub
     }
 
     /// The socket, for inspection.
@@ -93,57 +93,57 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
     /// Puts this member in `room`; `false` if it was there already, its
     /// close has started, or it has left the hub.
     pub fn join(&self, room: R) -> bool {
-        self.hub.join(self.id, room).unwrap_or(false)
+        self.seat.hub.join(self.seat.id, room).unwrap_or(false)
     }
 
     /// Takes this member out of `room`; whether it was in it.
     pub fn leave(&self, room: &R) -> bool {
-        self.hub.leave(self.id, room)
+        self.seat.hub.leave(self.seat.id, room)
     }
 
     /// The rooms this member is in.
     pub fn rooms(&self) -> Vec<R> {
-        self.hub.rooms_of(self.id)
+        self.seat.hub.rooms_of(self.seat.id)
     }
 
     /// Sends `message` to every other member of `room`.
     pub fn publish(&self, room: &R, message: impl Into<Message>) -> Published {
-        self.hub.publish_except(room, self.id, message)
+        self.seat.hub.publish_except(room, self.seat.id, message)
     }
 
     /// This member's queue and drop counts (all zero once it has left).
     pub fn stats(&self) -> MemberStats {
-        self.hub.stats(self.id).unwrap_or_default()
+        self.seat.hub.stats(self.seat.id).unwrap_or_default()
     }
 
     /// Keeps `value` with this member (see [`Hub::set_attachment`]).
     pub fn set_attachment(&self, value: impl Into<Bytes>) -> Result<(), AttachmentError> {
-        self.hub.set_attachment(self.id, value)
+        self.seat.hub.set_attachment(self.seat.id, value)
     }
 
     /// This member's attachment, if any.
     pub fn attachment(&self) -> Option<Bytes> {
-        self.hub.attachment(self.id)
+        self.seat.hub.attachment(self.seat.id)
     }
 
     /// Drops this member's attachment; whether it had one.
     pub fn clear_attachment(&self) -> bool {
-        self.hub.clear_attachment(self.id)
+        self.seat.hub.clear_attachment(self.seat.id)
     }
 
     /// Gives this member `tag` (see [`Hub::add_tag`]).
     pub fn add_tag(&self, tag: impl Into<String>) -> Result<bool, TagError> {
-        self.hub.add_tag(self.id, tag)
+        self.seat.hub.add_tag(self.seat.id, tag)
     }
 
     /// Takes `tag` from this member; whether it had it.
     pub fn remove_tag(&self, tag: &str) -> bool {
-        self.hub.remove_tag(self.id, tag)
+        self.seat.hub.remove_tag(self.seat.id, tag)
     }
 
     /// This member's tags.
     pub fn tags(&self) -> Vec<String> {
-        self.hub.tags_of(self.id)
+        self.seat.hub.tags_of(self.seat.id)
     }
 
     /// Whether this member is handling an event, waiting for one, or
@@ -154,10 +154,7 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
 
     /// Leaves the hub (idempotent).
     fn leave_hub(&mut self) {
-        if !self.left {
-            self.left = true;
-            self.hub.unregister(self.id);
-        }
+        self.seat.leave();
     }
 }
 
@@ -245,7 +242,7 @@ where
     /// [`HubConfig::dormant_after`](super::HubConfig::dormant_after) with
     /// nothing received; otherwise arms the timer that wakes it then.
     pub(super) fn poll_dormant(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.left || self.hub.config().dormant_after.is_none() {
+        if self.seat.left || self.seat.hub.config().dormant_after.is_none() {
             return false;
         }
         // A timer found expired is checked once more against the clock;
@@ -295,8 +292,9 @@ where
         if liveness != self.published {
             self.published = liveness;
             let _ = self
+                .seat
                 .hub
-                .with_slot(self.id, |slot| slot.set_liveness(liveness));
+                .with_slot(self.seat.id, |slot| slot.set_liveness(liveness));
         }
     }
 
@@ -313,7 +311,7 @@ where
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         // Out of every listing at once; the queue is still written first.
         self.withdrawn = true;
-        self.hub.withdraw(self.id);
+        self.seat.hub.withdraw(self.seat.id);
         poll_fn(|cx| self.poll_queue_written(cx)).await;
         self.leave_hub();
         self.socket.close(code, reason).await
@@ -322,7 +320,11 @@ where
     /// Ready once the hub's queue for this member is in its socket.
     fn poll_queue_written(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.pump(cx);
-        match self.hub.with_slot(self.id, |slot| slot.is_empty()) {
+        match self
+            .seat
+            .hub
+            .with_slot(self.seat.id, |slot| slot.is_empty())
+        {
             Some(false) => Poll::Pending,
             _ => Poll::Ready(()),
         }
@@ -332,11 +334,11 @@ where
     /// socket has room, starts a close the hub asked for once the queue is
     /// empty, and writes what the transport takes now.
     fn pump(&mut self, cx: &mut Context<'_>) {
-        if self.left {
+        if self.seat.left {
             return;
         }
-        let hub = &self.hub;
-        let id = self.id;
+        let hub = &self.seat.hub;
+        let id = self.seat.id;
         // The socket holds no more than the hub's bound either, so the
         // queue and the socket together stay within it (plus a message).
         let bound = hub.config().max_queued_bytes;
@@ -379,9 +381,9 @@ where
     /// no longer open (the peer's close arrived, or the connection is
     /// ending): a listing must not name a member nothing can reach.
     fn note_closing(&mut self) {
-        if !self.withdrawn && !self.left && !self.socket.connection().is_open() {
+        if !self.withdrawn && !self.seat.left && !self.socket.connection().is_open() {
             self.withdrawn = true;
-            self.hub.withdraw(self.id);
+            self.seat.hub.withdraw(self.seat.id);
         }
     }
 
@@ -390,6 +392,111 @@ where
         if matches!(poll, Poll::Ready(None | Some(Err(_)))) {
             self.leave_hub();
         }
+    }
+}
+
+impl<S, T, R> Member<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    /// Whether the member can hibernate now: in the hub, open, with
+    /// nothing queued for it in the hub and nothing in flight in its
+    /// socket.
+    pub(super) fn can_hibernate(&mut self) -> Result<(), HibernateError> {
+        if self.seat.left || self.withdrawn {
+            return Err(HibernateError::NotOpen);
+        }
+        let queued = self
+            .seat
+            .hub
+            .with_slot(self.seat.id, |slot| !slot.is_empty() || slot.is_closing());
+        match queued {
+            Some(false) => {}
+            Some(true) => return Err(HibernateError::OutputQueued),
+            None => return Err(HibernateError::NotOpen),
+        }
+        self.socket.command(|engine| engine.can_hibernate())
+    }
+
+    /// Takes the member apart into a [`Sleeper`]; the member comes back
+    /// unchanged with the reason when it cannot. `config` is the one its
+    /// socket was built with.
+    pub(super) fn hibernate(
+        self,
+        config: &Config,
+    ) -> Result<Sleeper<S, T, R>, (Box<Self>, HibernateError)> {
+        let Member {
+            socket,
+            seat,
+            withdrawn,
+            activity,
+            epoch,
+            published,
+            dormant_timer,
+            armed_at,
+        } = self;
+        match socket.into_engine().hibernate(config) {
+            Ok(parts) => Ok(Sleeper {
+                parts,
+                seat,
+                activity,
+                epoch,
+            }),
+            Err((engine, error)) => Err((
+                Box::new(Member {
+                    socket: Socket::from_engine(engine),
+                    seat,
+                    withdrawn,
+                    activity,
+                    epoch,
+                    published,
+                    dormant_timer,
+                    armed_at,
+                }),
+                error,
+            )),
+        }
+    }
+
+    /// Rebuilds a hibernated member with `config` and hands it what woke
+    /// it; a member that cannot be rebuilt leaves the hub.
+    pub(super) fn wake(
+        sleeper: Sleeper<S, T, R>,
+        config: &Config,
+        wake: Wake,
+    ) -> Result<Self, Error> {
+        let Sleeper {
+            parts,
+            seat,
+            activity,
+            epoch,
+        } = sleeper;
+        let engine = Engine::resume(parts, config, wake)?;
+        Ok(Member {
+            socket: Socket::from_engine(engine),
+            seat,
+            withdrawn: false,
+            published: activity.state(),
+            activity,
+            epoch,
+            dormant_timer: None,
+            armed_at: None,
+        })
+    }
+
+    /// The member's activity, to put back after an event the application
+    /// is not told of.
+    pub(super) fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// Puts `activity` back: an event handled for the application does
+    /// not make it live.
+    pub(super) fn restore_activity(&mut self, activity: Activity) {
+        self.activity = activity;
+        self.publish_liveness();
     }
 }
 
@@ -404,9 +511,28 @@ where
     }
 }
 
-impl<S, T, R: Ord + Clone> Drop for Member<S, T, R> {
+/// A member's place in its hub, which it leaves when dropped: a member
+/// taken apart to hibernate keeps it.
+pub(super) struct Seat<R: Ord + Clone> {
+    pub(super) id: MemberId,
+    pub(super) hub: Hub<R>,
+    /// The connection ended and the member left the hub.
+    left: bool,
+}
+
+impl<R: Ord + Clone> Seat<R> {
+    /// Leaves the hub (idempotent).
+    fn leave(&mut self) {
+        if !self.left {
+            self.left = true;
+            self.hub.unregister(self.id);
+        }
+    }
+}
+
+impl<R: Ord + Clone> Drop for Seat<R> {
     fn drop(&mut self) {
-        self.leave_hub();
+        self.leave();
     }
 }
 
@@ -430,6 +556,6 @@ where
     R: Ord + Clone,
 {
     fn is_terminated(&self) -> bool {
-        self.left
+        self.seat.left
     }
 }

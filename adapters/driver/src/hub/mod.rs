@@ -66,6 +66,7 @@
 
 mod accept;
 mod attachment;
+mod hibernate;
 mod member;
 mod served;
 mod slot;
@@ -83,6 +84,7 @@ use wscore::{CloseCode, FrameEncoding, Message, PreparedMessage, Rooms};
 
 pub use accept::Admission;
 pub use attachment::AttachmentError;
+pub use hibernate::HibernateRefusal;
 pub use member::Member;
 pub use served::{Adder, HubEvent, Served};
 pub use tags::TagError;
@@ -142,6 +144,13 @@ pub struct HubConfig {
     /// by [`Served`] as [`HubEvent::Dormant`]); strictly longer than this is
     /// needed. `None`, the default, turns the check off.
     pub dormant_after: Option<Duration>,
+    /// Whether a member of [`Served`] that becomes dormant hibernates: it
+    /// gives back everything but its transport, its place in the hub and
+    /// the core's [`Hibernated`](wscore::Hibernated) record, and is rebuilt
+    /// when bytes arrive, a deadline of its connection passes, or the hub
+    /// queues something for it. Needs `dormant_after` and
+    /// [`Served::with_config`]. Default `false`.
+    pub hibernate: bool,
 }
 
 impl Default for HubConfig {
@@ -154,6 +163,7 @@ impl Default for HubConfig {
             max_tags: 10,
             max_tag_len: 256,
             dormant_after: None,
+            hibernate: false,
         }
     }
 }
@@ -205,6 +215,13 @@ impl HubConfig {
     #[must_use]
     pub fn dormant_after(mut self, after: Option<Duration>) -> Self {
         self.dormant_after = after;
+        self
+    }
+
+    /// Sets [`HubConfig::hibernate`].
+    #[must_use]
+    pub fn hibernate(mut self, hibernate: bool) -> Self {
+        self.hibernate = hibernate;
         self
     }
 }

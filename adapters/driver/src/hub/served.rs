@@ -7,15 +7,16 @@
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::stream::SelectAll;
-use wscore::MemberId;
+use wscore::{HibernateError, Liveness, MemberId};
 
+use super::hibernate::{HibernateRefusal, Shared, Sleeper};
 use super::Member;
-use crate::{Error, Event, Timer};
+use crate::{Config, Error, Event, Timer};
 
 /// What [`Served`] reports about one member.
 #[derive(Debug)]
@@ -32,6 +33,11 @@ pub enum HubEvent {
     /// Reported once per change; a frame received makes it parked again,
     /// and it may become dormant again later.
     Dormant,
+    /// The member is dormant and [`HubConfig::hibernate`](super::HubConfig::hibernate)
+    /// is on, but it stays awake, for this reason. Reported once, after
+    /// [`HubEvent::Dormant`] or after a wake that did not concern the
+    /// application.
+    HibernateRefused(HibernateRefusal),
 }
 
 /// Members added from other tasks, waiting to be driven.
@@ -40,7 +46,7 @@ struct Incoming<S, T, R: Ord + Clone> {
     waker: Option<Waker>,
 }
 
-type Shared<S, T, R> = Arc<Mutex<Incoming<S, T, R>>>;
+type SharedIncoming<S, T, R> = Arc<Mutex<Incoming<S, T, R>>>;
 
 /// Drives every [`Member`] added to it from the task that polls it: a
 /// [`Stream`] of `(MemberId, HubEvent)`. Reply, join, leave and close with
@@ -72,7 +78,9 @@ type Shared<S, T, R> = Arc<Mutex<Incoming<S, T, R>>>;
 /// ```
 pub struct Served<S, T, R: Ord + Clone = String> {
     members: SelectAll<Driven<S, T, R>>,
-    incoming: Shared<S, T, R>,
+    incoming: SharedIncoming<S, T, R>,
+    /// What hibernated members are rebuilt with.
+    config: Option<Shared>,
 }
 
 /// Adds members to a [`Served`] from another task; cheap to clone.
@@ -143,7 +151,46 @@ where
                 members: Vec::new(),
                 waker: None,
             })),
+            config: None,
         }
+    }
+
+    /// A stream driving no member yet, whose members were all accepted
+    /// with `config`: a dormant member hibernates
+    /// ([`HubConfig::hibernate`](super::HubConfig::hibernate)) and is
+    /// rebuilt with it. One configuration shared by every member, never
+    /// a copy per member.
+    pub fn with_config(config: impl Into<Arc<Config>>) -> Self {
+        Served {
+            config: Some(config.into()),
+            ..Served::new()
+        }
+    }
+
+    /// Members hibernated now.
+    pub fn dormant_count(&self) -> usize {
+        self.members
+            .iter()
+            .filter(|driven| matches!(driven, Driven::Asleep { .. }))
+            .count()
+    }
+
+    /// Bytes the hibernated members hold: the entry each keeps in the
+    /// stream, its sleeper (transport, clock and timer, place in the hub,
+    /// the core's record) and the heap of that record; not what the
+    /// transport itself holds, nor the stream's per-entry bookkeeping.
+    pub fn dormant_bytes(&self) -> usize {
+        self.members
+            .iter()
+            .map(|driven| match driven {
+                Driven::Asleep { sleeper, .. } => {
+                    std::mem::size_of::<Driven<S, T, R>>()
+                        + std::mem::size_of::<Sleeper<S, T, R>>()
+                        + sleeper.heap_size()
+                }
+                _ => 0,
+            })
+            .sum()
     }
 
     /// A handle that adds members from another task.
@@ -165,10 +212,8 @@ where
 
     /// Drives `member` from this stream.
     pub fn add(&mut self, member: Member<S, T, R>) {
-        self.members.push(Driven {
-            id: member.id(),
-            member: Some(member),
-        });
+        self.members
+            .push(Driven::awake(member, self.config.clone()));
     }
 }
 
@@ -196,10 +241,8 @@ where
         let adders_gone = {
             let mut incoming = lock(&this.incoming);
             for member in incoming.members.drain(..) {
-                this.members.push(Driven {
-                    id: member.id(),
-                    member: Some(member),
-                });
+                this.members
+                    .push(Driven::awake(member, this.config.clone()));
             }
             incoming.waker = Some(cx.waker().clone());
             Arc::weak_count(&this.incoming) == 0
@@ -214,11 +257,80 @@ where
 }
 
 /// One member's events, tagged with its id, ending with
-/// [`HubEvent::Ended`].
-struct Driven<S, T, R: Ord + Clone> {
+/// [`HubEvent::Ended`]: awake, hibernated, or ended. Both states are
+/// boxed, so the entry the stream keeps is small whichever it is in, and
+/// a hibernated member holds only its sleeper.
+enum Driven<S, T, R: Ord + Clone> {
+    Awake(Awake<S, T, R>),
+    Asleep {
+        id: MemberId,
+        sleeper: Box<Sleeper<S, T, R>>,
+        config: Shared,
+    },
+    /// The end was reported.
+    Ended,
+}
+
+struct Awake<S, T, R: Ord + Clone> {
     id: MemberId,
-    /// `None` once the end was reported.
-    member: Option<Member<S, T, R>>,
+    member: Box<Member<S, T, R>>,
+    config: Option<Shared>,
+    /// A refusal to report at the next poll.
+    refused: Option<HibernateRefusal>,
+    /// Woken from hibernation and nothing told to the application since:
+    /// it goes back to sleep once what woke it is handled.
+    woken: bool,
+}
+
+impl<S, T, R: Ord + Clone> Driven<S, T, R> {
+    fn awake(member: Member<S, T, R>, config: Option<Shared>) -> Self {
+        Driven::Awake(Awake {
+            id: member.id(),
+            member: Box::new(member),
+            config,
+            refused: None,
+            woken: false,
+        })
+    }
+}
+
+impl<S, T, R> Driven<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    /// Hibernates an awake dormant member if it can; the refusal
+    /// otherwise.
+    fn try_hibernate(&mut self) -> Result<(), HibernateRefusal> {
+        let Driven::Awake(awake) = self else {
+            return Ok(());
+        };
+        let Some(config) = awake.config.clone() else {
+            return Err(HibernateRefusal::NoConfig);
+        };
+        awake
+            .member
+            .can_hibernate()
+            .map_err(HibernateRefusal::Connection)?;
+        let Driven::Awake(awake) = std::mem::replace(self, Driven::Ended) else {
+            return Ok(());
+        };
+        match (*awake.member).hibernate(&config) {
+            Ok(sleeper) => {
+                *self = Driven::Asleep {
+                    id: awake.id,
+                    sleeper: Box::new(sleeper),
+                    config,
+                };
+                Ok(())
+            }
+            Err((member, error)) => {
+                *self = Driven::Awake(Awake { member, ..awake });
+                Err(HibernateRefusal::Connection(error))
+            }
+        }
+    }
 }
 
 impl<S, T, R> Stream for Driven<S, T, R>
@@ -231,20 +343,98 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let Some(member) = this.member.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let event = match member.poll_next_in_hub(cx) {
-            Poll::Pending if member.poll_dormant(cx) => HubEvent::Dormant,
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(Some(Ok(event))) => HubEvent::Event(event),
-            Poll::Ready(Some(Err(error))) => HubEvent::Ended(Some(error)),
-            Poll::Ready(None) => HubEvent::Ended(None),
-        };
-        if matches!(event, HubEvent::Ended(_)) {
-            // Dropping the member leaves the hub and frees its socket.
-            this.member = None;
+        loop {
+            let awake = match this {
+                Driven::Ended => return Poll::Ready(None),
+                Driven::Asleep { sleeper, .. } => {
+                    let wake = ready!(sleeper.poll_wake(cx));
+                    let Driven::Asleep {
+                        id,
+                        sleeper,
+                        config,
+                    } = std::mem::replace(this, Driven::Ended)
+                    else {
+                        return Poll::Ready(None);
+                    };
+                    match Member::wake(*sleeper, &config, wake) {
+                        Ok(member) => {
+                            *this = Driven::Awake(Awake {
+                                id,
+                                member: Box::new(member),
+                                config: Some(config),
+                                refused: None,
+                                woken: true,
+                            });
+                            continue;
+                        }
+                        // The sleeper was dropped: it left the hub.
+                        Err(error) => return Poll::Ready(Some((id, HubEvent::Ended(Some(error))))),
+                    }
+                }
+                Driven::Awake(awake) => awake,
+            };
+            let id = awake.id;
+            if let Some(refusal) = awake.refused.take() {
+                return Poll::Ready(Some((id, HubEvent::HibernateRefused(refusal))));
+            }
+            let before = awake.woken.then(|| awake.member.activity().clone());
+            let hibernate = awake.member.hub().config().hibernate;
+            let event = match awake.member.poll_next_in_hub(cx) {
+                Poll::Pending if awake.member.poll_dormant(cx) => {
+                    if hibernate {
+                        if let Err(refusal) = this.try_hibernate() {
+                            if let Driven::Awake(awake) = this {
+                                awake.refused = Some(refusal);
+                            }
+                            cx.waker().wake_by_ref();
+                        }
+                    }
+                    HubEvent::Dormant
+                }
+                Poll::Pending => {
+                    if awake.woken && awake.member.liveness() == Liveness::Dormant {
+                        // What woke it is handled: back to sleep, or say
+                        // once why not (a write the transport has not
+                        // taken yet passes).
+                        match this.try_hibernate() {
+                            Ok(())
+                            | Err(HibernateRefusal::Connection(HibernateError::OutputQueued)) => {}
+                            Err(refusal) => {
+                                if let Driven::Awake(awake) = this {
+                                    awake.woken = false;
+                                }
+                                return Poll::Ready(Some((
+                                    id,
+                                    HubEvent::HibernateRefused(refusal),
+                                )));
+                            }
+                        }
+                        if matches!(this, Driven::Asleep { .. }) {
+                            continue;
+                        }
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Some(Ok(Event::Ping(_) | Event::Pong(_)))) if before.is_some() => {
+                    // Answered by the connection itself: the application
+                    // is not woken for it.
+                    if let Some(activity) = before {
+                        awake.member.restore_activity(activity);
+                    }
+                    continue;
+                }
+                Poll::Ready(Some(Ok(event))) => {
+                    awake.woken = false;
+                    HubEvent::Event(event)
+                }
+                Poll::Ready(Some(Err(error))) => HubEvent::Ended(Some(error)),
+                Poll::Ready(None) => HubEvent::Ended(None),
+            };
+            if matches!(event, HubEvent::Ended(_)) {
+                // Dropping the member leaves the hub and frees its socket.
+                *this = Driven::Ended;
+            }
+            return Poll::Ready(Some((id, event)));
         }
-        Poll::Ready(Some((this.id, event)))
     }
 }

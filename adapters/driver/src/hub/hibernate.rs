@@ -1,0 +1,78 @@
+//! A dormant member of [`Served`](super::Served) hibernated: its
+//! transport, its place in the hub and the core's record, waiting for
+//! bytes, a deadline of its connection or something the hub queued for
+//! it, and rebuilt into a member then.
+
+use std::fmt;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+use wscore::{Activity, HibernateError};
+
+use super::member::Seat;
+use crate::engine::{Parts, Wake};
+use crate::{Config, Timer};
+
+/// Why a dormant member of [`Served`](super::Served) stays awake
+/// ([`HubEvent::HibernateRefused`](super::HubEvent::HibernateRefused)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HibernateRefusal {
+    /// The connection has something in flight, or a compression window
+    /// with context.
+    Connection(HibernateError),
+    /// The stream was given no configuration to rebuild members with
+    /// ([`Served::with_config`](super::Served::with_config)).
+    NoConfig,
+}
+
+impl fmt::Display for HibernateRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HibernateRefusal::Connection(error) => write!(f, "cannot hibernate: {error}"),
+            HibernateRefusal::NoConfig => f.write_str("cannot hibernate: no configuration"),
+        }
+    }
+}
+
+impl std::error::Error for HibernateRefusal {}
+
+/// A hibernated member: what it takes to rebuild it.
+pub(super) struct Sleeper<S, T, R: Ord + Clone> {
+    pub(super) parts: Parts<S, T>,
+    /// Still registered: the hub queues for it and wakes it.
+    pub(super) seat: Seat<R>,
+    /// Dormant, on a clock whose epoch is `epoch`.
+    pub(super) activity: Activity,
+    pub(super) epoch: std::time::Instant,
+}
+
+impl<S, T, R> Sleeper<S, T, R>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    T: Timer,
+    R: Ord + Clone,
+{
+    /// Waits for something to do: a message or close the hub queued (its
+    /// slot's waker is this task's), bytes, the end of the input, or the
+    /// connection's next deadline. A member the hub no longer knows wakes
+    /// to end.
+    pub(super) fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
+        let queued = self.seat.hub.with_slot(self.seat.id, |slot| {
+            slot.register(cx.waker());
+            !slot.is_empty() || slot.is_closing()
+        });
+        if queued != Some(false) {
+            return Poll::Ready(Wake::Queued);
+        }
+        self.parts.poll_wake(cx)
+    }
+
+    /// Bytes held beyond the size of the sleeper itself.
+    pub(super) fn heap_size(&self) -> usize {
+        self.parts.record().heap_size()
+    }
+}
+
+/// The configuration a member is rebuilt with, shared by every member.
+pub(super) type Shared = std::sync::Arc<Config>;
