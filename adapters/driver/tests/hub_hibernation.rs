@@ -238,6 +238,13 @@ fn the_peer_closing_a_hibernated_member_ends_it_cleanly() {
             seen.borrow().last().map(String::as_str),
             Some("Ended(None)")
         );
+        assert!(
+            !seen
+                .borrow()
+                .iter()
+                .any(|s| s.starts_with("HibernateRefused")),
+            "{seen:?}"
+        );
         assert_eq!(served.borrow().len(), 0);
         assert_eq!(hub.liveness(id), None);
         assert_eq!(hub.member_count(), 0);
@@ -320,8 +327,43 @@ fn a_hibernated_member_holds_far_less_than_an_awake_one() {
     }));
     let dormant = served.borrow().dormant_bytes();
     let awake = std::mem::size_of::<Hubbed>();
-    println!("dormant entry and record: {dormant} bytes; awake member: {awake} bytes inline");
+    println!(
+        "dormant: {dormant} bytes (record {} inline, transport {}, timer {}); \
+         awake member: {awake} bytes inline, before its buffers",
+        std::mem::size_of::<wscore::Hibernated>(),
+        std::mem::size_of::<PipeEnd>(),
+        std::mem::size_of::<ManualTimer>(),
+    );
     assert!(dormant > 0);
     assert!(dormant < 1024, "{dormant}");
     assert!(dormant * 2 < awake, "{dormant} vs {awake}");
+}
+
+#[test]
+fn a_close_by_the_hub_wakes_a_hibernated_member_and_ends_it() {
+    let (hub, served, id, mut client) = served_member(Config::default());
+    let seen = Seen::default();
+    block_on(while_served(&served, &seen, async {
+        fall_asleep(&served).await;
+        hub.send(id, Message::text("last words")).unwrap();
+        assert!(hub.close(id, CloseCode::NORMAL, "done"));
+        // What was queued before the close comes first.
+        let got = client.next_event().await.unwrap().unwrap();
+        assert_eq!(got, Event::Message(Message::text("last words")));
+        let close = client.next_event().await.unwrap().unwrap();
+        assert!(matches!(close, Event::CloseReceived(_)), "{close:?}");
+        assert!(client.next_event().await.is_none());
+        settle().await;
+        // Awake for its end, which the application hears as usual.
+        assert_eq!(seen.borrow()[0], "dormant");
+        assert_eq!(seen.borrow().last().unwrap(), "Ended(None)");
+        assert!(
+            !seen
+                .borrow()
+                .iter()
+                .any(|s| s.starts_with("HibernateRefused")),
+            "{seen:?}"
+        );
+        assert_eq!(hub.member_count(), 0);
+    }));
 }

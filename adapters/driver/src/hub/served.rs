@@ -399,6 +399,12 @@ where
                         match this.try_hibernate() {
                             Ok(())
                             | Err(HibernateRefusal::Connection(HibernateError::OutputQueued)) => {}
+                            // Closing: its end is what comes next.
+                            Err(HibernateRefusal::Connection(HibernateError::NotOpen)) => {
+                                if let Driven::Awake(awake) = this {
+                                    awake.woken = false;
+                                }
+                            }
                             Err(refusal) => {
                                 if let Driven::Awake(awake) = this {
                                     awake.woken = false;
