@@ -78,8 +78,8 @@ pub use runtime::{
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
 pub use wscore_driver::hub::{
-    Admission, AttachmentError, Hub, HubConfig, HubEvent, Liveness, MemberId, MemberStats,
-    Published, RoomEvent, SlowConsumer, TagError,
+    Admission, AttachmentError, HibernateRefusal, Hub, HubConfig, HubEvent, Liveness, MemberId,
+    MemberStats, Published, RoomEvent, SlowConsumer, TagError,
 };
 /// Durable attachments: the store trait and its file-system store.
 pub use wscore_driver::store;

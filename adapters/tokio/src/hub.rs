@@ -41,6 +41,27 @@ where
         }
     }
 
+    /// A stream that hibernates its dormant members
+    /// ([`HubConfig::hibernate`](crate::HubConfig::hibernate)), rebuilding
+    /// each with `config`, the configuration they were accepted with; see
+    /// [`driver::hub::Served::with_config`].
+    pub fn with_config(config: impl Into<std::sync::Arc<Config>>) -> Self {
+        Served {
+            inner: driver::hub::Served::with_config(config),
+        }
+    }
+
+    /// Members hibernated now.
+    pub fn dormant_count(&self) -> usize {
+        self.inner.dormant_count()
+    }
+
+    /// Bytes the hibernated members hold in this stream; see
+    /// [`driver::hub::Served::dormant_bytes`].
+    pub fn dormant_bytes(&self) -> usize {
+        self.inner.dormant_bytes()
+    }
+
     /// A handle that adds members from another task.
     pub fn adder(&self) -> Adder<S, R> {
         self.inner.adder()
