@@ -72,6 +72,12 @@ impl std::error::Error for DurableError {
     }
 }
 
+impl From<io::Error> for DurableError {
+    fn from(e: io::Error) -> Self {
+        DurableError::Store(e)
+    }
+}
+
 impl From<AttachmentError> for DurableError {
     fn from(e: AttachmentError) -> Self {
         match e {
