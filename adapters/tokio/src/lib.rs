@@ -200,6 +200,12 @@ where
 #[doc = include_str!("../../../docs/rooms.md")]
 struct RoomsGuideExamples;
 
+/// The examples of `docs/hibernation.md`, compiled as doctests so they
+/// stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/hibernation.md")]
+struct HibernationGuideExamples;
+
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
