@@ -324,3 +324,76 @@ fn a_store_without_keys_refuses_members_with_503_before_the_upgrade() {
     });
     assert_eq!(hub.member_count(), 0);
 }
+
+/// An `FsStore` whose saves wait until released, to hold a write open.
+struct Gated {
+    inner: FsStore,
+    entered: std::sync::mpsc::SyncSender<()>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl AttachmentStore for Gated {
+    fn new_key(&self) -> io::Result<AttachmentKey> {
+        self.inner.new_key()
+    }
+    fn save(&self, key: AttachmentKey, value: &[u8]) -> io::Result<()> {
+        let _ = self.entered.send(());
+        let _ = self.release.lock().unwrap().recv();
+        self.inner.save(key, value)
+    }
+    fn load(&self, key: AttachmentKey) -> io::Result<Option<Vec<u8>>> {
+        self.inner.load(key)
+    }
+    fn delete(&self, key: AttachmentKey) -> io::Result<()> {
+        self.inner.delete(key)
+    }
+    fn list(&self) -> io::Result<Vec<AttachmentKey>> {
+        self.inner.list()
+    }
+    fn adopt(&self, from: AttachmentKey, to: AttachmentKey) -> io::Result<Option<Vec<u8>>> {
+        self.inner.adopt(from, to)
+    }
+}
+
+#[test]
+fn a_clean_end_waits_for_a_save_in_flight_and_leaves_no_file() {
+    let dir = TempDir::new("race");
+    let (entered_tx, entered) = std::sync::mpsc::sync_channel(1);
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let store = Arc::new(Gated {
+        inner: FsStore::open(dir.path()).unwrap(),
+        entered: entered_tx,
+        release: std::sync::Mutex::new(release_rx),
+    });
+    let hub: Hub = Hub::with_store(HubConfig::default(), store.clone());
+    let (ann, _client) = member(&hub);
+    let (id, key) = (ann.id(), hub.attachment_key(ann.id()).unwrap());
+
+    let saver = {
+        let hub = hub.clone();
+        std::thread::spawn(move || hub.save_attachment_blocking(id, &b"late"[..]))
+    };
+    entered.recv().unwrap();
+    // The member leaves while its value is being written, after a clean
+    // close; the end must not run before the write it would undo.
+    drop(ann);
+    let ender = {
+        let hub = hub.clone();
+        std::thread::spawn(move || {
+            let clean = wscore_driver::Closed {
+                code: CloseCode::NORMAL,
+                reason: String::new(),
+                cause: wscore_driver::CloseCause::Remote,
+            };
+            hub.end_attachment_blocking(key, Some(&clean))
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    release.send(()).unwrap();
+    assert!(matches!(
+        saver.join().unwrap(),
+        Err(DurableError::UnknownMember)
+    ));
+    assert!(ender.join().unwrap().unwrap());
+    assert_eq!(store.list().unwrap(), vec![]);
+}
