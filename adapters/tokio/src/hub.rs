@@ -191,7 +191,10 @@ where
 ///
 /// # Errors
 ///
-/// See [`Hub::save_attachment_blocking`].
+/// See [`Hub::save_attachment_blocking`]; [`DurableError::Store`] too if
+/// the blocking task could not finish (it panicked, or the runtime is
+/// shutting down), as for every function of this module that runs on the
+/// blocking pool.
 pub async fn save_attachment<R>(
     hub: &Hub<R>,
     id: MemberId,
