@@ -66,7 +66,10 @@ mod net;
 mod runtime;
 
 #[cfg(feature = "async-io")]
-pub use hub::{accept_member, accept_member_with, Adder, Member, Served};
+pub use hub::{
+    accept_member, accept_member_with, adopt_attachment, end_attachment, save_attachment,
+    stored_keys, Adder, Member, Served,
+};
 #[cfg(feature = "rustls")]
 pub use net::connect_with_tls;
 #[cfg(feature = "async-io")]
@@ -78,8 +81,8 @@ pub use runtime::{
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
 pub use wscore_driver::hub::{
-    Admission, AttachmentError, HibernateRefusal, Hub, HubConfig, HubEvent, Liveness, MemberId,
-    MemberStats, Published, RoomEvent, SlowConsumer, TagError,
+    Admission, AttachmentError, DurableError, HibernateRefusal, Hub, HubConfig, HubEvent, Liveness,
+    MemberId, MemberStats, Published, RoomEvent, SlowConsumer, TagError,
 };
 /// Durable attachments: the store trait and its file-system store.
 pub use wscore_driver::store;

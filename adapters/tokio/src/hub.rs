@@ -3,14 +3,17 @@
 //! it works).
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures_core::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{driver, Accept, Config, Error, Reject, Request, TokioIo, TokioTimer};
-use driver::hub::{Hub, HubEvent, MemberId};
+use crate::{driver, Accept, Closed, Config, Error, Reject, Request, TokioIo, TokioTimer};
+use driver::hub::{DurableError, Hub, HubEvent, MemberId};
+use driver::store::AttachmentKey;
 
 /// A tokio server socket in a [`Hub`]; see [`driver::hub::Member`].
 pub type Member<S, R = String> = driver::hub::Member<TokioIo<S>, TokioTimer, R>;
@@ -178,4 +181,105 @@ where
     F: FnOnce(&Request) -> Result<(Accept, Vec<R>), Reject>,
 {
     hub.accept_with(TokioIo::new(stream), config, decide).await
+}
+
+/// Runs a blocking operation of a hub on tokio's blocking pool.
+async fn unblock<R, T, E>(
+    hub: &Hub<R>,
+    op: impl FnOnce(&Hub<R>) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    R: Ord + Clone + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static + From<io::Error>,
+{
+    let hub = hub.clone();
+    match tokio::task::spawn_blocking(move || op(&hub)).await {
+        Ok(done) => done,
+        // The operation panicked, or the runtime is shutting down.
+        Err(e) => Err(io::Error::other(e).into()),
+    }
+}
+
+/// Saves `value` as member `id`'s attachment, durably: on tokio's
+/// blocking pool, [`Hub::save_attachment_blocking`] writes it to the
+/// hub's store and then, once the write succeeded, makes it the member's
+/// attachment. A failed write leaves the old value in memory and on disk,
+/// and the connection up.
+///
+/// The write goes on if this future is dropped; operations on one
+/// member's key still happen one at a time, in the order they started.
+///
+/// # Errors
+///
+/// See [`Hub::save_attachment_blocking`]; [`DurableError::Store`] too if
+/// the blocking task could not finish (it panicked, or the runtime is
+/// shutting down), as for every function of this module that runs on the
+/// blocking pool.
+pub async fn save_attachment<R>(
+    hub: &Hub<R>,
+    id: MemberId,
+    value: impl Into<Bytes>,
+) -> Result<(), DurableError>
+where
+    R: Ord + Clone + Send + 'static,
+{
+    let value = value.into();
+    unblock(hub, move |hub| hub.save_attachment_blocking(id, value)).await
+}
+
+/// Moves the attachment stored under `prior` (a connection that ended
+/// without a clean close) to member `id`, on tokio's blocking pool
+/// ([`Hub::adopt_attachment_blocking`]). The application decides which
+/// prior key a client may claim.
+///
+/// # Errors
+///
+/// See [`Hub::adopt_attachment_blocking`].
+pub async fn adopt_attachment<R>(
+    hub: &Hub<R>,
+    id: MemberId,
+    prior: AttachmentKey,
+) -> Result<Option<Bytes>, DurableError>
+where
+    R: Ord + Clone + Send + 'static,
+{
+    unblock(hub, move |hub| hub.adopt_attachment_blocking(id, prior)).await
+}
+
+/// Settles the stored attachment of a member that has left the hub, on
+/// tokio's blocking pool ([`Hub::end_attachment_blocking`]): deleted
+/// after a clean close, kept otherwise. Call it when the member's event
+/// loop has ended, with `member.socket().closed()`; whether it was
+/// deleted.
+///
+/// # Errors
+///
+/// See [`Hub::end_attachment_blocking`].
+pub async fn end_attachment<R>(
+    hub: &Hub<R>,
+    key: AttachmentKey,
+    closed: Option<&Closed>,
+) -> Result<bool, DurableError>
+where
+    R: Ord + Clone + Send + 'static,
+{
+    let closed = closed.cloned();
+    unblock(hub, move |hub| {
+        hub.end_attachment_blocking(key, closed.as_ref())
+    })
+    .await
+}
+
+/// The keys with a stored attachment that no member of `hub` holds
+/// ([`Hub::stored_keys_blocking`]), listed on tokio's blocking pool.
+///
+/// # Errors
+///
+/// Any error of the store.
+pub async fn stored_keys<R>(hub: &Hub<R>) -> io::Result<Vec<AttachmentKey>>
+where
+    R: Ord + Clone + Send + 'static,
+{
+    unblock(hub, Hub::stored_keys_blocking).await
 }

@@ -73,7 +73,10 @@ mod timer;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-pub use hub::{accept_member, accept_member_with, Adder, Member, Served};
+pub use hub::{
+    accept_member, accept_member_with, adopt_attachment, end_attachment, save_attachment,
+    stored_keys, Adder, Member, Served,
+};
 pub use io::TokioIo;
 #[cfg(feature = "rustls")]
 pub use net::connect_with_tls;
@@ -88,8 +91,8 @@ pub use wscore::{
 /// The runtime-independent socket these types are built on.
 pub use wscore_driver as driver;
 pub use wscore_driver::hub::{
-    Admission, AttachmentError, HibernateRefusal, Hub, HubConfig, HubEvent, Liveness, MemberId,
-    MemberStats, Published, RoomEvent, SlowConsumer, TagError,
+    Admission, AttachmentError, DurableError, HibernateRefusal, Hub, HubConfig, HubEvent, Liveness,
+    MemberId, MemberStats, Published, RoomEvent, SlowConsumer, TagError,
 };
 /// Durable attachments: the store trait and its file-system store.
 pub use wscore_driver::store;
@@ -196,6 +199,12 @@ where
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/rooms.md")]
 struct RoomsGuideExamples;
+
+/// The examples of `docs/hibernation.md`, compiled as doctests so they
+/// stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/hibernation.md")]
+struct HibernationGuideExamples;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

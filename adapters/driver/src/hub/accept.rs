@@ -7,6 +7,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{room_of_path, Accept, CloseCode, Reject, Request, RoomsFull};
 
 use super::{attachment, tags, Hub, HubConfig, Member};
+use crate::store::AttachmentKey;
 use crate::{Config, Error, Socket, Timer};
 
 /// The status a full hub answers the opening handshake with.
@@ -109,11 +110,14 @@ struct Start<R> {
     rooms: Vec<R>,
     tags: Vec<String>,
     attachment: Option<Bytes>,
+    /// Its durable key, with a store.
+    key: Option<AttachmentKey>,
 }
 
 impl<R: Ord + Clone> Hub<R> {
     /// Makes `socket` (a server socket, open) a member, in `rooms`.
-    /// Fails when the hub is at [`HubConfig::max_members`](super::HubConfig::max_members);
+    /// Fails when the hub is at [`HubConfig::max_members`](super::HubConfig::max_members),
+    /// or when its store ([`Hub::with_store`]) has no key to give;
     /// the socket is dropped then, so close it yourself first if the peer
     /// should hear why (or use [`Hub::accept`], which answers 503 before the
     /// upgrade).
@@ -201,6 +205,12 @@ impl<R: Ord + Clone> Hub<R> {
             if !admission.fits(self.config()) {
                 return Err(Reject::new(INVALID_ADMISSION));
             }
+            // A store with no key to give cannot take a member either.
+            let Ok(key) = self.new_attachment_key() else {
+                return Err(
+                    Reject::new(FULL).body("the server cannot store state; try again later")
+                );
+            };
             let Admission {
                 accept,
                 rooms,
@@ -211,6 +221,7 @@ impl<R: Ord + Clone> Hub<R> {
                 rooms,
                 tags,
                 attachment,
+                key,
             });
             Ok(accept)
         })
@@ -221,6 +232,7 @@ impl<R: Ord + Clone> Hub<R> {
             rooms: Vec::new(),
             tags: Vec::new(),
             attachment: None,
+            key: None,
         });
         self.admit(socket, start).await
     }
@@ -234,7 +246,15 @@ impl<R: Ord + Clone> Hub<R> {
         S: AsyncRead + AsyncWrite + Unpin,
         T: Timer,
     {
-        match self.register(socket.connection().frame_encoding()) {
+        let key = match start.key {
+            Some(key) => Ok(Some(key)),
+            None => self.new_attachment_key(),
+        };
+        let registered = match key {
+            Ok(key) => self.register_keyed(socket.connection().frame_encoding(), key),
+            Err(_) => Err(RoomsFull),
+        };
+        match registered {
             Ok(id) => {
                 // The id was just registered and the admission checked
                 // against the limits.

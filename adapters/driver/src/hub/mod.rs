@@ -24,6 +24,11 @@
 //!   ([`Hub::add_tag`]) listed through an index
 //!   ([`Hub::members_with_tag`]). No listing names a member whose close has
 //!   started, whoever started it.
+//! - **Durable attachments.** A hub made with [`Hub::with_store`] gives
+//!   each member an [`AttachmentKey`](crate::store::AttachmentKey) and keeps
+//!   its attachment on disk when asked ([`Hub::save_attachment_blocking`]);
+//!   after a crash or a restart, a reconnecting client's new member adopts
+//!   it ([`Hub::adopt_attachment_blocking`]).
 //! - **Live, parked, dormant.** A member handling an event is live, one
 //!   waiting for the next is parked; with [`HubConfig::dormant_after`] set,
 //!   one parked with nothing received past it is dormant ([`Hub::liveness`],
@@ -66,6 +71,7 @@
 
 mod accept;
 mod attachment;
+mod durable;
 mod hibernate;
 mod member;
 mod served;
@@ -82,14 +88,18 @@ use bytes::Bytes;
 use futures_core::Stream;
 use wscore::{CloseCode, FrameEncoding, Message, PreparedMessage, Rooms};
 
+use crate::store;
+
 pub use accept::Admission;
 pub use attachment::AttachmentError;
+pub use durable::{closed_cleanly, DurableError};
 pub use hibernate::HibernateRefusal;
 pub use member::Member;
 pub use served::{Adder, HubEvent, Served};
 pub use tags::TagError;
 pub use wscore::{room_of_path, Liveness, MemberId, RoomEvent, RoomsFull, UnknownMember};
 
+use durable::{Durable, Keys};
 use slot::{Offer, Outgoing, Slot};
 use tags::TagIndex;
 
@@ -300,6 +310,8 @@ impl<R: Ord + Clone> std::fmt::Debug for Hub<R> {
 
 struct Shared<R> {
     config: HubConfig,
+    /// The attachment store of [`Hub::with_store`].
+    durable: Option<Durable>,
     state: Mutex<State<R>>,
 }
 
@@ -317,6 +329,8 @@ struct State<R> {
     room_waker: Option<Waker>,
     /// Tag → members carrying it, closing members left out.
     tags: TagIndex,
+    /// Member ↔ attachment key, with a store.
+    keys: Keys,
 }
 
 impl<R: Ord + Clone> State<R> {
@@ -345,18 +359,24 @@ impl<R: Ord + Clone> State<R> {
 impl<R: Ord + Clone> Hub<R> {
     /// A hub with no members.
     pub fn new(config: HubConfig) -> Self {
+        Hub::build(config, None)
+    }
+
+    fn build(config: HubConfig, durable: Option<Durable>) -> Self {
         let mut rooms = Rooms::with_max_members(config.max_members);
         // Nobody takes room events until `room_events` is called.
         rooms.set_events(false);
         Hub {
             shared: Arc::new(Shared {
                 config,
+                durable,
                 state: Mutex::new(State {
                     rooms,
                     compressors: BTreeMap::new(),
                     sharing_members: 0,
                     room_waker: None,
                     tags: TagIndex::default(),
+                    keys: Keys::default(),
                 }),
             }),
         }
@@ -649,8 +669,22 @@ impl<R: Ord + Clone> Hub<R> {
 
     /// Registers a member with the encoding of its connection.
     fn register(&self, encoding: FrameEncoding) -> Result<MemberId, RoomsFull> {
+        // Without a store there is no key to fail.
+        let key = self.new_attachment_key().map_err(|_| RoomsFull)?;
+        self.register_keyed(encoding, key)
+    }
+
+    /// Registers a member holding `key` (a fresh key of the store).
+    fn register_keyed(
+        &self,
+        encoding: FrameEncoding,
+        key: Option<store::AttachmentKey>,
+    ) -> Result<MemberId, RoomsFull> {
         let mut state = self.state();
         let id = state.rooms.register(Slot::new(encoding))?;
+        if let Some(key) = key {
+            state.keys.insert(id, key);
+        }
         state.sharing_members += usize::from(shares_compression(encoding));
         Ok(id)
     }
@@ -659,6 +693,7 @@ impl<R: Ord + Clone> Hub<R> {
     fn unregister(&self, id: MemberId) {
         let mut state = self.state();
         state.withdraw(id);
+        state.keys.remove(id);
         if let Some(mut slot) = state.rooms.unregister(id) {
             slot.discard();
             state.sharing_members -= usize::from(shares_compression(slot.encoding()));
