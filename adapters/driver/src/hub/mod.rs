@@ -78,6 +78,7 @@ mod served;
 mod slot;
 mod tags;
 
+#[cfg(feature = "deflate")]
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -320,8 +321,6 @@ struct State<R> {
     /// One compressor per shareable deflate agreement seen so far.
     #[cfg(feature = "deflate")]
     compressors: BTreeMap<wscore::DeflateShare, wscore::SharedCompressor>,
-    #[cfg(not(feature = "deflate"))]
-    compressors: BTreeMap<(), ()>,
     /// Members whose encoding shares a compression: while there are
     /// none, a publish does not look for shares.
     sharing_members: usize,
@@ -372,6 +371,7 @@ impl<R: Ord + Clone> Hub<R> {
                 durable,
                 state: Mutex::new(State {
                     rooms,
+                    #[cfg(feature = "deflate")]
                     compressors: BTreeMap::new(),
                     sharing_members: 0,
                     room_waker: None,
