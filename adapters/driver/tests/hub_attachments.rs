@@ -381,6 +381,41 @@ fn a_ping_answered_by_itself_restarts_the_idle_time_and_wakes_a_dormant_member()
 }
 
 #[test]
+fn a_frame_answered_by_an_auto_response_is_activity_though_the_application_never_sees_it() {
+    let hub = dormant_hub();
+    let mut served = Served::new();
+    let (mut ann, mut client) = member(&hub, &["/a"]);
+    ann.set_auto_response(Message::text("ping?"), Message::text("pong!"));
+    let id = ann.id();
+    served.add(ann);
+    let seen = Seen::default();
+    let start = testing::now();
+    let six = Duration::from_secs(6);
+    block_on(while_served(&mut served, start, &seen, async {
+        // Every six seconds, a frame only the connection answers.
+        for _ in 0..3 {
+            sleep(six).await;
+            client.send(Message::text("ping?")).await.unwrap();
+            assert_eq!(
+                client.recv().await.unwrap().unwrap(),
+                Message::text("pong!")
+            );
+            settle().await;
+        }
+        // 18 s have passed, never 10 without a frame: not dormant, and the
+        // application heard of nothing.
+        assert!(seen.borrow().is_empty(), "{seen:?}");
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        sleep(THRESHOLD + TICK).await;
+        settle().await;
+        assert_eq!(
+            *seen.borrow(),
+            [(six * 3 + THRESHOLD + TICK, "dormant".to_string())]
+        );
+    }));
+}
+
+#[test]
 fn a_member_handling_an_event_is_live_and_never_made_dormant() {
     let hub = dormant_hub();
     let (mut ann, mut client) = member(&hub, &["/a"]);

@@ -71,6 +71,9 @@ pub(crate) struct Engine<S, T> {
     in_progress: InProgress,
     /// A read returned 0: the transport sends nothing more.
     input_ended: bool,
+    /// Bytes read from the transport so far: any frame received, even one
+    /// the connection answers by itself, is activity for a hub member.
+    input_total: u64,
     close_timeout: std::time::Duration,
     phase: Phase,
     closed: Option<Closed>,
@@ -117,6 +120,11 @@ impl<S, T> Engine<S, T> {
     /// Outbound bytes accepted and not yet written.
     pub(crate) fn buffered(&self) -> usize {
         self.conn.queued_bytes() + self.out_bytes
+    }
+
+    /// Bytes read from the transport so far.
+    pub(crate) fn input_total(&self) -> u64 {
+        self.input_total
     }
 
     /// Streams the message API passed over without a message.
@@ -171,6 +179,7 @@ where
             dropped: BTreeSet::new(),
             in_progress: InProgress::default(),
             input_ended: false,
+            input_total: 0,
             close_timeout: config.protocol.close_timeout,
             phase: Phase::Running,
             closed: None,

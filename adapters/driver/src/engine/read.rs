@@ -43,6 +43,7 @@ where
                         self.window = (self.window * 2).min(self.read_size);
                     }
                     if n > 0 {
+                        self.input_total += n as u64;
                         let chunk = self.read_buf.split_to(n);
                         let queued = self.conn.queued_bytes();
                         self.conn.handle_input_buf(self.clock.now(), chunk);

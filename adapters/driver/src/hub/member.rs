@@ -37,6 +37,9 @@ pub struct Member<S, T, R: Ord + Clone = String> {
     epoch: std::time::Instant,
     /// What the hub's slot says, to touch the hub only on a change.
     published: Liveness,
+    /// The engine's count of bytes read when last looked at: any frame,
+    /// even one the connection answers by itself, is activity.
+    input_seen: u64,
     /// Wakes the member when it would become dormant, armed at `armed_at`.
     dormant_timer: Option<T>,
     armed_at: Option<std::time::Instant>,
@@ -67,6 +70,7 @@ impl<S, T: Timer, R: Ord + Clone> Member<S, T, R> {
             activity: Activity::new(Instant::ZERO, after),
             epoch: T::now(),
             published: Liveness::Parked,
+            input_seen: 0,
             dormant_timer: None,
             armed_at: None,
         }
@@ -179,6 +183,7 @@ where
             let poll = self
                 .socket
                 .poll_engine(cx, |engine, cx| engine.poll_next(cx));
+            self.note_input();
             self.note_closing();
             self.note_end(&poll);
             self.note_taken(&poll);
@@ -208,6 +213,7 @@ where
         self.waiting();
         self.pump(cx);
         let poll = self.socket.poll_next_event(cx);
+        self.note_input();
         self.note_closing();
         self.note_end(&poll);
         self.note_taken(&poll);
@@ -225,6 +231,19 @@ where
         if self.activity.state() == Liveness::Live {
             let now = self.now();
             self.activity.parked(now);
+        }
+    }
+
+    /// Bytes read since the last look are activity, whether or not they
+    /// make an event: a ping, or a frame an auto-response answers, keeps a
+    /// member from going dormant and wakes a dormant one.
+    fn note_input(&mut self) {
+        let total = self.socket.command(|engine| engine.input_total());
+        if total != self.input_seen {
+            self.input_seen = total;
+            let now = self.now();
+            self.activity.frame(now);
+            self.publish_liveness();
         }
     }
 
@@ -296,6 +315,14 @@ where
                 .hub
                 .with_slot(self.seat.id, |slot| slot.set_liveness(liveness));
         }
+    }
+
+    /// Answers `request` with `response` from now on without handing it
+    /// to the application (see [`Socket::set_auto_response`]); such
+    /// frames still count as activity, and a hibernated member answers
+    /// them without waking the application.
+    pub fn set_auto_response(&mut self, request: impl Into<Message>, response: impl Into<Message>) {
+        self.socket.set_auto_response(request, response);
     }
 
     /// Sends `message` to this member alone, after everything the hub
@@ -434,6 +461,7 @@ where
             activity,
             epoch,
             published,
+            input_seen,
             dormant_timer,
             armed_at,
         } = self;
@@ -452,6 +480,7 @@ where
                     activity,
                     epoch,
                     published,
+                    input_seen,
                     dormant_timer,
                     armed_at,
                 }),
@@ -481,6 +510,9 @@ where
             published: activity.state(),
             activity,
             epoch,
+            // A new engine counts from zero; the bytes that woke the
+            // member are the waker's to judge.
+            input_seen: 0,
             dormant_timer: None,
             armed_at: None,
         })
