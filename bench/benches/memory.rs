@@ -7,7 +7,11 @@
 //! allocated lazily on the first read are counted. Measured twice: the
 //! protocol objects alone over an in-memory stream (no sockets, nothing
 //! else in the process changes), and whole echo servers over loopback TCP
-//! (client ends included, with a bare TCP server as the baseline).
+//! (client ends included, with a bare TCP server as the baseline). The
+//! loopback row also runs wscore's hub with every member driven by one
+//! `Served` task, once with dormant members hibernated and once with them
+//! awake, and measures the server CPU a message to a hibernated member
+//! takes against one to an awake member (see `memory/dormant.rs`).
 //!
 //! One large message: the peak heap and peak resident memory of a server
 //! receiving one 256 MiB binary frame, generated as it is read so that the
@@ -16,6 +20,9 @@
 
 #[path = "common/servers.rs"]
 mod servers;
+
+#[path = "memory/dormant.rs"]
+mod dormant;
 
 use std::io;
 use std::net::SocketAddr;
@@ -47,6 +54,24 @@ const HELLO: &[u8; 16] = b"0123456789abcdef";
 /// do not hide the next one's growth.
 const CASE_VAR: &str = "WSCORE_BENCH_MEMORY_CASE";
 
+/// Runs only the named rows (comma-separated: `memory`, `tcp`, `big`);
+/// every row when unset.
+const ROWS_VAR: &str = "WSCORE_BENCH_MEMORY_ROWS";
+
+/// Whether `row` is to run this time (see [`ROWS_VAR`]).
+fn row_enabled(row: &str) -> bool {
+    std::env::var(ROWS_VAR).map_or(true, |rows| rows.split(',').any(|r| r.trim() == row))
+}
+
+/// Dormant hub members woken per round of the wake measurement.
+fn wake_sample(settings: &Settings) -> usize {
+    if settings.smoke {
+        20
+    } else {
+        1000
+    }
+}
+
 fn main() {
     std::env::set_var("ASYNC_STD_THREAD_COUNT", "1");
     let settings = Settings::from_env();
@@ -58,9 +83,15 @@ fn main() {
         println!("{CASE_VAR} {}", numbers.join(" "));
         return;
     }
-    idle_in_memory(&settings);
-    idle_over_tcp(&settings);
-    big_message(&settings);
+    if row_enabled("memory") {
+        idle_in_memory(&settings);
+    }
+    if row_enabled("tcp") {
+        idle_over_tcp(&settings);
+    }
+    if row_enabled("big") {
+        big_message(&settings);
+    }
 }
 
 /// Runs `case` in a fresh copy of this process and returns its numbers.
@@ -91,10 +122,16 @@ fn run_case(settings: &Settings, case: &str) -> Vec<f64> {
             let (heap, rss) = idle_in_memory_case(settings.idle_conns, index);
             vec![heap, rss]
         }
-        "tcp" => {
-            let (heap, rss) = idle_over_tcp_case(tcp_conns(settings), index);
-            vec![heap, rss]
-        }
+        "tcp" => match index.checked_sub(1 + Server::ALL.len()) {
+            Some(hub) => {
+                let mode = *dormant::Mode::ALL.get(hub).expect("a hub mode");
+                dormant::case(tcp_conns(settings), wake_sample(settings), mode).to_vec()
+            }
+            None => {
+                let (heap, rss) = idle_over_tcp_case(tcp_conns(settings), index);
+                vec![heap, rss]
+            }
+        },
         "big" => big_case(settings.big_message, index),
         _ => panic!("unknown case {case}"),
     }
@@ -387,6 +424,7 @@ fn tcp_conns(settings: &Settings) -> usize {
 fn tcp_names() -> Vec<&'static str> {
     let mut names = vec!["bare TCP (no WebSocket library)"];
     names.extend(Server::ALL.iter().map(|s| s.name()));
+    names.extend(dormant::Mode::ALL.iter().map(|m| m.name()));
     names
 }
 
@@ -439,10 +477,14 @@ fn idle_over_tcp(settings: &Settings) {
     let n = tcp_conns(settings);
     let limit = open_files_limit().unwrap_or(1024);
     let mut results = Vec::new();
+    let mut hubs = Vec::new();
     for (i, name) in tcp_names().into_iter().enumerate() {
         eprintln!("memory: {n} idle connections to {name}");
         let r = in_child(&format!("tcp:{i}"));
         results.push((name, r[0], r[1]));
+        if i > Server::ALL.len() {
+            hubs.push(dormant::Measured::from_slice(&r));
+        }
     }
 
     let (bare_heap, bare_rss) = results.first().map_or((0.0, 0.0), |r| (r.1, r.2));
@@ -484,6 +526,9 @@ fn idle_over_tcp(settings: &Settings) {
          two descriptors). Every server runs in a fresh process."
     ));
     table.print();
+    if !hubs.is_empty() {
+        dormant::report(n, (bare_heap, bare_rss), &hubs);
+    }
 }
 
 fn ours_big(len: usize, mode: ReceiveMode) -> usize {
