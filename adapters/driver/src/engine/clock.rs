@@ -32,6 +32,13 @@ impl<T: Timer> Clock<T> {
         }
     }
 
+    /// Drops the timer (and the waker it was last polled with); the next
+    /// deadline builds a new one.
+    pub(crate) fn release_timer(&mut self) {
+        self.timer = None;
+        self.armed = None;
+    }
+
     pub(crate) fn now(&self) -> Instant {
         Instant::from_elapsed(T::now().saturating_duration_since(self.base))
     }

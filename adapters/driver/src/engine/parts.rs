@@ -118,15 +118,22 @@ where
         }
         let deadline = self.conn.poll_timeout();
         let Engine {
-            conn, io, clock, ..
+            conn, io, mut clock, ..
         } = self;
         match conn.hibernate() {
-            Ok(record) => Ok(Parts {
-                io,
-                clock,
-                record,
-                deadline,
-            }),
+            Ok(record) => {
+                // The timer was last polled by whoever drove the awake
+                // connection, and a runtime keeps that task's waker, and
+                // with it the task, as long as the timer lives. A sleeper
+                // arms a fresh one if it has a deadline.
+                clock.release_timer();
+                Ok(Parts {
+                    io,
+                    clock,
+                    record,
+                    deadline,
+                })
+            }
             // Checked above; kept for a core that changes its mind.
             Err((conn, error)) => Err((Engine::assemble(io, conn, clock, config), error)),
         }
