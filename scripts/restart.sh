@@ -42,7 +42,9 @@ fail() {
 
 # Starts the server on $1 with log $2; sets $server and $addr.
 start_server() {
-  "$counter" --addr "$1" --state-dir "$state" >"$2" 2>&1 &
+  # The log exists before the server does: the loop below reads it at once.
+  : >"$2"
+  "$counter" --addr "$1" --state-dir "$state" >>"$2" 2>&1 &
   server=$!
   addr=
   for _ in $(seq 100); do
@@ -67,7 +69,8 @@ wait_for_line() {
 start_server 127.0.0.1:0 "$work/server1.log"
 echo "counter server at $addr, state in $state"
 
-"$counter" --client --addr "$addr" --inc 3 --hold >"$work/client1.log" 2>&1 &
+: >"$work/client1.log"
+"$counter" --client --addr "$addr" --inc 3 --hold >>"$work/client1.log" 2>&1 &
 holder=$!
 wait_for_line "$work/client1.log" "count 3"
 key=$(sed -n 's/^key //p' "$work/client1.log")
