@@ -207,10 +207,9 @@ fn start(
                 let _ = stream.set_nodelay(true);
                 let admit = admit(hub.clone(), stream, Config::clone(&config), adder.clone());
                 // A finished task's memory stays allocated as long as a
-                // waker of it does, and the handshake leaves one behind
-                // in the member; boxed, the handshake's future (8 KiB) is
-                // freed when it completes and only the task's small cell
-                // stays.
+                // waker of it does; the two ways of writing the task show
+                // that a hibernated member keeps none (it drops the timer
+                // the handshake task last polled).
                 if mode == Mode::HibernatedTaskHeld {
                     tokio::spawn(admit);
                 } else {
@@ -372,9 +371,8 @@ pub(crate) fn report(n: usize, bare: (f64, f64), hubs: &[Measured]) {
          once every member has hibernated (the awake hub's 100 ms after the echo), and the \
          stream reports the hibernated members hold {} each (entry, sleeper, the core's record). \
          Each connection's handshake runs in a task of its own, which hands the member to the \
-         serving task; a waker of that task stays registered with the member's transport or timer \
-         after the handshake, so the finished task's memory (with the handshake's future of about 8 KiB, unless the \
-         task holds it in a box) lives as long as the member. Server CPU is the serving thread's \
+         serving task, with its future boxed or not (the second row): a hibernated member keeps \
+         no waker of that task, so either way the finished task is freed. Server CPU is the serving thread's \
          CPU clock (CLOCK_THREAD_CPUTIME_ID: the serving task and tokio's IO driver, not the \
          client end in the same process) from the first of {:.0} messages, one to each of that \
          many members, until every echo has arrived, divided by the messages; median of {} \
