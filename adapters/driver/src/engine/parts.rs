@@ -118,7 +118,10 @@ where
         }
         let deadline = self.conn.poll_timeout();
         let Engine {
-            conn, io, mut clock, ..
+            conn,
+            io,
+            mut clock,
+            ..
         } = self;
         match conn.hibernate() {
             Ok(record) => {
