@@ -5,13 +5,16 @@
 use std::cell::RefCell;
 use std::future::Future;
 
-use futures::future::{select, Either};
 use futures::StreamExt;
 use wscore_driver::hub::{Hub, HubConfig, HubEvent, Member, RoomEvent, Served, SlowConsumer};
 use wscore_driver::testing::{block_on, pipe, ManualTimer, PipeEnd};
 use wscore_driver::{
     Accept, ClientRequest, CloseCode, Config, Error, Event, Message, Reject, Role, Socket,
 };
+
+#[path = "support/drive.rs"]
+mod drive;
+use drive::{while_driven, yield_now};
 
 type Ws = Socket<PipeEnd, ManualTimer>;
 type Hubbed = Member<PipeEnd, ManualTimer>;
@@ -40,41 +43,20 @@ async fn while_served<F: Future>(
     seen: &Events,
     body: F,
 ) -> F::Output {
-    let drive = async {
-        while let Some((id, event)) = served.next().await {
-            let note = match event {
-                HubEvent::Event(Event::Message(m)) => {
-                    format!("message {:?}", m.as_text().unwrap_or(""))
-                }
-                HubEvent::Event(other) => format!("event {other:?}"),
-                HubEvent::Ended(None) => "ended".to_string(),
-                HubEvent::Ended(Some(e)) => format!("ended with {e}"),
-                other => format!("{other:?}"),
-            };
-            seen.borrow_mut().push((id.get(), note));
-        }
-        std::future::pending::<()>().await;
+    let next = |cx: &mut std::task::Context<'_>| served.poll_next_unpin(cx);
+    let note = |id: wscore_driver::hub::MemberId, event| {
+        let note = match event {
+            HubEvent::Event(Event::Message(m)) => {
+                format!("message {:?}", m.as_text().unwrap_or(""))
+            }
+            HubEvent::Event(other) => format!("event {other:?}"),
+            HubEvent::Ended(None) => "ended".to_string(),
+            HubEvent::Ended(Some(e)) => format!("ended with {e}"),
+            other => format!("{other:?}"),
+        };
+        seen.borrow_mut().push((id.get(), note));
     };
-    futures::pin_mut!(body);
-    futures::pin_mut!(drive);
-    match select(body, drive).await {
-        Either::Left((out, _)) => out,
-        Either::Right(((), _)) => unreachable!("the drive never ends"),
-    }
-}
-
-/// Lets the other futures of the test run once.
-async fn yield_now() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            return std::task::Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    })
-    .await;
+    while_driven(next, note, body).await
 }
 
 async fn texts(client: &mut Ws, count: usize) -> Vec<String> {

@@ -7,7 +7,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::future::{select, Either};
 use futures::StreamExt;
 use wscore_driver::hub::{
     Admission, AttachmentError, Hub, HubConfig, HubEvent, Liveness, Member, Served, TagError,
@@ -16,6 +15,10 @@ use wscore_driver::testing::{self, block_on, pipe, sleep, ManualTimer, PipeEnd};
 use wscore_driver::{
     Accept, ClientRequest, CloseCode, Config, Error, Event, Message, Reject, Role, Socket,
 };
+
+#[path = "support/drive.rs"]
+mod drive;
+use drive::{settle, while_driven};
 
 type Ws = Socket<PipeEnd, ManualTimer>;
 type Hubbed = Member<PipeEnd, ManualTimer>;
@@ -260,39 +263,16 @@ async fn while_served<F: Future>(
     seen: &Seen,
     body: F,
 ) -> F::Output {
-    let drive = async {
-        while let Some((_, event)) = served.next().await {
-            let note = match event {
-                HubEvent::Dormant => "dormant".to_string(),
-                HubEvent::Event(Event::Ping(_)) => "ping".to_string(),
-                other => format!("{other:?}"),
-            };
-            seen.borrow_mut().push((testing::now() - start, note));
-        }
-        std::future::pending::<()>().await;
+    let next = |cx: &mut std::task::Context<'_>| served.poll_next_unpin(cx);
+    let note = |_, event| {
+        let note = match event {
+            HubEvent::Dormant => "dormant".to_string(),
+            HubEvent::Event(Event::Ping(_)) => "ping".to_string(),
+            other => format!("{other:?}"),
+        };
+        seen.borrow_mut().push((testing::now() - start, note));
     };
-    futures::pin_mut!(body);
-    futures::pin_mut!(drive);
-    match select(body, drive).await {
-        Either::Left((out, _)) => out,
-        Either::Right(((), _)) => unreachable!("the drive never ends"),
-    }
-}
-
-/// Lets the other futures run a few times without moving the clock.
-async fn settle() {
-    for _ in 0..8 {
-        let mut yielded = false;
-        std::future::poll_fn(|cx| {
-            if yielded {
-                return std::task::Poll::Ready(());
-            }
-            yielded = true;
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        })
-        .await;
-    }
+    while_driven(next, note, body).await
 }
 
 const THRESHOLD: Duration = Duration::from_secs(10);

@@ -5,11 +5,9 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::future::{select, Either};
 use futures::StreamExt;
 use wscore::{Config as ProtocolConfig, DeflateConfig, HibernateError, Keepalive};
 use wscore_driver::hub::{
@@ -17,6 +15,10 @@ use wscore_driver::hub::{
 };
 use wscore_driver::testing::{block_on, pipe, sleep, ManualTimer, PipeEnd};
 use wscore_driver::{ClientRequest, CloseCode, Config, Event, Message, Role, Socket};
+
+#[path = "support/drive.rs"]
+mod drive;
+use drive::{settle, while_driven};
 
 type Ws = Socket<PipeEnd, ManualTimer>;
 type Hubbed = Member<PipeEnd, ManualTimer>;
@@ -62,36 +64,9 @@ fn note(event: &HubEvent) -> String {
 /// Runs `body` while the stream drives its members; the stream is
 /// borrowed only while it is polled, so `body` may look at it.
 async fn while_served<F: Future>(served: &Stream, seen: &Seen, body: F) -> F::Output {
-    let drive = async {
-        loop {
-            let next = std::future::poll_fn(|cx| served.borrow_mut().poll_next_unpin(cx)).await;
-            let Some((_, event)) = next else { break };
-            seen.borrow_mut().push(note(&event));
-        }
-        std::future::pending::<()>().await;
-    };
-    futures::pin_mut!(body);
-    futures::pin_mut!(drive);
-    match select(body, drive).await {
-        Either::Left((out, _)) => out,
-        Either::Right(((), _)) => unreachable!("the drive never ends"),
-    }
-}
-
-/// Lets the other futures run a few times without moving the clock.
-async fn settle() {
-    for _ in 0..8 {
-        let mut yielded = false;
-        std::future::poll_fn(|cx| {
-            if yielded {
-                return Poll::Ready(());
-            }
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        })
-        .await;
-    }
+    let next = |cx: &mut std::task::Context<'_>| served.borrow_mut().poll_next_unpin(cx);
+    let record = |_, event: HubEvent| seen.borrow_mut().push(note(&event));
+    while_driven(next, record, body).await
 }
 
 /// One member on a hibernating stream, and its client.
