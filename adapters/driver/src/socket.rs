@@ -431,6 +431,11 @@ impl<S, T> Socket<S, T> {
         self.engine
     }
 
+    /// The engine, for what the hub reads of it.
+    pub(crate) fn engine(&self) -> &Engine<S, T> {
+        &self.engine
+    }
+
     /// A socket around an engine put back together.
     pub(crate) fn from_engine(engine: Engine<S, T>) -> Self {
         Socket { engine }

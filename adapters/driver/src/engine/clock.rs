@@ -39,6 +39,11 @@ impl<T: Timer> Clock<T> {
         self.armed = None;
     }
 
+    /// The timer-clock instant the core's `Instant::ZERO` stands for.
+    pub(crate) fn base(&self) -> std::time::Instant {
+        self.base
+    }
+
     pub(crate) fn now(&self) -> Instant {
         Instant::from_elapsed(T::now().saturating_duration_since(self.base))
     }

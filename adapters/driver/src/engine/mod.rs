@@ -122,6 +122,12 @@ impl<S, T> Engine<S, T> {
         self.conn.queued_bytes() + self.out_bytes
     }
 
+    /// The connection's clock: the core's `now`, and the timer-clock
+    /// instant its zero stands for.
+    pub(crate) fn clock(&self) -> &Clock<T> {
+        &self.clock
+    }
+
     /// Bytes read from the transport so far.
     pub(crate) fn input_total(&self) -> u64 {
         self.input_total

@@ -42,9 +42,8 @@ pub(super) struct Sleeper<S, T, R: Ord + Clone> {
     pub(super) parts: Parts<S, T>,
     /// Still registered: the hub queues for it and wakes it.
     pub(super) seat: Seat<R>,
-    /// Dormant, on a clock whose epoch is `epoch`.
+    /// Dormant, on the clock kept in `parts`.
     pub(super) activity: Activity,
-    pub(super) epoch: std::time::Instant,
 }
 
 impl<S, T, R> Sleeper<S, T, R>

@@ -32,9 +32,8 @@ pub struct Member<S, T, R: Ord + Clone = String> {
     /// The connection stopped being open and the member was taken out of
     /// the hub's listings.
     withdrawn: bool,
-    /// Live, parked or dormant, on a clock whose epoch is `epoch`.
+    /// Live, parked or dormant, on the connection's own clock.
     activity: Activity,
-    epoch: std::time::Instant,
     /// What the hub's slot says, to touch the hub only on a change.
     published: Liveness,
     /// The engine's count of bytes read when last looked at: any frame,
@@ -59,6 +58,7 @@ impl<S, T: Timer, R: Ord + Clone> Member<S, T, R> {
         // With the check off the threshold is never passed: the member is
         // only ever live or parked.
         let after = hub.config().dormant_after.unwrap_or(Duration::MAX);
+        let now = socket.engine().clock().now();
         Member {
             socket,
             seat: Seat {
@@ -67,8 +67,7 @@ impl<S, T: Timer, R: Ord + Clone> Member<S, T, R> {
                 left: false,
             },
             withdrawn: false,
-            activity: Activity::new(Instant::ZERO, after),
-            epoch: T::now(),
+            activity: Activity::new(now, after),
             published: Liveness::Parked,
             input_seen: 0,
             dormant_timer: None,
@@ -222,7 +221,7 @@ where
 
     /// The clock of the member's [`Activity`].
     fn now(&self) -> Instant {
-        Instant::from_elapsed(T::now().saturating_duration_since(self.epoch))
+        self.socket.engine().clock().now()
     }
 
     /// The application waits for the next event again (the hub hears it
@@ -278,7 +277,10 @@ where
             // Dormant needs strictly more than the threshold: the timer
             // fires one tick after the deadline.
             let Some(at) = self
-                .epoch
+                .socket
+                .engine()
+                .clock()
+                .base()
                 .checked_add(deadline.elapsed_since_epoch())
                 .and_then(|at| at.checked_add(Duration::from_nanos(1)))
             else {
@@ -459,7 +461,6 @@ where
             seat,
             withdrawn,
             activity,
-            epoch,
             published,
             input_seen,
             dormant_timer,
@@ -470,7 +471,6 @@ where
                 parts,
                 seat,
                 activity,
-                epoch,
             }),
             Err((engine, error)) => Err((
                 Box::new(Member {
@@ -478,7 +478,6 @@ where
                     seat,
                     withdrawn,
                     activity,
-                    epoch,
                     published,
                     input_seen,
                     dormant_timer,
@@ -500,7 +499,6 @@ where
             parts,
             seat,
             activity,
-            epoch,
         } = sleeper;
         let engine = Engine::resume(parts, config, wake)?;
         Ok(Member {
@@ -509,7 +507,6 @@ where
             withdrawn: false,
             published: activity.state(),
             activity,
-            epoch,
             // A new engine counts from zero; the bytes that woke the
             // member are the waker's to judge.
             input_seen: 0,
