@@ -127,7 +127,7 @@ fn a_dormant_member_hibernates_and_a_message_wakes_it_for_the_application() {
 
 #[test]
 fn an_auto_response_while_hibernated_is_answered_without_the_application() {
-    let (_hub, served, _id, mut client) = served_member_with(Config::default(), |ws| {
+    let (hub, served, id, mut client) = served_member_with(Config::default(), |ws| {
         ws.set_auto_response(Message::text("ping?"), Message::text("pong!"));
     });
     let seen = Seen::default();
@@ -137,7 +137,20 @@ fn an_auto_response_while_hibernated_is_answered_without_the_application() {
         let answer = client.next_event().await.unwrap().unwrap();
         assert_eq!(answer, Event::Message(Message::text("pong!")));
         settle().await;
+        // The application heard nothing, and the member sleeps on; the
+        // frame was activity all the same.
         assert_eq!(*seen.borrow(), ["dormant"]);
+        assert_eq!(served.borrow().dormant_count(), 1);
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        // Idle again for the threshold: dormant again, reported again,
+        // without waking.
+        sleep(THRESHOLD).await;
+        settle().await;
+        assert_eq!(*seen.borrow(), ["dormant"]);
+        sleep(TICK).await;
+        settle().await;
+        assert_eq!(*seen.borrow(), ["dormant", "dormant"]);
+        assert_eq!(hub.liveness(id), Some(Liveness::Dormant));
         assert_eq!(served.borrow().dormant_count(), 1);
     }));
 }
@@ -154,7 +167,36 @@ fn a_ping_while_hibernated_is_answered_without_the_application() {
         settle().await;
         assert_eq!(*seen.borrow(), ["dormant"]);
         assert_eq!(served.borrow().dormant_count(), 1);
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        sleep(THRESHOLD + TICK).await;
+        settle().await;
+        assert_eq!(*seen.borrow(), ["dormant", "dormant"]);
         assert_eq!(hub.liveness(id), Some(Liveness::Dormant));
+    }));
+}
+
+#[test]
+fn a_message_to_a_parked_sleeper_wakes_the_application() {
+    let (hub, served, id, mut client) = served_member(Config::default());
+    let seen = Seen::default();
+    block_on(while_served(&served, &seen, async {
+        fall_asleep(&served).await;
+        client.ping(&b"there?"[..]).await.unwrap();
+        let _pong = client.next_event().await.unwrap().unwrap();
+        settle().await;
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        sleep(THRESHOLD / 2).await;
+        client.send(Message::text("hello")).await.unwrap();
+        settle().await;
+        assert_eq!(*seen.borrow(), ["dormant", "message \"hello\""]);
+        assert_eq!(served.borrow().dormant_count(), 0);
+        // The idle time counts from the message, not from the ping.
+        sleep(THRESHOLD).await;
+        settle().await;
+        assert_eq!(*seen.borrow(), ["dormant", "message \"hello\""]);
+        sleep(TICK).await;
+        settle().await;
+        assert_eq!(*seen.borrow(), ["dormant", "message \"hello\"", "dormant"]);
     }));
 }
 
@@ -189,15 +231,18 @@ fn a_keepalive_deadline_while_hibernated_sends_the_ping() {
         sleep(interval - THRESHOLD - TICK).await;
         let ping = client.next_event().await.unwrap().unwrap();
         assert!(matches!(ping, Event::Ping(_)), "{ping:?}");
-        // The client's pong goes back; the member sleeps on.
+        // The client's pong goes back; the member sleeps on, parked by
+        // the frame.
         settle().await;
         assert_eq!(*seen.borrow(), ["dormant"]);
         assert_eq!(served.borrow().dormant_count(), 1);
-        // The pong counted: no timeout closes it.
+        assert_eq!(hub.liveness(id), Some(Liveness::Parked));
+        // The pong counted: no timeout closes it, and the member is
+        // dormant again past the threshold.
         sleep(Duration::from_secs(25)).await;
         settle().await;
         assert_eq!(hub.liveness(id), Some(Liveness::Dormant));
-        assert_eq!(*seen.borrow(), ["dormant"]);
+        assert_eq!(*seen.borrow(), ["dormant", "dormant"]);
     }));
 }
 

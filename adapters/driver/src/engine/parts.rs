@@ -39,6 +39,9 @@ pub(crate) enum Wake {
     Failed(io::Error),
     /// The core's next deadline passed.
     Deadline,
+    /// The deadline the owner gave [`Parts::poll_wake`] passed; the
+    /// engine need not be rebuilt for it.
+    Alarm,
     /// Something else concerns the connection (what its owner queued).
     Queued,
 }
@@ -50,16 +53,35 @@ impl<S, T> Parts<S, T> {
     }
 }
 
+impl<S, T: Timer> Parts<S, T> {
+    /// The connection's `now`, on the clock the record's deadlines use.
+    pub(crate) fn now(&self) -> Instant {
+        self.clock.now()
+    }
+}
+
 impl<S, T> Parts<S, T>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     T: Timer,
 {
-    /// Waits for bytes, the end of the input, or the core's next deadline.
-    pub(crate) fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
-        if let Some(deadline) = self.deadline {
-            if self.clock.poll_deadline(deadline, cx).is_ready() {
-                return Poll::Ready(Wake::Deadline);
+    /// Waits for bytes, the end of the input, the core's next deadline,
+    /// or `alarm`, a deadline of the owner's on the same clock. The one
+    /// timer waits for the earlier of the two deadlines.
+    pub(crate) fn poll_wake(&mut self, cx: &mut Context<'_>, alarm: Option<Instant>) -> Poll<Wake> {
+        let earliest = match (self.deadline, alarm) {
+            (Some(core), Some(alarm)) => Some(core.min(alarm)),
+            (core, alarm) => core.or(alarm),
+        };
+        if let Some(at) = earliest {
+            if self.clock.poll_deadline(at, cx).is_ready() {
+                // Both may have passed: the core's goes first, and the
+                // rebuilt connection's owner sees the other when it polls.
+                return Poll::Ready(if self.deadline == Some(at) {
+                    Wake::Deadline
+                } else {
+                    Wake::Alarm
+                });
             }
         }
         let mut buf = [0u8; WAKE_READ];
@@ -165,8 +187,8 @@ where
             Wake::Eof => engine.on_eof(),
             Wake::Failed(error) => engine.fail_io(error),
             // The event loop fires the deadline; the owner writes what it
-            // queued.
-            Wake::Deadline | Wake::Queued => {}
+            // queued or handles its own alarm.
+            Wake::Deadline | Wake::Queued | Wake::Alarm => {}
         }
         Ok(engine)
     }

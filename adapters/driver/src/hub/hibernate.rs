@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{Activity, HibernateError};
@@ -42,7 +43,8 @@ pub(super) struct Sleeper<S, T, R: Ord + Clone> {
     pub(super) parts: Parts<S, T>,
     /// Still registered: the hub queues for it and wakes it.
     pub(super) seat: Seat<R>,
-    /// Dormant, on the clock kept in `parts`.
+    /// Dormant, or parked again by a frame the connection answered
+    /// itself, on the clock kept in `parts`.
     pub(super) activity: Activity,
 }
 
@@ -53,9 +55,10 @@ where
     R: Ord + Clone,
 {
     /// Waits for something to do: a message or close the hub queued (its
-    /// slot's waker is this task's), bytes, the end of the input, or the
-    /// connection's next deadline. A member the hub no longer knows wakes
-    /// to end.
+    /// slot's waker is this task's), bytes, the end of the input, the
+    /// connection's next deadline, or, while parked, the moment it would
+    /// become dormant ([`Wake::Alarm`], for [`Sleeper::note_alarm`]). A
+    /// member the hub no longer knows wakes to end.
     pub(super) fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
         let queued = self.seat.hub.with_slot(self.seat.id, |slot| {
             slot.register(cx.waker());
@@ -64,7 +67,29 @@ where
         if queued != Some(false) {
             return Poll::Ready(Wake::Queued);
         }
-        self.parts.poll_wake(cx)
+        // Dormant needs strictly more than the threshold: one tick past.
+        let alarm = match self.seat.hub.config().dormant_after {
+            Some(_) => self
+                .activity
+                .poll_timeout()
+                .map(|at| at.saturating_add(Duration::from_nanos(1))),
+            None => None,
+        };
+        self.parts.poll_wake(cx, alarm)
+    }
+
+    /// After [`Wake::Alarm`]: true once, when a parked sleeper became
+    /// dormant; the hub is told, and the sleeper sleeps on.
+    pub(super) fn note_alarm(&mut self) -> bool {
+        if !self.activity.handle_timeout(self.parts.now()) {
+            return false;
+        }
+        let liveness = self.activity.state();
+        let _ = self
+            .seat
+            .hub
+            .with_slot(self.seat.id, |slot| slot.set_liveness(liveness));
+        true
     }
 
     /// Bytes held beyond the size of the sleeper itself.

@@ -498,33 +498,36 @@ where
         let Sleeper {
             parts,
             seat,
-            activity,
+            mut activity,
         } = sleeper;
+        // What the hub was last told; bytes from the peer are activity,
+        // told below.
+        let published = activity.state();
+        if let Wake::Input(_) = wake {
+            activity.frame(parts.now());
+        }
         let engine = Engine::resume(parts, config, wake)?;
-        Ok(Member {
+        let mut member = Member {
             socket: Socket::from_engine(engine),
             seat,
             withdrawn: false,
-            published: activity.state(),
+            published,
             activity,
             // A new engine counts from zero; the bytes that woke the
-            // member are the waker's to judge.
+            // member were counted above.
             input_seen: 0,
             dormant_timer: None,
             armed_at: None,
-        })
+        };
+        member.publish_liveness();
+        Ok(member)
     }
 
-    /// The member's activity, to put back after an event the application
-    /// is not told of.
-    pub(super) fn activity(&self) -> &Activity {
-        &self.activity
-    }
-
-    /// Puts `activity` back: an event handled for the application does
-    /// not make it live.
-    pub(super) fn restore_activity(&mut self, activity: Activity) {
-        self.activity = activity;
+    /// The event just taken is not the application's (the connection
+    /// answered it): the member waits again rather than being live. The
+    /// frame it came in stays counted as activity.
+    pub(super) fn not_handed_out(&mut self) {
+        self.waiting();
         self.publish_liveness();
     }
 }

@@ -12,10 +12,11 @@ use std::task::{ready, Context, Poll, Waker};
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::stream::SelectAll;
-use wscore::{HibernateError, Liveness, MemberId};
+use wscore::{HibernateError, MemberId};
 
 use super::hibernate::{HibernateRefusal, Shared, Sleeper};
 use super::Member;
+use crate::engine::Wake;
 use crate::{Config, Error, Event, Timer};
 
 /// What [`Served`] reports about one member.
@@ -346,8 +347,15 @@ where
         loop {
             let awake = match this {
                 Driven::Ended => return Poll::Ready(None),
-                Driven::Asleep { sleeper, .. } => {
+                Driven::Asleep { id, sleeper, .. } => {
                     let wake = ready!(sleeper.poll_wake(cx));
+                    if let Wake::Alarm = wake {
+                        if sleeper.note_alarm() {
+                            return Poll::Ready(Some((*id, HubEvent::Dormant)));
+                        }
+                        // Not yet by the clock: wait for the timer again.
+                        continue;
+                    }
                     let Driven::Asleep {
                         id,
                         sleeper,
@@ -377,7 +385,6 @@ where
             if let Some(refusal) = awake.refused.take() {
                 return Poll::Ready(Some((id, HubEvent::HibernateRefused(refusal))));
             }
-            let before = awake.woken.then(|| awake.member.activity().clone());
             let hibernate = awake.member.hub().config().hibernate;
             let event = match awake.member.poll_next_in_hub(cx) {
                 Poll::Pending if awake.member.poll_dormant(cx) => {
@@ -392,7 +399,7 @@ where
                     HubEvent::Dormant
                 }
                 Poll::Pending => {
-                    if awake.woken && awake.member.liveness() == Liveness::Dormant {
+                    if awake.woken {
                         // What woke it is handled: back to sleep, or say
                         // once why not (a write the transport has not
                         // taken yet passes).
@@ -421,12 +428,10 @@ where
                     }
                     return Poll::Pending;
                 }
-                Poll::Ready(Some(Ok(Event::Ping(_) | Event::Pong(_)))) if before.is_some() => {
+                Poll::Ready(Some(Ok(Event::Ping(_) | Event::Pong(_)))) if awake.woken => {
                     // Answered by the connection itself: the application
                     // is not woken for it.
-                    if let Some(activity) = before {
-                        awake.member.restore_activity(activity);
-                    }
+                    awake.member.not_handed_out();
                     continue;
                 }
                 Poll::Ready(Some(Ok(event))) => {
