@@ -391,6 +391,112 @@ fn full_disk_child(spec: &str) {
     store.delete(other).unwrap();
 }
 
+/// Set in the child that runs
+/// [`a_read_only_directory_refuses_the_write_and_keeps_the_old_value`]:
+/// the store's directory.
+#[cfg(unix)]
+const READ_ONLY_ENV: &str = "WSCORE_STORE_READ_ONLY";
+
+/// The unprivileged user (and group) a root parent runs that child as.
+#[cfg(unix)]
+const NOBODY: u32 = 65534;
+
+#[cfg(unix)]
+#[test]
+#[allow(unsafe_code)]
+fn a_read_only_directory_refuses_the_write_and_keeps_the_old_value() {
+    use std::os::unix::process::CommandExt;
+
+    if let Ok(dir) = std::env::var(READ_ONLY_ENV) {
+        return read_only_child(&dir);
+    }
+    let dir = TempDir::new("read-only");
+    fs::create_dir_all(dir.path()).unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // Root writes into any directory: the child runs as an
+        // unprivileged user that owns the store's directory (so it can
+        // make it read-only itself), from a copy of this executable that
+        // user can reach wherever the checkout is.
+        use std::os::unix::fs::PermissionsExt;
+        let bin = TempDir::new("read-only-bin");
+        fs::create_dir_all(bin.path()).unwrap();
+        let exe = bin.path().join("store-test");
+        fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+        fs::set_permissions(bin.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+        child = std::process::Command::new(&exe);
+        child.uid(NOBODY).gid(NOBODY);
+        let out = run_read_only_child(&mut child, dir.path());
+        drop(bin);
+        check_read_only_child(&out, dir.path());
+    } else {
+        let out = run_read_only_child(&mut child, dir.path());
+        check_read_only_child(&out, dir.path());
+    }
+}
+
+#[cfg(unix)]
+fn run_read_only_child(child: &mut std::process::Command, dir: &Path) -> std::process::Output {
+    child
+        .args([
+            "--exact",
+            "a_read_only_directory_refuses_the_write_and_keeps_the_old_value",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(READ_ONLY_ENV, dir)
+        .output()
+        .unwrap()
+}
+
+#[cfg(unix)]
+fn check_read_only_child(out: &std::process::Output, dir: &Path) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refused = stdout.lines().find(|l| l.starts_with("save refused:"));
+    assert!(refused.is_some(), "{stdout}");
+    eprintln!("{}", refused.unwrap_or_default());
+    let key: AttachmentKey = stdout
+        .lines()
+        // The harness may print the test's name on the same line first.
+        .find_map(|l| l.split_once("key ").map(|(_, key)| key))
+        .and_then(|k| k.parse().ok())
+        .expect("the child names its key");
+    assert!(stray_files(dir).is_empty(), "{:?}", stray_files(dir));
+    let store = FsStore::open(dir).unwrap();
+    assert_eq!(store.load(key).unwrap().as_deref(), Some(&b"recovered"[..]));
+}
+
+/// In a directory made read-only after the store opened it, saves fail
+/// with the system's error and leave the old value; once writable again,
+/// the same store saves again.
+#[cfg(unix)]
+fn read_only_child(dir: &str) {
+    use std::os::unix::fs::PermissionsExt;
+
+    let store = FsStore::open(dir).unwrap();
+    let key = store.new_key().unwrap();
+    println!("key {key}");
+    store.save(key, b"old value").unwrap();
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o555)).unwrap();
+    let err = store.save(key, b"new value").unwrap_err();
+    println!("save refused: {err} ({:?})", err.kind());
+    assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+    let other = store.new_key().unwrap();
+    assert!(store.save(other, b"elsewhere").is_err());
+    assert_eq!(store.load(key).unwrap().as_deref(), Some(&b"old value"[..]));
+    assert_eq!(store.load(other).unwrap(), None);
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    store.save(key, b"recovered").unwrap();
+}
+
 #[test]
 fn concurrent_saves_leave_one_whole_value() {
     let dir = TempDir::new("concurrent");

@@ -32,6 +32,9 @@ const DORMANT_AFTER: Duration = Duration::from_millis(300);
 /// Rounds of the wake measurement; the median is reported.
 const WAKE_ROUNDS: usize = 3;
 
+/// Connections per wave in [`Mode::HibernatedInWaves`].
+const WAVE: usize = 500;
+
 /// How the hub treats members that have received nothing for a while, and
 /// how the server accepts them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +46,12 @@ pub(crate) enum Mode {
     /// accepting task itself, as an `async` block awaiting
     /// `accept_member` writes it.
     HibernatedTaskHeld,
+    /// As [`Mode::Hibernated`], with the connections arriving in waves of
+    /// [`WAVE`], each wave's members hibernated before the next connects:
+    /// a server whose idle connections accumulate over time, where one
+    /// wave reuses what the one before gave back, rather than a burst
+    /// whose every member is awake at once.
+    HibernatedInWaves,
     /// Never dormant: every member stays parked on its read, buffers and
     /// all.
     Awake,
@@ -50,7 +59,12 @@ pub(crate) enum Mode {
 
 impl Mode {
     /// The cases of the loopback idle row, in order.
-    pub(crate) const ALL: [Mode; 3] = [Mode::Hibernated, Mode::HibernatedTaskHeld, Mode::Awake];
+    pub(crate) const ALL: [Mode; 4] = [
+        Mode::Hibernated,
+        Mode::HibernatedTaskHeld,
+        Mode::HibernatedInWaves,
+        Mode::Awake,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -58,15 +72,18 @@ impl Mode {
             Mode::HibernatedTaskHeld => {
                 "wscore hub, dormant (hibernated), accept future in the task"
             }
+            Mode::HibernatedInWaves => "wscore hub, dormant (hibernated), arriving in waves",
             Mode::Awake => "wscore hub, parked (awake)",
         }
     }
 
     fn hub_config(self) -> HubConfig {
         match self {
-            Mode::Hibernated | Mode::HibernatedTaskHeld => HubConfig::default()
-                .dormant_after(Some(DORMANT_AFTER))
-                .hibernate(true),
+            Mode::Hibernated | Mode::HibernatedTaskHeld | Mode::HibernatedInWaves => {
+                HubConfig::default()
+                    .dormant_after(Some(DORMANT_AFTER))
+                    .hibernate(true)
+            }
             Mode::Awake => HubConfig::default(),
         }
     }
@@ -245,7 +262,7 @@ async fn settle(mode: Mode, n: usize, probes: &mpsc::UnboundedSender<Probe>) -> 
             tokio::time::sleep(Duration::from_millis(100)).await;
             probe(probes).await.0
         }
-        Mode::Hibernated | Mode::HibernatedTaskHeld => {
+        Mode::Hibernated | Mode::HibernatedTaskHeld | Mode::HibernatedInWaves => {
             let deadline = Instant::now() + DORMANT_AFTER + Duration::from_secs(30);
             loop {
                 let (dormant, _) = probe(probes).await;
@@ -277,13 +294,27 @@ pub(crate) fn case(n: usize, sample: usize, mode: Mode) -> Measured {
     client_rt.block_on(async {
         let before = Footprint::now();
         let (addr, probes) = start(&server, mode);
-        let mut streams = connect_many(addr, n).await.expect("connect");
-        hello_all(&mut streams).await.expect("echo");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while OPENED.load(Ordering::Relaxed) < n && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        let wave = match mode {
+            Mode::HibernatedInWaves => WAVE,
+            _ => n,
+        };
+        let mut streams = Vec::with_capacity(n);
+        let mut awake = before;
+        while streams.len() < n {
+            let first = streams.len();
+            let count = wave.min(n - first);
+            streams.extend(connect_many(addr, count).await.expect("connect"));
+            hello_all(&mut streams[first..]).await.expect("echo");
+            let opened = first + count;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while OPENED.load(Ordering::Relaxed) < opened && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            awake = Footprint::now();
+            if opened < n {
+                settle(mode, opened, &probes).await;
+            }
         }
-        let awake = Footprint::now();
         let dormant = settle(mode, n, &probes).await;
         if mode.hibernates() && dormant < n {
             eprintln!("memory: only {dormant} of {n} hub members hibernated");
@@ -378,11 +409,16 @@ pub(crate) fn report(n: usize, bare: (f64, f64), hubs: &[Measured]) {
          many members, until every echo has arrived, divided by the messages; median of {} \
          rounds, the members hibernating again between rounds. The malloc_trim column shows how \
          much of the resident set is pages the allocator keeps after the members' buffers were \
-         freed, not memory in use.",
+         freed, not memory in use. In the first two rows every connection arrives at once, so \
+         every member is awake at the same moment and the resident set keeps that peak; in the \
+         waves row they arrive {} at a time, each wave hibernated before the next connects, so \
+         a wave reuses the pages the one before gave back (its \"just after the echo\" is \
+         taken after the last wave).",
         DORMANT_AFTER.as_millis(),
         bytes(hibernated.dormant_bytes),
         hibernated.sample,
         WAKE_ROUNDS,
+        WAVE,
     ));
     table.print();
 }
