@@ -127,7 +127,9 @@ fn a_saved_attachment_is_in_memory_and_on_disk_after_a_reopen() {
     hub.save_attachment_blocking(ann.id(), &b"count 3"[..])
         .unwrap();
     assert_eq!(ann.attachment(), Some(Bytes::from_static(b"count 3")));
-    drop(hub);
+    // The store stays open, and its directory locked, while anything
+    // holds the hub.
+    drop((hub, ann));
 
     let reopened = FsStore::open(dir.path()).unwrap();
     assert_eq!(reopened.load(key).unwrap(), Some(b"count 3".to_vec()));

@@ -40,12 +40,12 @@ fn att_path(dir: &Path, key: AttachmentKey) -> PathBuf {
     dir.join(format!("{key}.att"))
 }
 
-/// Files in `dir` other than attachments and the epoch file.
+/// Files in `dir` other than attachments, the epoch file and the lock.
 fn stray_files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n != "epoch" && !n.ends_with(".att"))
+        .filter(|n| n != "epoch" && n != "lock" && !n.ends_with(".att"))
         .collect();
     names.sort();
     names
@@ -187,6 +187,23 @@ fn adopting_a_key_without_a_value_is_none_and_changes_nothing() {
 }
 
 #[test]
+fn a_second_store_on_an_open_directory_is_refused_until_the_first_is_dropped() {
+    let dir = TempDir::new("locked");
+    let store = FsStore::open(dir.path()).unwrap();
+    let key = store.new_key().unwrap();
+    store.save(key, b"mine").unwrap();
+    let err = FsStore::open(dir.path()).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+    // The refused open changed nothing.
+    assert_eq!(store.load(key).unwrap().as_deref(), Some(&b"mine"[..]));
+    let fresh = store.new_key().unwrap();
+    store.save(fresh, b"still mine").unwrap();
+    drop(store);
+    let store = FsStore::open(dir.path()).unwrap();
+    assert_eq!(store.list().unwrap(), vec![key, fresh]);
+}
+
+#[test]
 fn keys_never_repeat_across_reopens() {
     let dir = TempDir::new("unique");
     let mut seen = HashSet::new();
@@ -306,6 +323,7 @@ fn an_oversized_value_is_refused_and_the_old_one_kept() {
     let err = store.save(key, &[8; DEFAULT_MAX_LEN + 1]).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert_eq!(store.load(key).unwrap(), Some(vec![7; DEFAULT_MAX_LEN]));
+    drop(store);
 
     let small = FsStore::open(dir.path()).unwrap().with_max_len(4);
     let key = small.new_key().unwrap();

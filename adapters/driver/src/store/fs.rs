@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::format::{self, HEADER_LEN};
 use super::key::{AttachmentKey, KEY_TEXT_LEN};
+use super::lock::DirLock;
 use super::AttachmentStore;
 
 /// The default bound on one attachment: 16 KiB.
@@ -30,8 +31,11 @@ const TMP_INFIX: &str = ".tmp.";
 ///
 /// One `FsStore` per directory at a time: two stores open on the same
 /// directory at once could claim the same epoch and hand out the same
-/// keys. Opening it again after the previous one is dropped, or after
-/// the process died, is what it is made for.
+/// keys, so on Unix an open store holds an exclusive lock on the
+/// directory (a `flock` on its `lock` file) and a second
+/// [`open`](FsStore::open) fails with `WouldBlock`. The kernel releases
+/// the lock when the store is dropped or its process dies, so opening the
+/// directory again after either is what it is made for.
 #[derive(Debug)]
 pub struct FsStore {
     dir: PathBuf,
@@ -39,6 +43,8 @@ pub struct FsStore {
     next_seq: AtomicU64,
     next_tmp: AtomicU64,
     max_len: usize,
+    /// Held while the store is open.
+    _lock: DirLock,
 }
 
 impl FsStore {
@@ -49,18 +55,21 @@ impl FsStore {
     ///
     /// # Errors
     ///
-    /// Any error of the file system; `InvalidData` if the directory's
-    /// epoch file is damaged (nothing in the store's own writes leaves it
-    /// so), or if every epoch is used up.
+    /// Any error of the file system; `WouldBlock` if another open store
+    /// (in this process or another) holds the directory; `InvalidData` if
+    /// the directory's epoch file is damaged (nothing in the store's own
+    /// writes leaves it so), or if every epoch is used up.
     pub fn open(dir: impl Into<PathBuf>) -> io::Result<FsStore> {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
+        let lock = DirLock::claim(&dir)?;
         let mut store = FsStore {
             dir,
             epoch: 0,
             next_seq: AtomicU64::new(0),
             next_tmp: AtomicU64::new(0),
             max_len: DEFAULT_MAX_LEN,
+            _lock: lock,
         };
         let mut last_epoch = store.read_epoch()?;
         for entry in fs::read_dir(&store.dir)? {

@@ -37,7 +37,9 @@
 //! directory `fsync`, so after a crash exactly one of the two keys holds
 //! the value. Each [`FsStore::open`] durably claims a new epoch (a small
 //! file written by the same protocol) that every key of that open
-//! carries, so keys never repeat across restarts, crashed or clean.
+//! carries, so keys never repeat across restarts, crashed or clean, and
+//! holds the directory's lock (on Unix) while open, so two stores never
+//! share it.
 //!
 //! What a crash can leave behind:
 //!
@@ -91,6 +93,7 @@
 mod format;
 mod fs;
 mod key;
+mod lock;
 
 use std::io;
 
