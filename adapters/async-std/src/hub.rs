@@ -2,6 +2,7 @@
 //! transports and `async-io`'s timer (see [`driver::hub`](crate::driver::hub) for how
 //! it works).
 
+use std::future::Future;
 use std::io;
 
 use bytes::Bytes;
@@ -51,33 +52,33 @@ pub type Adder<S, R = String> = driver::hub::Adder<S, AsyncIoTimer, R>;
 /// }
 /// # }
 /// ```
-pub async fn accept_member<S, R>(
-    hub: &Hub<R>,
+pub fn accept_member<'a, S, R>(
+    hub: &'a Hub<R>,
     stream: S,
-    config: impl Into<Config>,
-) -> Result<Member<S, R>, Error>
+    config: impl Into<Config> + 'a,
+) -> impl Future<Output = Result<Member<S, R>, Error>> + 'a
 where
-    S: AsyncRead + AsyncWrite + Unpin,
-    R: Ord + Clone + for<'a> From<&'a str>,
+    S: AsyncRead + AsyncWrite + Unpin + 'a,
+    R: Ord + Clone + for<'b> From<&'b str>,
 {
-    hub.accept(stream, config).await
+    hub.accept(stream, config)
 }
 
 /// Server: completes the opening handshake on `stream`, letting `decide`
 /// accept it (with the rooms it starts in) or reject it; a full hub
 /// answers `503 Service Unavailable` without asking.
-pub async fn accept_member_with<S, R, F>(
-    hub: &Hub<R>,
+pub fn accept_member_with<'a, S, R, F>(
+    hub: &'a Hub<R>,
     stream: S,
-    config: impl Into<Config>,
+    config: impl Into<Config> + 'a,
     decide: F,
-) -> Result<Member<S, R>, Error>
+) -> impl Future<Output = Result<Member<S, R>, Error>> + 'a
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + 'a,
     R: Ord + Clone,
-    F: FnOnce(&Request) -> Result<(Accept, Vec<R>), Reject>,
+    F: FnOnce(&Request) -> Result<(Accept, Vec<R>), Reject> + 'a,
 {
-    hub.accept_with(stream, config, decide).await
+    hub.accept_with(stream, config, decide)
 }
 
 /// Saves `value` as member `id`'s attachment, durably, on the `blocking`

@@ -72,11 +72,11 @@ pub type Body<'a, S> = driver::Body<'a, S, AsyncIoTimer>;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # });
 /// ```
-pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
+pub fn accept<S>(stream: S) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    WebSocket::accept(stream, Config::default()).await
+    WebSocket::accept(stream, Config::default())
 }
 
 /// Server: completes the opening handshake on `stream`, letting `callback`
@@ -100,29 +100,29 @@ where
 /// # Ok::<(), wscore_async_std::Error>(())
 /// # });
 /// ```
-pub async fn accept_with<S, F>(
+pub fn accept_with<S, F>(
     stream: S,
     config: impl Into<Config>,
     callback: F,
-) -> Result<WebSocket<S>, Error>
+) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    WebSocket::accept_with(stream, config, callback).await
+    WebSocket::accept_with(stream, config, callback)
 }
 
 /// Client: runs the opening handshake for `request` over an established
 /// `stream` (TCP, TLS, a proxy tunnel, an in-memory pipe).
-pub async fn client<S>(
+pub fn client<S>(
     stream: S,
     request: ClientRequest,
     config: impl Into<Config>,
-) -> Result<(WebSocket<S>, Response), Error>
+) -> impl Future<Output = Result<(WebSocket<S>, Response), Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    WebSocket::client(stream, request, config).await
+    WebSocket::client(stream, request, config)
 }
 
 /// A socket over a connection an HTTP server already upgraded.

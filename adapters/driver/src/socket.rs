@@ -16,7 +16,7 @@
 //! - once the connection is over, what is left is written (for at most the
 //!   close timeout) and the transport is shut down.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -60,7 +60,11 @@ fn seed() -> Result<[u8; 32], Error> {
 /// if the socket is dropped first. [`Socket::close`] writes everything
 /// queued, then the close frame.
 pub struct Socket<S, T> {
-    engine: Engine<S, T>,
+    // Boxed: a socket is held in the application's task, whose future
+    // keeps room for every value live across an await, and the accept
+    // future and the socket it returns would otherwise both be inline
+    // there, for the life of the connection.
+    engine: Box<Engine<S, T>>,
 }
 
 impl<S, T> std::fmt::Debug for Socket<S, T> {
@@ -77,8 +81,8 @@ where
     T: Timer,
 {
     /// Server: reads the opening request from `io` and accepts it.
-    pub async fn accept(io: S, config: impl Into<Config>) -> Result<Self, Error> {
-        Self::accept_with(io, config, |_| Ok(Accept::new())).await
+    pub fn accept(io: S, config: impl Into<Config>) -> impl Future<Output = Result<Self, Error>> {
+        Self::accept_with(io, config, |_| Ok(Accept::new()))
     }
 
     /// Server: reads the opening request from `io` and lets `callback`
@@ -89,48 +93,84 @@ where
     /// A rejection is written and returned as [`Error::Rejected`]; an
     /// [`Accept`] the handshake cannot honour (a subprotocol the client did
     /// not offer) is answered with `500` and returned as [`Error::Send`].
-    pub async fn accept_with<F>(
+    ///
+    /// The connection is set up when this is called (its handshake timeout
+    /// counts from then); the future keeps only the boxed engine and the
+    /// callback, so a task awaiting it stays small.
+    pub fn accept_with<F>(
         io: S,
         config: impl Into<Config>,
         callback: F,
-    ) -> Result<Self, Error>
+    ) -> impl Future<Output = Result<Self, Error>>
     where
         F: FnOnce(&Request) -> Result<Accept, Reject>,
     {
+        let handshake =
+            Self::accept_deciding(io, config, |request| callback(request).map(|a| (a, ())));
+        async move { Ok(handshake.await?.0) }
+    }
+
+    /// [`Socket::accept_with`] whose callback also decides something of the
+    /// caller's, handed back with the socket (`None` only if the callback
+    /// was never asked, which a successful handshake rules out).
+    pub(crate) fn accept_deciding<F, X>(
+        io: S,
+        config: impl Into<Config>,
+        callback: F,
+    ) -> impl Future<Output = Result<(Self, Option<X>), Error>>
+    where
+        F: FnOnce(&Request) -> Result<(Accept, X), Reject>,
+    {
         let config = config.into();
-        let mut engine = Engine::new(io, &config, |now| {
+        let engine = Engine::new(io, &config, |now| {
             Connection::server(config.core(), now).map_err(Error::Setup)
-        })?;
-        let mut callback = Some(callback);
-        let mut decide = |request: &Request| match callback.take() {
-            Some(callback) => callback(request),
-            None => Err(Reject::new(500)),
-        };
-        poll_fn(|cx| engine.poll_handshake(cx, &mut decide)).await?;
-        let mut socket = Socket { engine };
-        socket.flush().await?;
-        Ok(socket)
+        })
+        .map(Box::new);
+        async move {
+            let mut engine = engine?;
+            let mut callback = Some(callback);
+            let mut decided = None;
+            let mut decide = |request: &Request| match callback.take() {
+                Some(callback) => callback(request).map(|(accept, x)| {
+                    decided = Some(x);
+                    accept
+                }),
+                None => Err(Reject::new(500)),
+            };
+            poll_fn(|cx| engine.poll_handshake(cx, &mut decide)).await?;
+            let mut socket = Socket { engine };
+            socket.flush().await?;
+            Ok((socket, decided))
+        }
     }
 
     /// Client: sends the opening request over `io` and reads the response.
     /// The handshake fails with [`Error::Handshake`] if the server does not
     /// answer `101` correctly, or [`Error::Timeout`] after
     /// [`handshake_timeout`](wscore::Config::handshake_timeout).
-    pub async fn client(
+    ///
+    /// As with [`Socket::accept_with`], the connection is set up when this
+    /// is called and the future keeps only the boxed engine.
+    pub fn client(
         io: S,
         request: ClientRequest,
         config: impl Into<Config>,
-    ) -> Result<(Self, Response), Error> {
+    ) -> impl Future<Output = Result<(Self, Response), Error>> {
         let config = config.into();
-        let seed = seed()?;
-        let mut engine = Engine::new(io, &config, |now| {
-            Connection::client(config.core(), request, seed, now).map_err(Error::Setup)
-        })?;
-        let response =
-            poll_fn(|cx| engine.poll_handshake(cx, &mut |_: &Request| Err(Reject::new(500))))
-                .await?;
-        let response = response.ok_or(Error::Closed)?;
-        Ok((Socket { engine }, response))
+        let engine = seed().and_then(|seed| {
+            Engine::new(io, &config, |now| {
+                Connection::client(config.core(), request, seed, now).map_err(Error::Setup)
+            })
+            .map(Box::new)
+        });
+        async move {
+            let mut engine = engine?;
+            let response =
+                poll_fn(|cx| engine.poll_handshake(cx, &mut |_: &Request| Err(Reject::new(500))))
+                    .await?;
+            let response = response.ok_or(Error::Closed)?;
+            Ok((Socket { engine }, response))
+        }
     }
 
     /// A socket over a transport whose handshake was done elsewhere, for
@@ -138,9 +178,9 @@ where
     pub fn from_upgraded(io: S, role: Role, config: impl Into<Config>) -> Result<Self, Error> {
         let config = config.into();
         let seed = seed()?;
-        let engine = Engine::new(io, &config, |now| {
+        let engine = Box::new(Engine::new(io, &config, |now| {
             Connection::upgraded(role, config.core(), seed, now).map_err(Error::Setup)
-        })?;
+        })?);
         Ok(Socket { engine })
     }
 
@@ -414,7 +454,7 @@ where
     /// idle, and the write half's deadlines keep running while the read half
     /// waits.
     pub fn split(self) -> (ReadHalf<S, T>, WriteHalf<S, T>) {
-        split::split(self.engine)
+        split::split(*self.engine)
     }
 }
 
@@ -428,7 +468,7 @@ impl<S, T> Socket<S, T> {
 impl<S, T> Socket<S, T> {
     /// The engine, for taking it apart.
     pub(crate) fn into_engine(self) -> Engine<S, T> {
-        self.engine
+        *self.engine
     }
 
     /// The engine, for what the hub reads of it.
@@ -438,7 +478,9 @@ impl<S, T> Socket<S, T> {
 
     /// A socket around an engine put back together.
     pub(crate) fn from_engine(engine: Engine<S, T>) -> Self {
-        Socket { engine }
+        Socket {
+            engine: Box::new(engine),
+        }
     }
 }
 

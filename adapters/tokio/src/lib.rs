@@ -71,6 +71,7 @@ mod io;
 mod net;
 mod timer;
 
+use std::future::Future;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use hub::{
@@ -123,11 +124,11 @@ pub type Body<'a, S> = driver::Body<'a, TokioIo<S>, TokioTimer>;
 
 /// Server: completes the opening handshake on `stream`, accepting any
 /// request, with the default [`Config`].
-pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
+pub fn accept<S>(stream: S) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    WebSocket::accept(TokioIo::new(stream), Config::default()).await
+    WebSocket::accept(TokioIo::new(stream), Config::default())
 }
 
 /// Server: completes the opening handshake on `stream`, letting `callback`
@@ -152,29 +153,29 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub async fn accept_with<S, F>(
+pub fn accept_with<S, F>(
     stream: S,
     config: impl Into<Config>,
     callback: F,
-) -> Result<WebSocket<S>, Error>
+) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    WebSocket::accept_with(TokioIo::new(stream), config, callback).await
+    WebSocket::accept_with(TokioIo::new(stream), config, callback)
 }
 
 /// Client: runs the opening handshake for `request` over an established
 /// `stream` (TCP, TLS, a proxy tunnel, an in-memory duplex).
-pub async fn client<S>(
+pub fn client<S>(
     stream: S,
     request: ClientRequest,
     config: impl Into<Config>,
-) -> Result<(WebSocket<S>, Response), Error>
+) -> impl Future<Output = Result<(WebSocket<S>, Response), Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    WebSocket::client(TokioIo::new(stream), request, config).await
+    WebSocket::client(TokioIo::new(stream), request, config)
 }
 
 /// A socket over a connection whose handshake was done elsewhere, such as

@@ -2,6 +2,8 @@
 //! by the hub itself, which answers HTTP 503 when it is full and puts the
 //! connection in the room of its request path unless told otherwise.
 
+use std::future::Future;
+
 use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{room_of_path, Accept, CloseCode, Reject, Request, RoomsFull};
@@ -142,20 +144,19 @@ impl<R: Ord + Clone> Hub<R> {
     /// Unavailable` if the hub is full, and otherwise accepts it as a
     /// member of the room named by the request's path without its query
     /// (`/` when empty; see [`room_of_path`]).
-    pub async fn accept<S, T>(
-        &self,
+    pub fn accept<'a, S, T>(
+        &'a self,
         io: S,
-        config: impl Into<Config>,
-    ) -> Result<Member<S, T, R>, Error>
+        config: impl Into<Config> + 'a,
+    ) -> impl Future<Output = Result<Member<S, T, R>, Error>> + 'a
     where
-        S: AsyncRead + AsyncWrite + Unpin,
-        T: Timer,
-        R: for<'a> From<&'a str>,
+        S: AsyncRead + AsyncWrite + Unpin + 'a,
+        T: Timer + 'a,
+        R: for<'b> From<&'b str>,
     {
         self.accept_with(io, config, |request| {
             Ok((Accept::new(), vec![R::from(room_of_path(request.path()))]))
         })
-        .await
     }
 
     /// Server: reads the opening request from `io` and lets `decide`
@@ -164,19 +165,18 @@ impl<R: Ord + Clone> Hub<R> {
     ///
     /// If the hub fills up during the handshake, the connection is closed
     /// with 1013 (try again later) and [`Error::Closed`] is returned.
-    pub async fn accept_with<S, T, F>(
-        &self,
+    pub fn accept_with<'a, S, T, F>(
+        &'a self,
         io: S,
-        config: impl Into<Config>,
+        config: impl Into<Config> + 'a,
         decide: F,
-    ) -> Result<Member<S, T, R>, Error>
+    ) -> impl Future<Output = Result<Member<S, T, R>, Error>> + 'a
     where
-        S: AsyncRead + AsyncWrite + Unpin,
-        T: Timer,
-        F: FnOnce(&Request) -> Result<(Accept, Vec<R>), Reject>,
+        S: AsyncRead + AsyncWrite + Unpin + 'a,
+        T: Timer + 'a,
+        F: FnOnce(&Request) -> Result<(Accept, Vec<R>), Reject> + 'a,
     {
         self.accept_with_admission(io, config, |request| decide(request).map(Admission::from))
-            .await
     }
 
     /// Server: as [`Hub::accept_with`], with the member's tags and
@@ -185,19 +185,20 @@ impl<R: Ord + Clone> Hub<R> {
     /// [`HubConfig::max_attachment_len`] is the server's own mistake: the
     /// handshake is answered `500 Internal Server Error` and
     /// [`Error::Rejected`] is returned.
-    pub async fn accept_with_admission<S, T, F>(
-        &self,
+    pub fn accept_with_admission<'a, S, T, F>(
+        &'a self,
         io: S,
-        config: impl Into<Config>,
+        config: impl Into<Config> + 'a,
         decide: F,
-    ) -> Result<Member<S, T, R>, Error>
+    ) -> impl Future<Output = Result<Member<S, T, R>, Error>> + 'a
     where
-        S: AsyncRead + AsyncWrite + Unpin,
-        T: Timer,
-        F: FnOnce(&Request) -> Result<Admission<R>, Reject>,
+        S: AsyncRead + AsyncWrite + Unpin + 'a,
+        T: Timer + 'a,
+        F: FnOnce(&Request) -> Result<Admission<R>, Reject> + 'a,
     {
-        let mut start = None;
-        let socket = Socket::accept_with(io, config, |request| {
+        // The handshake is set up now, so the future holds the boxed
+        // engine, not the configuration.
+        let handshake = Socket::accept_deciding(io, config, move |request| {
             if self.is_full() {
                 return Err(Reject::new(FULL).body("the server is full; try again later"));
             }
@@ -217,24 +218,28 @@ impl<R: Ord + Clone> Hub<R> {
                 tags,
                 attachment,
             } = admission;
-            start = Some(Start {
-                rooms,
-                tags,
-                attachment,
-                key,
-            });
-            Ok(accept)
-        })
-        .await?;
-        // The handshake succeeded, so `decide` accepted and `start` is
-        // set; a member with nothing is the harmless answer otherwise.
-        let start = start.unwrap_or(Start {
-            rooms: Vec::new(),
-            tags: Vec::new(),
-            attachment: None,
-            key: None,
+            Ok((
+                accept,
+                Start {
+                    rooms,
+                    tags,
+                    attachment,
+                    key,
+                },
+            ))
         });
-        self.admit(socket, start).await
+        async move {
+            let (socket, start) = handshake.await?;
+            // The handshake succeeded, so `decide` accepted and `start` is
+            // set; a member with nothing is the harmless answer otherwise.
+            let start = start.unwrap_or(Start {
+                rooms: Vec::new(),
+                tags: Vec::new(),
+                attachment: None,
+                key: None,
+            });
+            self.admit(socket, start).await
+        }
     }
 
     async fn admit<S, T>(
