@@ -49,6 +49,9 @@ pub(crate) struct Engine<S, T> {
     /// reads fill it, up to `read_size`.
     window: usize,
     read_size: usize,
+    /// The last read filled the shared buffer: read into a window of the
+    /// connection's own until the transport has nothing.
+    read_hot: bool,
     /// Transmits taken from the core and not yet completely written; each
     /// keeps its own progress (it is a [`Buf`](bytes::Buf)).
     out: VecDeque<Transmit>,
@@ -174,6 +177,7 @@ where
             read_buf: BytesMut::new(),
             window: config.read_buffer_size.clamp(1, FIRST_WINDOW),
             read_size: config.read_buffer_size.max(1),
+            read_hot: false,
             out: VecDeque::with_capacity(MAX_PENDING_TRANSMITS),
             out_bytes: 0,
             needs_flush: false,

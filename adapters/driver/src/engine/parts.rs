@@ -11,12 +11,14 @@ use bytes::BytesMut;
 use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{Connection, HibernateError, Hibernated, Instant};
 
+use super::read::{read_shared, Shared, FIRST_WINDOW};
 use super::{Clock, Engine};
 use crate::{Config, Error, Timer};
 
-/// Bytes a hibernated engine reads at a time, into a buffer on the stack:
-/// a sleeping connection holds no read window.
-const WAKE_READ: usize = 4 << 10;
+/// Bytes a hibernated engine reads at a time when the thread's shared read
+/// buffer is taken, into a buffer on the stack: a sleeping connection
+/// holds no read window.
+const BUSY_READ: usize = 1 << 10;
 
 /// A hibernated engine: the transport, the clock (its epoch, which the
 /// record's deadlines are measured on, and its one timer), the record,
@@ -84,18 +86,29 @@ where
                 });
             }
         }
-        let mut buf = [0u8; WAKE_READ];
-        loop {
-            return match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(0)) => Poll::Ready(Wake::Eof),
-                Poll::Ready(Ok(n)) => {
-                    let read = buf.get(..n.min(WAKE_READ)).unwrap_or_default();
-                    Poll::Ready(Wake::Input(BytesMut::from(read)))
+        let read = match read_shared(&mut self.io, cx, FIRST_WINDOW) {
+            Shared::Read(bytes) => return Poll::Ready(Wake::Input(bytes)),
+            Shared::Other(read) => read.map(|read| read.map(|_| ())),
+            Shared::Busy => {
+                // The shared buffer is in use further up this thread's
+                // stack: a small one of the sleeper's own.
+                let mut buf = [0u8; BUSY_READ];
+                loop {
+                    match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                        Poll::Ready(Ok(n)) if n > 0 => {
+                            let read = buf.get(..n).unwrap_or_default();
+                            return Poll::Ready(Wake::Input(BytesMut::from(read)));
+                        }
+                        Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                        other => break other.map(|read| read.map(|_| ())),
+                    }
                 }
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Poll::Ready(Err(e)) => Poll::Ready(Wake::Failed(e)),
-                Poll::Pending => Poll::Pending,
-            };
+            }
+        };
+        match read {
+            Poll::Ready(Ok(())) => Poll::Ready(Wake::Eof),
+            Poll::Ready(Err(e)) => Poll::Ready(Wake::Failed(e)),
+            Poll::Pending => Poll::Pending,
         }
     }
 }

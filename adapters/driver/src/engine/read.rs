@@ -1,7 +1,17 @@
-//! Reading: one read from the transport into a reusable window that grows
-//! while reads fill it, handed to the core without a copy, and the end of
-//! the transport's input.
+//! Reading: one read from the transport, handed to the core, and the end
+//! of the transport's input.
+//!
+//! A connection that holds no read window (every idle one) reads into a
+//! buffer shared by every connection of its thread, and hands the core a
+//! copy of exactly the bytes that came, as uWebSockets does: a message of
+//! a few bytes costs an allocation of a few bytes, not a zeroed window,
+//! and an idle connection owns no read buffer at all. A read that fills
+//! the shared buffer means the peer is sending a lot: the connection then
+//! reads into a window of its own, which grows while reads fill it and
+//! whose chunks the core keeps without a copy, until a read finds nothing
+//! and the window is let go.
 
+use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,8 +22,26 @@ use futures_io::{AsyncRead, AsyncWrite};
 use super::Engine;
 use crate::Timer;
 
-/// The first read window of a connection, before reads show it needs more.
+/// The first read window of a connection, before reads show it needs more,
+/// and the size of the buffer a thread's connections share.
 pub(super) const FIRST_WINDOW: usize = 4 << 10;
+
+thread_local! {
+    /// The read buffer shared by the connections of this thread that hold
+    /// no window: read into, copied out of, never kept.
+    static SHARED: RefCell<Box<[u8]>> = RefCell::new(vec![0; FIRST_WINDOW].into_boxed_slice());
+}
+
+/// What a read into the shared buffer gave.
+pub(super) enum Shared {
+    /// This many bytes, copied out.
+    Read(BytesMut),
+    /// The transport is done, or failed, or has nothing now.
+    Other(Poll<io::Result<usize>>),
+    /// The buffer is in use further up this thread's stack (a transport
+    /// that is itself a connection of this thread): read elsewhere.
+    Busy,
+}
 
 impl<S, T> Engine<S, T>
 where
@@ -26,6 +54,19 @@ where
             // Nothing more will come; what is left is the core's events and
             // deadlines, which wake the caller themselves.
             return Poll::Pending;
+        }
+        if self.read_buf.is_empty() && !self.read_hot {
+            match self.read_shared(cx) {
+                Shared::Read(chunk) => {
+                    let n = chunk.len();
+                    // Filled: the next reads get a window of their own.
+                    self.read_hot = n >= self.window.min(FIRST_WINDOW);
+                    self.feed(chunk);
+                    return Poll::Ready(Ok(n));
+                }
+                Shared::Other(other) => return other,
+                Shared::Busy => {}
+            }
         }
         if self.read_buf.len() < (self.window / 8).max(1) {
             // A fresh window. `resize` reuses the allocation once every
@@ -43,25 +84,37 @@ where
                         self.window = (self.window * 2).min(self.read_size);
                     }
                     if n > 0 {
-                        self.input_total += n as u64;
                         let chunk = self.read_buf.split_to(n);
-                        let queued = self.conn.queued_bytes();
-                        self.conn.handle_input_buf(self.clock.now(), chunk);
-                        // Automatic answers and refusals are queued by the
-                        // input itself; nobody else may write them soon.
-                        self.answer_queued |= self.conn.queued_bytes() > queued;
+                        self.feed(chunk);
                     }
                     return Poll::Ready(Ok(n));
                 }
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Pending => {
-                    // Nothing to read: an idle connection holds no window.
+                    // Nothing to read: an idle connection holds no window,
+                    // and reads into the shared buffer again.
                     self.read_buf = BytesMut::new();
+                    self.read_hot = false;
                     return Poll::Pending;
                 }
                 other => return other,
             }
         }
+    }
+
+    /// One read into the thread's shared buffer, at most a window's worth.
+    fn read_shared(&mut self, cx: &mut Context<'_>) -> Shared {
+        read_shared(&mut self.io, cx, self.window.min(FIRST_WINDOW))
+    }
+
+    /// Hands bytes read to the core.
+    fn feed(&mut self, chunk: BytesMut) {
+        self.input_total += chunk.len() as u64;
+        let queued = self.conn.queued_bytes();
+        self.conn.handle_input_buf(self.clock.now(), chunk);
+        // Automatic answers and refusals are queued by the input itself;
+        // nobody else may write them soon.
+        self.answer_queued |= self.conn.queued_bytes() > queued;
     }
 
     /// The transport's input ended: the core decides what that means (a
@@ -70,5 +123,118 @@ where
     pub(super) fn on_eof(&mut self) {
         self.input_ended = true;
         self.conn.handle_eof(self.clock.now());
+    }
+}
+
+/// One read from `io` into the thread's shared buffer, at most `limit`
+/// bytes, copied out.
+pub(super) fn read_shared<S: AsyncRead + Unpin>(
+    io: &mut S,
+    cx: &mut Context<'_>,
+    limit: usize,
+) -> Shared {
+    SHARED.with(|shared| {
+        let Ok(mut shared) = shared.try_borrow_mut() else {
+            return Shared::Busy;
+        };
+        let buf = shared
+            .get_mut(..limit.min(FIRST_WINDOW))
+            .unwrap_or_default();
+        loop {
+            return match Pin::new(&mut *io).poll_read(cx, buf) {
+                Poll::Ready(Ok(n)) if n > 0 => {
+                    Shared::Read(BytesMut::from(buf.get(..n).unwrap_or_default()))
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => Shared::Other(other),
+            };
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    /// Bytes to read, all at once.
+    struct Bytes(&'static [u8]);
+
+    impl AsyncRead for Bytes {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    /// A transport that is itself read through the shared buffer, as a
+    /// connection tunnelled through another connection of the same thread
+    /// would be; it records whether it found the buffer taken.
+    struct Nested {
+        inner: Bytes,
+        found_busy: bool,
+    }
+
+    impl AsyncRead for Nested {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            match read_shared(&mut self.inner, cx, FIRST_WINDOW) {
+                Shared::Busy => {
+                    self.found_busy = true;
+                    Pin::new(&mut self.inner).poll_read(cx, buf)
+                }
+                Shared::Read(_) | Shared::Other(_) => {
+                    panic!("the shared buffer was lent twice")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_copies_exactly_what_came() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut io = Bytes(b"hello");
+        let Shared::Read(chunk) = read_shared(&mut io, &mut cx, FIRST_WINDOW) else {
+            panic!("no read");
+        };
+        assert_eq!(&chunk[..], b"hello");
+        assert_eq!(chunk.capacity(), 5);
+        let Shared::Other(Poll::Ready(Ok(0))) = read_shared(&mut io, &mut cx, FIRST_WINDOW) else {
+            panic!("no end");
+        };
+    }
+
+    #[test]
+    fn a_read_takes_at_most_the_limit() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut io = Bytes(b"hello");
+        let Shared::Read(chunk) = read_shared(&mut io, &mut cx, 2) else {
+            panic!("no read");
+        };
+        assert_eq!(&chunk[..], b"he");
+    }
+
+    #[test]
+    fn a_transport_read_through_the_shared_buffer_finds_it_taken_and_reads_anyway() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut io = Nested {
+            inner: Bytes(b"tunnelled"),
+            found_busy: false,
+        };
+        let Shared::Read(chunk) = read_shared(&mut io, &mut cx, FIRST_WINDOW) else {
+            panic!("no read");
+        };
+        assert_eq!(&chunk[..], b"tunnelled");
+        assert!(io.found_busy);
     }
 }
