@@ -135,6 +135,8 @@ pub struct EchoStats {
     pub seconds: f64,
     /// Round-trip times of the measured messages, in nanoseconds, sorted.
     pub rtt_ns: Vec<u64>,
+    /// Every message echoed, warm-up and the last ones in flight included.
+    pub received: u64,
 }
 
 impl EchoStats {
@@ -377,6 +379,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut stats = stats.borrow_mut();
     stats.messages += measured.0;
     stats.bytes += measured.1;
+    stats.received += expected_seq;
     stats.rtt_ns.append(&mut rtts);
     Ok(())
 }
