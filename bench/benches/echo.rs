@@ -35,7 +35,7 @@ fn main() {
             }
         });
     });
-    let addrs: Vec<_> = Server::ALL.iter().map(|s| s.start(&handle)).collect();
+    let addrs: Vec<_> = Server::ECHO.iter().map(|s| s.start(&handle)).collect();
 
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -52,13 +52,17 @@ fn main() {
             "conns",
             "size",
             "depth",
-            Server::ALL[0].name(),
-            Server::ALL[1].name(),
-            Server::ALL[2].name(),
-            Server::ALL[3].name(),
+            Server::ECHO[0].name(),
+            Server::ECHO[1].name(),
+            Server::ECHO[2].name(),
+            Server::ECHO[3].name(),
+            Server::ECHO[4].name(),
+            Server::ECHO[5].name(),
             "tokio/tokio-tungstenite",
             "tokio/fastwebsockets",
             "async-std/tokio-tungstenite",
+            "async-std/fastwebsockets",
+            "batched/raw",
         ],
     );
     let mut scaled = Vec::new();
@@ -81,22 +85,22 @@ fn main() {
                             load.warmup.as_secs_f64()
                         ));
                     }
-                    let mut results: Vec<Vec<EchoStats>> = vec![Vec::new(); Server::ALL.len()];
+                    let mut results: Vec<Vec<EchoStats>> = vec![Vec::new(); Server::ECHO.len()];
                     for round in 0..settings.echo_rounds {
-                        for k in 0..Server::ALL.len() {
-                            let i = (round + k) % Server::ALL.len();
+                        for k in 0..Server::ECHO.len() {
+                            let i = (round + k) % Server::ECHO.len();
                             eprintln!(
                                 "echo: {} conns, {} B, depth {depth}, {}",
                                 conns,
                                 len,
-                                Server::ALL[i].name()
+                                Server::ECHO[i].name()
                             );
                             let mut load = load;
                             let stats = loop {
                                 let mine = streams[i].take().expect("streams");
                                 let (back, stats) =
                                     run_echo(mine, load).await.unwrap_or_else(|e| {
-                                        panic!("{} failed: {e}", Server::ALL[i].name())
+                                        panic!("{} failed: {e}", Server::ECHO[i].name())
                                     });
                                 streams[i] = Some(back);
                                 // A window that saw no echo measured nothing:
@@ -111,7 +115,7 @@ fn main() {
                             assert!(
                                 stats.messages > 0,
                                 "{} echoed nothing in {:.2} s",
-                                Server::ALL[i].name(),
+                                Server::ECHO[i].name(),
                                 load.duration.as_secs_f64()
                             );
                             results[i].push(stats);
@@ -120,12 +124,14 @@ fn main() {
                     let summary: Vec<Summary> = results.iter().map(|r| Summary::of(r)).collect();
                     let mut row = vec![conns.to_string(), size(len), depth.to_string()];
                     row.extend(summary.iter().map(Summary::cell));
-                    let [ours, ours_std, tung, fast] = &summary[..] else {
+                    let [ours, ours_std, tung, fast, batched, raw] = &summary[..] else {
                         unreachable!()
                     };
                     row.push(ratio(ours.msgs / tung.msgs));
                     row.push(ratio(ours.msgs / fast.msgs));
                     row.push(ratio(ours_std.msgs / tung.msgs));
+                    row.push(ratio(ours_std.msgs / fast.msgs));
+                    row.push(ratio(batched.msgs / raw.msgs));
                     table.row(row);
                 }
             }
@@ -136,7 +142,11 @@ fn main() {
     });
     table.note(format!(
         "Medians of {} rounds of {:.2} s (after {:.2} s warm-up) per server and cell, servers alternating. \
-         Ratios are msgs/s. The client pipelines `depth` binary messages per connection and checks every echoed byte.",
+         Ratios are msgs/s. The client pipelines `depth` binary messages per connection and checks every echoed byte. \
+         The first four servers send and flush each message, as their documentation shows; \
+         the batched one answers every message ready together with one write (`recv_ready`, \
+         `feed`, one `flush`), and the raw echo (no library, nothing validated) unmasks the \
+         frames of each read into one write: the floor for pipelined echo.",
         settings.echo_rounds,
         settings.echo_duration.as_secs_f64(),
         settings.echo_warmup.as_secs_f64()

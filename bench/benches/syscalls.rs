@@ -66,7 +66,7 @@ fn main() {
         .expect("client runtime");
     for (conns, len, depth) in CELLS {
         let mut per_server = Vec::new();
-        for server in Server::ALL {
+        for server in Server::ECHO {
             eprintln!(
                 "syscalls: {conns} conns, {len} B, depth {depth}, {}",
                 server.name()

@@ -9,7 +9,7 @@
 //! the uncompressed messages RFC 7692 allows on a compressed connection.
 
 use async_std::net::{TcpListener, TcpStream};
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use wscore_async_std::wscore::DeflateConfig;
 use wscore_async_std::{Accept, Config};
 
@@ -50,9 +50,19 @@ async fn echo(stream: TcpStream, config: Config) {
         return;
     };
     // The stream ends after the close handshake, with the transport shut
-    // down; an error item is the last one too.
+    // down; an error item is the last one too. Answers are queued while
+    // more messages are ready and written with one flush: a pipelining
+    // peer costs one write per read rather than one per message.
     while let Some(Ok(message)) = ws.next().await {
-        if ws.send(message).await.is_err() {
+        if ws.feed(message).await.is_err() {
+            break;
+        }
+        while let Some(Ok(message)) = ws.recv_ready() {
+            if ws.feed(message).await.is_err() {
+                return;
+            }
+        }
+        if ws.flush().await.is_err() {
             break;
         }
     }

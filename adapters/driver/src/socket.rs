@@ -18,7 +18,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
@@ -188,6 +188,44 @@ where
     /// `Err` if it did not end with a clean close handshake).
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.engine.poll_next(cx)).await
+    }
+
+    /// The next message if it can be had without waiting: one already
+    /// read, or one in what the transport has ready now. `None` when the
+    /// next message would need a wait (or the connection has ended: the
+    /// next [`Socket::recv`] says which).
+    ///
+    /// It lets a loop that answers messages write once per batch of
+    /// messages read rather than once per message: queue each answer with
+    /// `SinkExt::feed` while messages are ready, and
+    /// flush when none is.
+    ///
+    /// ```no_run
+    /// use futures_util::{SinkExt, StreamExt};
+    /// # async fn echo<S, T>(mut ws: wscore_driver::Socket<S, T>) -> Result<(), wscore_driver::Error>
+    /// # where S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin, T: wscore_driver::Timer {
+    /// while let Some(message) = ws.next().await {
+    ///     ws.feed(message?).await?;
+    ///     while let Some(message) = ws.recv_ready() {
+    ///         ws.feed(message?).await?;
+    ///     }
+    ///     // One write for everything read.
+    ///     ws.flush().await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// It polls the socket once with a waker that does nothing, so the
+    /// task must go back to the socket (`next`, `recv`, `flush`, …) before
+    /// waiting on anything else, as the loop above does, for the socket's
+    /// reads and deadlines to wake it again.
+    pub fn recv_ready(&mut self) -> Option<Result<Message, Error>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.engine.poll_next(&mut cx) {
+            Poll::Ready(item) => item,
+            Poll::Pending => None,
+        }
     }
 
     /// The next event: messages, incremental pieces of messages and

@@ -522,3 +522,106 @@ fn from_upgraded_speaks_frames_at_once() {
         );
     });
 }
+
+/// A transport that counts the writes it took.
+struct CountingWrites {
+    io: PipeEnd,
+    writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl futures::io::AsyncRead for CountingWrites {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl futures::io::AsyncWrite for CountingWrites {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.io).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(_)) = polled {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if let std::task::Poll::Ready(Ok(_)) = polled {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_close(cx)
+    }
+}
+
+#[test]
+fn messages_ready_together_are_answered_with_one_write() {
+    let (a, b) = pipe(1 << 16);
+    let writes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = CountingWrites {
+        io: a,
+        writes: std::sync::Arc::clone(&writes),
+    };
+    let mut server: Socket<CountingWrites, ManualTimer> =
+        Socket::from_upgraded(counted, Role::Server, Config::default()).unwrap();
+    let mut client = Ws::from_upgraded(b, Role::Client, Config::default()).unwrap();
+    block_on(async {
+        // Nothing has come: nothing is ready, and the socket still wakes
+        // for what comes later.
+        assert!(server.recv_ready().is_none());
+        let (first, ()) = futures::join!(server.next(), async {
+            client.send(Message::text("wake")).await.unwrap();
+        });
+        assert_eq!(first.unwrap().unwrap(), Message::text("wake"));
+
+        for i in 0..5 {
+            client.feed(Message::text(format!("m{i}"))).await.unwrap();
+        }
+        client.flush().await.unwrap();
+        let before = writes.load(std::sync::atomic::Ordering::Relaxed);
+        let first = server.next().await.unwrap().unwrap();
+        server.feed(first).await.unwrap();
+        let mut ready = 1;
+        while let Some(message) = server.recv_ready() {
+            server.feed(message.unwrap()).await.unwrap();
+            ready += 1;
+        }
+        assert_eq!(ready, 5);
+        server.flush().await.unwrap();
+        assert_eq!(
+            writes.load(std::sync::atomic::Ordering::Relaxed) - before,
+            1
+        );
+        for i in 0..5 {
+            let echoed = client.next().await.unwrap().unwrap();
+            assert_eq!(echoed, Message::text(format!("m{i}")));
+        }
+    });
+}
