@@ -1,0 +1,119 @@
+//! Crossing the boundary: raw pointers from C turned into references and
+//! slices after their checks, and panics caught before they can unwind
+//! into C. Every `unsafe` block of the crate that reads a caller's
+//! pointer goes through one of these helpers.
+
+use core::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::result::wscore_result;
+
+/// Where empty byte views point, so that a view handed to C is never NULL
+/// (C's `memcpy(dst, NULL, 0)` is undefined behaviour).
+static EMPTY: [u8; 1] = [0];
+
+/// A pointer and a length for C: never NULL, even when empty.
+pub(crate) fn out_view(bytes: &[u8]) -> (*const u8, usize) {
+    if bytes.is_empty() {
+        (EMPTY.as_ptr(), 0)
+    } else {
+        (bytes.as_ptr(), bytes.len())
+    }
+}
+
+/// The bytes `ptr` points at, or `None` when `ptr` is NULL with a length
+/// that is not zero. A NULL pointer with length 0 is the empty slice.
+///
+/// # Safety
+///
+/// Unless NULL, `ptr` must point at `len` readable bytes that stay valid
+/// and unchanged for `'a`.
+pub(crate) unsafe fn bytes_in<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
+    if len == 0 {
+        return Some(&[]);
+    }
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL and `len` readable bytes, per this function's
+    // contract; `len > 0`, so alignment of u8 is the only other condition.
+    Some(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// A NUL-terminated string from C, checked for UTF-8.
+///
+/// # Safety
+///
+/// Unless NULL, `ptr` must point at a NUL-terminated string that stays
+/// valid for `'a`.
+pub(crate) unsafe fn str_in<'a>(ptr: *const c_char) -> Result<&'a str, wscore_result> {
+    if ptr.is_null() {
+        return Err(wscore_result::NullArgument);
+    }
+    // SAFETY: non-NULL and NUL-terminated per this function's contract.
+    let text = unsafe { CStr::from_ptr(ptr) };
+    text.to_str().map_err(|_| wscore_result::InvalidUtf8)
+}
+
+/// Text from a pointer and a length, checked for UTF-8.
+///
+/// # Safety
+///
+/// As for [`bytes_in`].
+pub(crate) unsafe fn text_in<'a>(ptr: *const u8, len: usize) -> Result<&'a str, wscore_result> {
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { bytes_in(ptr, len) }.ok_or(wscore_result::NullArgument)?;
+    core::str::from_utf8(bytes).map_err(|_| wscore_result::InvalidUtf8)
+}
+
+/// Writes `value` through an out-parameter the caller checked for NULL.
+///
+/// # Safety
+///
+/// `out` must be non-NULL, aligned and writable.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: per this function's contract. `write` does not drop the
+    // old value, which C may have left uninitialised.
+    unsafe { out.write(value) }
+}
+
+/// Runs `body`, turning a panic into [`wscore_result::Panic`]. For calls
+/// without a connection to poison: the configuration's setters change a
+/// copy and commit it only on success, so a panic leaves it as it was.
+pub(crate) fn catch(body: impl FnOnce() -> wscore_result) -> wscore_result {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(wscore_result::Panic)
+}
+
+/// A value that becomes unusable once a call on it panicked.
+#[derive(Debug)]
+pub(crate) struct Poisonable<T> {
+    value: T,
+    poisoned: bool,
+}
+
+impl<T> Poisonable<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Poisonable {
+            value,
+            poisoned: false,
+        }
+    }
+
+    /// Runs `body` on the value unless an earlier call panicked. A panic in
+    /// `body` is caught (it must not unwind into C, which is undefined
+    /// behaviour) and poisons the value: its state may be half-updated, so
+    /// every later call answers [`wscore_result::Poisoned`].
+    pub(crate) fn run(&mut self, body: impl FnOnce(&mut T) -> wscore_result) -> wscore_result {
+        if self.poisoned {
+            return wscore_result::Poisoned;
+        }
+        let value = &mut self.value;
+        match catch_unwind(AssertUnwindSafe(|| body(value))) {
+            Ok(result) => result,
+            Err(_) => {
+                self.poisoned = true;
+                wscore_result::Panic
+            }
+        }
+    }
+}
