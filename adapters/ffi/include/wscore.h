@@ -60,6 +60,28 @@ typedef enum wscore_close_cause {
 } wscore_close_cause;
 
 /**
+ * How the messages of a subprotocol are carried
+ * (`wscore_config_add_subprotocol`); see docs/batching.md and
+ * docs/streaming.md for the wire formats.
+ */
+typedef enum wscore_envelope {
+  /**
+   * One logical message per WebSocket message.
+   */
+  WSCORE_ENVELOPE_PLAIN = 0,
+  /**
+   * Binary WebSocket messages are batches of logical messages, each
+   * prefixed with its length as a varint.
+   */
+  WSCORE_ENVELOPE_BATCHED = 1,
+  /**
+   * Batching plus streams: large payloads as chunked streams that
+   * interleave with other messages.
+   */
+  WSCORE_ENVELOPE_STREAMED = 2,
+} wscore_envelope;
+
+/**
  * Which event a `wscore_event` is; it says which of its fields are set.
  */
 typedef enum wscore_event_kind {
@@ -155,6 +177,23 @@ typedef enum wscore_message_kind {
    */
   WSCORE_MESSAGE_KIND_BINARY = 1,
 } wscore_message_kind;
+
+/**
+ * How received messages are handed out (`wscore_config_set_receive_mode`).
+ */
+typedef enum wscore_receive_mode {
+  /**
+   * One `WSCORE_EVENT_KIND_MESSAGE` per message, reassembled from its
+   * fragments and bounded by the maximum message size. The default.
+   */
+  WSCORE_RECEIVE_MODE_WHOLE = 0,
+  /**
+   * `MESSAGE_START`, any number of `MESSAGE_DATA` pieces, then
+   * `MESSAGE_END`, as bytes arrive; streams likewise as
+   * `STREAM_STARTED`, `STREAM_DATA` and `STREAM_FINISHED`.
+   */
+  WSCORE_RECEIVE_MODE_INCREMENTAL = 1,
+} wscore_receive_mode;
 
 /**
  * What a call did. `WSCORE_RESULT_OK` is 0; every other value says why
