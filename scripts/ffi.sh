@@ -63,8 +63,161 @@ check_header() {
   echo "header: up to date"
 }
 
+# ---- build ------------------------------------------------------------
+
+CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror -I"$FFI/include")
+CXXFLAGS=(-std=c++17 -g -O1 -Wall -Wextra -Werror -I"$FFI/include")
+SANITIZE=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+# What Rust's std needs from the system (`--print native-static-libs`).
+LIBS=(-lpthread -ldl -lm -lrt)
+
+build() {
+  section "build (staticlib, examples, misuse test)"
+  for tool in gcc g++; do
+    command -v "$tool" >/dev/null || (apt-get update && apt-get install -y gcc g++)
+  done
+  mkdir -p "$WORK/bin"
+  # The misuse test's library has the test hook that panics; it is built
+  # first and copied, then the library the examples link is rebuilt
+  # without it.
+  cargo build --release --quiet -p wscore-ffi --features test-hooks
+  cp "$TARGET/release/libwscore_ffi.a" "$WORK/libwscore_ffi-test-hooks.a"
+  cargo build --release --quiet -p wscore-ffi
+  local lib=$TARGET/release/libwscore_ffi.a
+  gcc "${CFLAGS[@]}" "${SANITIZE[@]}" "$FFI/tests/misuse.c" "$WORK/libwscore_ffi-test-hooks.a" \
+    "${LIBS[@]}" -o "$WORK/bin/misuse-asan"
+  gcc "${CFLAGS[@]}" "${SANITIZE[@]}" "$FFI/examples/echo_server.c" "$lib" "${LIBS[@]}" \
+    -o "$WORK/bin/echo_server-asan"
+  g++ "${CXXFLAGS[@]}" "${SANITIZE[@]}" "$FFI/examples/client.cpp" "$lib" "${LIBS[@]}" \
+    -o "$WORK/bin/client-asan"
+  # Valgrind does not run sanitized binaries: plain builds for it.
+  gcc "${CFLAGS[@]}" "$FFI/examples/echo_server.c" "$lib" "${LIBS[@]}" -o "$WORK/bin/echo_server"
+  g++ "${CXXFLAGS[@]}" "$FFI/examples/client.cpp" "$lib" "${LIBS[@]}" -o "$WORK/bin/client"
+  echo "build: misuse, echo_server and client (ASan + UBSan), echo_server and client (plain)"
+}
+
+# ---- helpers ----------------------------------------------------------
+
+# Waits until `file` has a line matching `pattern` (a process announcing
+# its address), then prints that line; fails after 30 s or if `pid` exits.
+wait_for_line() {
+  local file=$1 pattern=$2 pid=$3
+  for _ in $(seq 300); do
+    if grep -m1 -E "$pattern" "$file" 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "process $pid exited before announcing itself:"
+      cat "$file" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  log "timed out waiting for /$pattern/ in $file"
+  return 1
+}
+
+# The interop tests' virtualenv with `websockets` (tests/tests/support/
+# venv.rs makes the same one, in the same place), created if missing.
+venv_python() {
+  local venv=$TARGET/tmp/interop-venv-${WEBSOCKETS/==/-}
+  if ! [[ -f $venv/wscore-ready ]]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$WEBSOCKETS"
+    "$venv/bin/python" -c 'import websockets.asyncio.server'
+    echo "$WEBSOCKETS" >"$venv/wscore-ready"
+  fi
+  echo "$venv/bin/python"
+}
+
+# Runs the C echo server (`$1`, with the command prefix in the rest of the
+# arguments before `--`) for one connection and the client after `--`
+# against it; fails unless both succeed.
+# Usage: server_and_client LABEL SERVER_PREFIX... -- CLIENT...
+server_and_client() {
+  local label=$1 dir=$WORK/$1
+  shift
+  local server=()
+  while [[ $1 != -- ]]; do server+=("$1"); shift; done
+  shift
+  mkdir -p "$dir"
+  "${server[@]}" --addr 127.0.0.1:0 --streamed wscore.stream.v1 --connections 1 \
+    >"$dir/server.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  local line
+  line=$(wait_for_line "$dir/server.log" '^listening on ws://' "$pid") || return 1
+  local addr=${line#listening on ws://}
+  if ! timeout 120 "$@" --addr "$addr" --streamed wscore.stream.v1 --any-metadata \
+      >"$dir/client.log" 2>&1; then
+    log "$label: the client failed:"
+    cat "$dir/client.log" "$dir/server.log" >&2
+    return 1
+  fi
+  local status=0
+  wait "$pid" || status=$?
+  if ((status != 0)); then
+    log "$label: the server exited with $status:"
+    cat "$dir/server.log" >&2
+    return 1
+  fi
+  echo "$label: $(tail -n1 "$dir/client.log"), server exited cleanly"
+}
+
+# ---- runs -------------------------------------------------------------
+
+misuse() {
+  section "misuse (every result code, from C)"
+  # The hook's panic prints its message; that is expected.
+  RUST_BACKTRACE=0 "$WORK/bin/misuse-asan" 2>"$WORK/misuse.log" || {
+    cat "$WORK/misuse.log" >&2
+    return 1
+  }
+}
+
+interop() {
+  section "interop (C++ client and Python websockets, C server)"
+  local python dir=$WORK/python
+  python=$(venv_python)
+  mkdir -p "$dir"
+  "$python" tests/python/peer.py server --subprotocols wscore.stream.v1 >"$dir/peer.log" 2>&1 &
+  local peer=$!
+  pids+=("$peer")
+  local line
+  line=$(wait_for_line "$dir/peer.log" '^listening ' "$peer") || return 1
+  if ! timeout 60 "$WORK/bin/client-asan" --addr "127.0.0.1:${line#listening }" \
+      --streamed wscore.stream.v1 >"$dir/client.log" 2>&1; then
+    log "the C++ client failed against websockets:"
+    cat "$dir/client.log" "$dir/peer.log" >&2
+    return 1
+  fi
+  local status=0
+  wait "$peer" || status=$?
+  if ((status != 0)) || ! grep -qx 'closed 1000 bye' "$dir/peer.log"; then
+    log "websockets did not see a clean close (exit $status):"
+    cat "$dir/peer.log" >&2
+    return 1
+  fi
+  echo "websockets: $(tail -n1 "$dir/client.log"); websockets saw 'closed 1000 bye'"
+  server_and_client asan "$WORK/bin/echo_server-asan" -- "$WORK/bin/client-asan"
+}
+
+run_valgrind() {
+  section "valgrind (plain builds of the server and the client)"
+  command -v valgrind >/dev/null || (apt-get update && apt-get install -y valgrind)
+  local vg=(valgrind --quiet --error-exitcode=1 --leak-check=full
+    --errors-for-leak-kinds=definite,indirect)
+  server_and_client valgrind "${vg[@]}" --log-file="$WORK/valgrind-server.log" \
+    "$WORK/bin/echo_server" -- "${vg[@]}" --log-file="$WORK/valgrind-client.log" "$WORK/bin/client"
+}
+
 check_header
 if [[ ${1:-} == header ]]; then
   exit 0
 fi
+build
+misuse
+interop
+run_valgrind
 echo "ffi: done in $((SECONDS - started))s"
