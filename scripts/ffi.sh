@@ -9,6 +9,9 @@
 #              AddressSanitizer + UBSan; a second, plain build of the two
 #              examples for Valgrind.
 #   misuse     tests/misuse.c: every documented result code, from C.
+#   docs       the loop of docs/c-api.md, linked through the pkg-config
+#              file made from adapters/ffi/wscore.pc.in, serves the C++
+#              client.
 #   interop    the C++ client against Python `websockets` (tests/python/
 #              peer.py as the echo server, in the interop tests' venv):
 #              messages, a stream, a ping and a close; then against the C
@@ -94,6 +97,31 @@ build() {
   gcc "${CFLAGS[@]}" "$FFI/examples/echo_server.c" "$lib" "${LIBS[@]}" -o "$WORK/bin/echo_server"
   g++ "${CXXFLAGS[@]}" "$FFI/examples/client.cpp" "$lib" "${LIBS[@]}" -o "$WORK/bin/client"
   echo "build: misuse, echo_server and client (ASan + UBSan), echo_server and client (plain)"
+}
+
+# The loop of docs/c-api.md (its first C block), linked with the flags of
+# the pkg-config file installed into a prefix under target/ffi/.
+build_doc_loop() {
+  local prefix=$WORK/prefix
+  rm -rf "$prefix"
+  install -Dm644 "$TARGET/release/libwscore_ffi.a" "$prefix/lib/libwscore_ffi.a"
+  install -Dm644 -t "$prefix/include" "$FFI/include/wscore.h" "$FFI/include/wscore.hpp"
+  mkdir -p "$prefix/lib/pkgconfig"
+  sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|0.1.0|" "$FFI/wscore.pc.in" \
+    >"$prefix/lib/pkgconfig/wscore.pc"
+  awk '/^```c$/ { inside = 1; next } /^```$/ { if (inside) exit } inside' docs/c-api.md \
+    >"$WORK/doc_loop_serve.c"
+  local lines
+  lines=$(wc -l <"$WORK/doc_loop_serve.c")
+  if ((lines == 0 || lines >= 60)); then
+    log "docs/c-api.md: the loop is $lines lines (it must be there, under 60)"
+    return 1
+  fi
+  local flags
+  flags=$(PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config --cflags --libs --static wscore)
+  # shellcheck disable=SC2086 # pkg-config's flags are words
+  gcc -std=c11 -g -O1 -Wall -Wextra -Werror "${SANITIZE[@]}" "$WORK/doc_loop_serve.c" \
+    "$FFI/tests/doc_loop.c" $flags -o "$WORK/bin/doc_loop-asan"
 }
 
 # ---- helpers ----------------------------------------------------------
@@ -203,6 +231,26 @@ interop() {
   server_and_client asan "$WORK/bin/echo_server-asan" -- "$WORK/bin/client-asan"
 }
 
+docs() {
+  section "docs (the loop of docs/c-api.md, linked with pkg-config)"
+  command -v pkg-config >/dev/null || (apt-get update && apt-get install -y pkg-config)
+  build_doc_loop
+  local dir=$WORK/doc_loop
+  mkdir -p "$dir"
+  "$WORK/bin/doc_loop-asan" >"$dir/server.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  local line
+  line=$(wait_for_line "$dir/server.log" '^listening on ws://' "$pid") || return 1
+  if ! timeout 60 "$WORK/bin/client-asan" --addr "${line#listening on ws://}" >"$dir/client.log" 2>&1 ||
+      ! wait "$pid"; then
+    log "the loop of docs/c-api.md failed:"
+    cat "$dir/client.log" "$dir/server.log" >&2
+    return 1
+  fi
+  echo "doc loop ($(wc -l <"$WORK/doc_loop_serve.c") lines): $(tail -n1 "$dir/client.log")"
+}
+
 run_valgrind() {
   section "valgrind (plain builds of the server and the client)"
   command -v valgrind >/dev/null || (apt-get update && apt-get install -y valgrind)
@@ -219,5 +267,6 @@ fi
 build
 misuse
 interop
+docs
 run_valgrind
 echo "ffi: done in $((SECONDS - started))s"
