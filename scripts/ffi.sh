@@ -68,8 +68,9 @@ check_header() {
 
 # ---- build ------------------------------------------------------------
 
-CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror -I"$FFI/include")
-CXXFLAGS=(-std=c++17 -g -O1 -Wall -Wextra -Werror -I"$FFI/include")
+CFLAGS=(-std=c11 -g -O1 -Wall -Wextra -Werror -pedantic -I"$FFI/include")
+# wscore.hpp promises to need no exceptions.
+CXXFLAGS=(-std=c++17 -g -O1 -Wall -Wextra -Werror -pedantic -fno-exceptions -I"$FFI/include")
 SANITIZE=(-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 # What Rust's std needs from the system (`--print native-static-libs`).
 LIBS=(-lpthread -ldl -lm -lrt)

@@ -43,6 +43,8 @@
         clippy::panic
     )
 )]
+// Every unsafe operation sits in its own block with the reason it is sound.
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 // The exported names are the C names, as C programs spell them.
 #![allow(non_camel_case_types)]
 
