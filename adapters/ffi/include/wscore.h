@@ -1392,6 +1392,13 @@ enum wscore_result wscore_conn_request_subprotocol(struct wscore_conn *conn,
 const char *wscore_result_name(uint32_t code);
 
 /**
+ * The version of the library (`"0.1.0"`): static and NUL-terminated,
+ * never freed. Compare it with the header's at start-up when the library
+ * is linked dynamically.
+ */
+const char *wscore_version(void);
+
+/**
  * Hands out the bytes to write next in `*out`: what is left of the
  * transmit handed out before if it was not all reported written, or the
  * next one. `WSCORE_RESULT_DONE` when there is nothing to write.

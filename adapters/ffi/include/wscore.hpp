@@ -63,6 +63,9 @@ inline const char *name(Result result) noexcept {
     return wscore_result_name(static_cast<std::uint32_t>(result));
 }
 
+/// The library's version ("0.1.0"): static, never freed.
+inline const char *version() noexcept { return wscore_version(); }
+
 enum class EventKind : int {
     None = WSCORE_EVENT_KIND_NONE,
     Request = WSCORE_EVENT_KIND_REQUEST,

@@ -64,7 +64,7 @@ pub use conn::{
     wscore_conn_server, wscore_conn_subprotocol, wscore_conn_timeout_ns,
 };
 pub use event::*;
-pub use result::{wscore_result, wscore_result_name};
+pub use result::{wscore_result, wscore_result_name, wscore_version};
 pub use transmit::*;
 
 #[cfg(test)]

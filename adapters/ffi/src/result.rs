@@ -142,3 +142,11 @@ pub extern "C" fn wscore_result_name(code: u32) -> *const c_char {
     };
     name.as_ptr()
 }
+
+/// The version of the library (`"0.1.0"`): static and NUL-terminated,
+/// never freed. Compare it with the header's at start-up when the library
+/// is linked dynamically.
+#[no_mangle]
+pub extern "C" fn wscore_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

@@ -685,3 +685,9 @@ fn every_result_code_has_its_name() {
         );
     }
 }
+
+#[test]
+fn the_version_is_the_crate_version() {
+    let version = unsafe { CStr::from_ptr(wscore_version()) };
+    assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+}
