@@ -8,7 +8,10 @@
 #              client and the C misuse test with -Wall -Wextra -Werror and
 #              AddressSanitizer + UBSan; a second, plain build of the two
 #              examples for Valgrind.
-#   misuse     tests/misuse.c: every documented result code, from C.
+#   symbols    the functions the shared library exports and those the
+#              header declares are the same.
+#   misuse     tests/misuse.c: every documented result code, from C;
+#              tests/wrapper.cpp: the C++ wrapper in memory.
 #   docs       the loop of docs/c-api.md, linked through the pkg-config
 #              file made from adapters/ffi/wscore.pc.in, serves the C++
 #              client.
@@ -90,6 +93,8 @@ build() {
   local lib=$TARGET/release/libwscore_ffi.a
   gcc "${CFLAGS[@]}" "${SANITIZE[@]}" "$FFI/tests/misuse.c" "$WORK/libwscore_ffi-test-hooks.a" \
     "${LIBS[@]}" -o "$WORK/bin/misuse-asan"
+  g++ "${CXXFLAGS[@]}" "${SANITIZE[@]}" "$FFI/tests/wrapper.cpp" "$lib" "${LIBS[@]}" \
+    -o "$WORK/bin/wrapper-asan"
   gcc "${CFLAGS[@]}" "${SANITIZE[@]}" "$FFI/examples/echo_server.c" "$lib" "${LIBS[@]}" \
     -o "$WORK/bin/echo_server-asan"
   g++ "${CXXFLAGS[@]}" "${SANITIZE[@]}" "$FFI/examples/client.cpp" "$lib" "${LIBS[@]}" \
@@ -97,7 +102,19 @@ build() {
   # Valgrind does not run sanitized binaries: plain builds for it.
   gcc "${CFLAGS[@]}" "$FFI/examples/echo_server.c" "$lib" "${LIBS[@]}" -o "$WORK/bin/echo_server"
   g++ "${CXXFLAGS[@]}" "$FFI/examples/client.cpp" "$lib" "${LIBS[@]}" -o "$WORK/bin/client"
-  echo "build: misuse, echo_server and client (ASan + UBSan), echo_server and client (plain)"
+  echo "build: misuse, wrapper, echo_server and client (ASan + UBSan), echo_server and client (plain)"
+}
+
+symbols() {
+  section "symbols (the shared library against the header)"
+  nm -D --defined-only "$TARGET/release/libwscore_ffi.so" | awk '$2 == "T" { print $3 }' | sort \
+    >"$WORK/exported.txt"
+  grep -oE '\bwscore_[a-z0-9_]+\(' "$FFI/include/wscore.h" | tr -d '(' | sort -u >"$WORK/declared.txt"
+  if ! diff -u "$WORK/declared.txt" "$WORK/exported.txt"; then
+    log "the header and the library's exports differ (- declared only, + exported only)"
+    return 1
+  fi
+  echo "symbols: $(wc -l <"$WORK/exported.txt") functions, each exported and declared"
 }
 
 # The loop of docs/c-api.md (its first C block), linked with the flags of
@@ -203,6 +220,7 @@ misuse() {
     cat "$WORK/misuse.log" >&2
     return 1
   }
+  "$WORK/bin/wrapper-asan"
 }
 
 interop() {
@@ -266,6 +284,7 @@ if [[ ${1:-} == header ]]; then
   exit 0
 fi
 build
+symbols
 misuse
 interop
 docs

@@ -156,8 +156,7 @@ public:
         : data_(reinterpret_cast<const std::uint8_t *>(text.data())), size_(text.size()) {}
     /// Any contiguous container of bytes with data() and size()
     /// (std::vector<uint8_t>, std::array, std::string, ...).
-    template <class C, class = std::enable_if_t<sizeof(*std::declval<const C &>().data()) == 1 &&
-                                                !std::is_convertible_v<const C &, std::string_view>>>
+    template <class C, class = std::enable_if_t<sizeof(*std::declval<const C &>().data()) == 1>>
     Bytes(const C &container) noexcept
         : data_(reinterpret_cast<const std::uint8_t *>(container.data())), size_(container.size()) {}
 
