@@ -187,7 +187,9 @@ server_and_client() {
   local server=()
   while [[ $1 != -- ]]; do server+=("$1"); shift; done
   shift
-  mkdir -p "$dir"
+  # A fresh folder: the background process truncates its log only once it
+  # runs, and a log left by an earlier run must not announce it.
+  rm -rf "$dir" && mkdir -p "$dir"
   "${server[@]}" --addr 127.0.0.1:0 --streamed wscore.stream.v1 --connections 1 \
     >"$dir/server.log" 2>&1 &
   local pid=$!
@@ -227,7 +229,9 @@ interop() {
   section "interop (C++ client and Python websockets, C server)"
   local python dir=$WORK/python
   python=$(venv_python)
-  mkdir -p "$dir"
+  # A fresh folder: the background process truncates its log only once it
+  # runs, and a log left by an earlier run must not announce it.
+  rm -rf "$dir" && mkdir -p "$dir"
   "$python" tests/python/peer.py server --subprotocols wscore.stream.v1 >"$dir/peer.log" 2>&1 &
   local peer=$!
   pids+=("$peer")
@@ -255,7 +259,9 @@ docs() {
   command -v pkg-config >/dev/null || (apt-get update && apt-get install -y pkg-config)
   build_doc_loop
   local dir=$WORK/doc_loop
-  mkdir -p "$dir"
+  # A fresh folder: the background process truncates its log only once it
+  # runs, and a log left by an earlier run must not announce it.
+  rm -rf "$dir" && mkdir -p "$dir"
   "$WORK/bin/doc_loop-asan" >"$dir/server.log" 2>&1 &
   local pid=$!
   pids+=("$pid")

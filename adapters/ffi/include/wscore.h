@@ -474,6 +474,26 @@ typedef struct wscore_deflate_options {
 } wscore_deflate_options;
 
 /**
+ * One header of a client's upgrade request
+ * (`wscore_conn_client_with_headers`).
+ */
+typedef struct wscore_header {
+  /**
+   * The field name: NUL-terminated UTF-8.
+   */
+  const char *name;
+  /**
+   * The field value: `value_len` bytes (NULL when 0), without CR, LF
+   * or NUL.
+   */
+  const uint8_t *value;
+  /**
+   * The value's length.
+   */
+  size_t value_len;
+} wscore_header;
+
+/**
  * One event. `kind` says which fields are set; the others are zero, and
  * `data` and `text` are then empty. Byte views are never NULL (an empty
  * one has length 0) and are not NUL-terminated.
@@ -1175,25 +1195,12 @@ enum wscore_result wscore_config_clear_subprotocols(struct wscore_config *config
 
 /**
  * Makes a client connection for `ws://host/path` and stores it in `*out`;
- * its upgrade request is the first transmit.
- *
- * `config` may be NULL for the defaults; it is copied. `host` (with a
- * `:port` when not 80) and `path` (with its query) are NUL-terminated
- * UTF-8. `subprotocols` is an array of `subprotocols_len` NUL-terminated
- * names offered besides those of the configuration (NULL when the length
- * is 0). `seed` is `seed_len` bytes, which must be 32, from the operating
- * system's random source: it feeds the handshake nonce and the masking
- * keys. Everything is copied; nothing is kept after the call.
- *
- * Errors: `WSCORE_RESULT_NULL_ARGUMENT`, `WSCORE_RESULT_INVALID_UTF8`,
- * `WSCORE_RESULT_INVALID_ARGUMENT` (a seed that is not 32 bytes),
- * `WSCORE_RESULT_INVALID_CONFIG`, `WSCORE_RESULT_INVALID_REQUEST` (a
- * request that cannot be written).
+ * its upgrade request is the first transmit. The same as
+ * `wscore_conn_client_with_headers` without headers.
  *
  * # Safety
  *
- * Every pointer must be NULL or valid as described; `out` must point at
- * writable storage for one pointer.
+ * As for `wscore_conn_client_with_headers`.
  */
 enum wscore_result wscore_conn_client(const struct wscore_config *config,
                                       const char *host,
@@ -1204,6 +1211,44 @@ enum wscore_result wscore_conn_client(const struct wscore_config *config,
                                       size_t seed_len,
                                       uint64_t now_ns,
                                       struct wscore_conn **out);
+
+/**
+ * Makes a client connection for `ws://host/path` whose upgrade request
+ * carries `headers` (an `Origin`, an `Authorization`, cookies), and
+ * stores it in `*out`; its upgrade request is the first transmit.
+ *
+ * `config` may be NULL for the defaults; it is copied. `host` (with a
+ * `:port` when not 80) and `path` (with its query) are NUL-terminated
+ * UTF-8. `subprotocols` is an array of `subprotocols_len` NUL-terminated
+ * names offered besides those of the configuration, `headers` an array
+ * of `headers_len` headers (each NULL when its length is 0). `seed` is
+ * `seed_len` bytes, which must be 32, from the operating system's random
+ * source: it feeds the handshake nonce and the masking keys. Everything
+ * is copied; nothing is kept after the call.
+ *
+ * Errors: `WSCORE_RESULT_NULL_ARGUMENT`, `WSCORE_RESULT_INVALID_UTF8`,
+ * `WSCORE_RESULT_INVALID_ARGUMENT` (a seed that is not 32 bytes),
+ * `WSCORE_RESULT_INVALID_CONFIG`, `WSCORE_RESULT_INVALID_REQUEST` (a
+ * request that cannot be written: a line break in the host or a header
+ * value, a header the handshake writes itself such as
+ * `Sec-WebSocket-Key`).
+ *
+ * # Safety
+ *
+ * Every pointer must be NULL or valid as described; `out` must point at
+ * writable storage for one pointer.
+ */
+enum wscore_result wscore_conn_client_with_headers(const struct wscore_config *config,
+                                                   const char *host,
+                                                   const char *path,
+                                                   const char *const *subprotocols,
+                                                   size_t subprotocols_len,
+                                                   const struct wscore_header *headers,
+                                                   size_t headers_len,
+                                                   const uint8_t *seed,
+                                                   size_t seed_len,
+                                                   uint64_t now_ns,
+                                                   struct wscore_conn **out);
 
 /**
  * Makes a server connection, which starts by reading the client's
@@ -1381,6 +1426,22 @@ enum wscore_result wscore_conn_request_subprotocol(struct wscore_conn *conn,
                                                    size_t index,
                                                    const uint8_t **out_name,
                                                    size_t *out_len);
+
+/**
+ * Server, while a `WSCORE_EVENT_KIND_REQUEST` is the current event:
+ * stores in `*out_query` and `*out_len` the request target after its
+ * first `?` (the event's `data` is the path before it), or answers
+ * `WSCORE_RESULT_DONE` when the target has no `?`. The view lives as long
+ * as the event's views.
+ *
+ * # Safety
+ *
+ * `conn` must be NULL or a live connection; `out_query` and `out_len`
+ * NULL or writable.
+ */
+enum wscore_result wscore_conn_request_query(struct wscore_conn *conn,
+                                             const uint8_t **out_query,
+                                             size_t *out_len);
 
 /**
  * The name of a result code (`"WSCORE_RESULT_OK"`, ...), or

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -344,14 +345,18 @@ class Connection {
 public:
     /// A client for ws://host/path; `seed` must be 32 bytes from the
     /// operating system's random source. `config` may be null (defaults).
+    /// `subprotocols` are offered besides the configuration's; `headers`
+    /// go into the upgrade request ({"Authorization", value, length}).
     static Outcome<Connection> client(const Config *config, const char *host, const char *path,
                                       Bytes seed, Nanos now,
-                                      std::initializer_list<const char *> subprotocols = {}) noexcept {
+                                      std::initializer_list<const char *> subprotocols = {},
+                                      std::initializer_list<wscore_header> headers = {}) noexcept {
         wscore_conn *raw = nullptr;
-        wscore_result r = wscore_conn_client(config ? config->raw() : nullptr, host, path,
-                                             subprotocols.size() ? subprotocols.begin() : nullptr,
-                                             subprotocols.size(), seed.data(), seed.size(),
-                                             detail::ns(now), &raw);
+        wscore_result r = wscore_conn_client_with_headers(
+            config ? config->raw() : nullptr, host, path,
+            subprotocols.size() ? subprotocols.begin() : nullptr, subprotocols.size(),
+            headers.size() ? headers.begin() : nullptr, headers.size(), seed.data(), seed.size(),
+            detail::ns(now), &raw);
         if (r != WSCORE_RESULT_OK) return Err{static_cast<Result>(r)};
         return Connection(raw);
     }
@@ -450,6 +455,16 @@ public:
         if (r == WSCORE_RESULT_DONE) return std::optional<Bytes>();
         if (r != WSCORE_RESULT_OK) return Err{static_cast<Result>(r)};
         return std::optional<Bytes>(Bytes(value, len));
+    }
+    /// Server, while the REQUEST event is current: the target after its
+    /// `?`, or std::nullopt when it has none.
+    Outcome<std::optional<std::string_view>> request_query() noexcept {
+        const std::uint8_t *query = nullptr;
+        std::size_t len = 0;
+        wscore_result r = wscore_conn_request_query(raw_, &query, &len);
+        if (r == WSCORE_RESULT_DONE) return std::optional<std::string_view>();
+        if (r != WSCORE_RESULT_OK) return Err{static_cast<Result>(r)};
+        return std::optional<std::string_view>(Bytes(query, len).text());
     }
     /// Sends `data` as one stream; its id.
     Outcome<std::uint32_t> send_stream(Bytes data, Bytes metadata = {}) noexcept {

@@ -99,26 +99,27 @@ unsafe fn hand_out(engine: Connection, out: *mut *mut wscore_conn) -> wscore_res
     wscore_result::Ok
 }
 
+/// One header of a client's upgrade request
+/// (`wscore_conn_client_with_headers`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct wscore_header {
+    /// The field name: NUL-terminated UTF-8.
+    pub name: *const c_char,
+    /// The field value: `value_len` bytes (NULL when 0), without CR, LF
+    /// or NUL.
+    pub value: *const u8,
+    /// The value's length.
+    pub value_len: usize,
+}
+
 /// Makes a client connection for `ws://host/path` and stores it in `*out`;
-/// its upgrade request is the first transmit.
-///
-/// `config` may be NULL for the defaults; it is copied. `host` (with a
-/// `:port` when not 80) and `path` (with its query) are NUL-terminated
-/// UTF-8. `subprotocols` is an array of `subprotocols_len` NUL-terminated
-/// names offered besides those of the configuration (NULL when the length
-/// is 0). `seed` is `seed_len` bytes, which must be 32, from the operating
-/// system's random source: it feeds the handshake nonce and the masking
-/// keys. Everything is copied; nothing is kept after the call.
-///
-/// Errors: `WSCORE_RESULT_NULL_ARGUMENT`, `WSCORE_RESULT_INVALID_UTF8`,
-/// `WSCORE_RESULT_INVALID_ARGUMENT` (a seed that is not 32 bytes),
-/// `WSCORE_RESULT_INVALID_CONFIG`, `WSCORE_RESULT_INVALID_REQUEST` (a
-/// request that cannot be written).
+/// its upgrade request is the first transmit. The same as
+/// `wscore_conn_client_with_headers` without headers.
 ///
 /// # Safety
 ///
-/// Every pointer must be NULL or valid as described; `out` must point at
-/// writable storage for one pointer.
+/// As for `wscore_conn_client_with_headers`.
 #[no_mangle]
 pub unsafe extern "C" fn wscore_conn_client(
     config: *const wscore_config,
@@ -126,6 +127,62 @@ pub unsafe extern "C" fn wscore_conn_client(
     path: *const c_char,
     subprotocols: *const *const c_char,
     subprotocols_len: usize,
+    seed: *const u8,
+    seed_len: usize,
+    now_ns: u64,
+    out: *mut *mut wscore_conn,
+) -> wscore_result {
+    // SAFETY: forwarded contract; no headers.
+    unsafe {
+        wscore_conn_client_with_headers(
+            config,
+            host,
+            path,
+            subprotocols,
+            subprotocols_len,
+            core::ptr::null(),
+            0,
+            seed,
+            seed_len,
+            now_ns,
+            out,
+        )
+    }
+}
+
+/// Makes a client connection for `ws://host/path` whose upgrade request
+/// carries `headers` (an `Origin`, an `Authorization`, cookies), and
+/// stores it in `*out`; its upgrade request is the first transmit.
+///
+/// `config` may be NULL for the defaults; it is copied. `host` (with a
+/// `:port` when not 80) and `path` (with its query) are NUL-terminated
+/// UTF-8. `subprotocols` is an array of `subprotocols_len` NUL-terminated
+/// names offered besides those of the configuration, `headers` an array
+/// of `headers_len` headers (each NULL when its length is 0). `seed` is
+/// `seed_len` bytes, which must be 32, from the operating system's random
+/// source: it feeds the handshake nonce and the masking keys. Everything
+/// is copied; nothing is kept after the call.
+///
+/// Errors: `WSCORE_RESULT_NULL_ARGUMENT`, `WSCORE_RESULT_INVALID_UTF8`,
+/// `WSCORE_RESULT_INVALID_ARGUMENT` (a seed that is not 32 bytes),
+/// `WSCORE_RESULT_INVALID_CONFIG`, `WSCORE_RESULT_INVALID_REQUEST` (a
+/// request that cannot be written: a line break in the host or a header
+/// value, a header the handshake writes itself such as
+/// `Sec-WebSocket-Key`).
+///
+/// # Safety
+///
+/// Every pointer must be NULL or valid as described; `out` must point at
+/// writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn wscore_conn_client_with_headers(
+    config: *const wscore_config,
+    host: *const c_char,
+    path: *const c_char,
+    subprotocols: *const *const c_char,
+    subprotocols_len: usize,
+    headers: *const wscore_header,
+    headers_len: usize,
     seed: *const u8,
     seed_len: usize,
     now_ns: u64,
@@ -144,8 +201,14 @@ pub unsafe extern "C" fn wscore_conn_client(
         let Some(Ok(seed)) = (unsafe { bytes_in(seed, seed_len) }).map(<[u8; 32]>::try_from) else {
             return wscore_result::InvalidArgument;
         };
-        // SAFETY: an array of `subprotocols_len` pointers per the contract.
-        let Some(names) = (unsafe { pointers_in(subprotocols, subprotocols_len) }) else {
+        // SAFETY: arrays of `subprotocols_len` pointers and `headers_len`
+        // headers, per the contract.
+        let (Some(names), Some(headers)) = (unsafe {
+            (
+                array_in(subprotocols, subprotocols_len),
+                array_in(headers, headers_len),
+            )
+        }) else {
             return wscore_result::NullArgument;
         };
         let mut request = ClientRequest::new(host, path);
@@ -156,9 +219,23 @@ pub unsafe extern "C" fn wscore_conn_client(
                 Err(code) => return code,
             }
         }
+        for header in headers {
+            // SAFETY: each header's pointers per the contract.
+            let (name, value) = unsafe {
+                (
+                    str_in(header.name),
+                    bytes_in(header.value, header.value_len),
+                )
+            };
+            match (name, value) {
+                (Ok(name), Some(value)) => request = request.header(name, value),
+                (Err(code), _) => return code,
+                (_, None) => return wscore_result::NullArgument,
+            }
+        }
         // SAFETY: per the contract.
         let config = unsafe { config_in(config) };
-        match Connection::client(config, request, seed, crate::conn::instant(now_ns)) {
+        match Connection::client(config, request, seed, instant(now_ns)) {
             // SAFETY: `out` checked non-NULL above.
             Ok(engine) => unsafe { hand_out(engine, out) },
             Err(error) => error.into(),
@@ -166,12 +243,12 @@ pub unsafe extern "C" fn wscore_conn_client(
     })
 }
 
-/// An array of C pointers, or `None` for NULL with a length.
+/// An array from C, or `None` for NULL with a length.
 ///
 /// # Safety
 ///
-/// Unless NULL, `ptr` must point at `len` readable pointers.
-unsafe fn pointers_in<'a, T>(ptr: *const *const T, len: usize) -> Option<&'a [*const T]> {
+/// Unless NULL, `ptr` must point at `len` readable, initialised elements.
+unsafe fn array_in<'a, T>(ptr: *const T, len: usize) -> Option<&'a [T]> {
     if len == 0 {
         return Some(&[]);
     }

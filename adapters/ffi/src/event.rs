@@ -551,3 +551,41 @@ pub unsafe extern "C" fn wscore_conn_request_subprotocol(
         })
     }
 }
+
+/// Server, while a `WSCORE_EVENT_KIND_REQUEST` is the current event:
+/// stores in `*out_query` and `*out_len` the request target after its
+/// first `?` (the event's `data` is the path before it), or answers
+/// `WSCORE_RESULT_DONE` when the target has no `?`. The view lives as long
+/// as the event's views.
+///
+/// # Safety
+///
+/// `conn` must be NULL or a live connection; `out_query` and `out_len`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn wscore_conn_request_query(
+    conn: *mut wscore_conn,
+    out_query: *mut *const u8,
+    out_len: *mut usize,
+) -> wscore_result {
+    if out_query.is_null() || out_len.is_null() {
+        return wscore_result::NullArgument;
+    }
+    // SAFETY: per the contract.
+    unsafe {
+        with_conn(conn, |state| {
+            let Some(request) = current_request(state) else {
+                return wscore_result::NoPendingRequest;
+            };
+            match request.query() {
+                Some(query) => {
+                    let (ptr, len) = out_view(query.as_bytes());
+                    write_out(out_query, ptr);
+                    write_out(out_len, len);
+                    wscore_result::Ok
+                }
+                None => wscore_result::Done,
+            }
+        })
+    }
+}

@@ -59,9 +59,10 @@ mod transmit;
 pub use command::*;
 pub use config::*;
 pub use conn::{
-    wscore_conn, wscore_conn_client, wscore_conn_eof, wscore_conn_free, wscore_conn_is_done,
-    wscore_conn_is_open, wscore_conn_on_timeout, wscore_conn_queued_bytes, wscore_conn_recv,
-    wscore_conn_server, wscore_conn_subprotocol, wscore_conn_timeout_ns,
+    wscore_conn, wscore_conn_client, wscore_conn_client_with_headers, wscore_conn_eof,
+    wscore_conn_free, wscore_conn_is_done, wscore_conn_is_open, wscore_conn_on_timeout,
+    wscore_conn_queued_bytes, wscore_conn_recv, wscore_conn_server, wscore_conn_subprotocol,
+    wscore_conn_timeout_ns, wscore_header,
 };
 pub use event::*;
 pub use result::{wscore_result, wscore_result_name, wscore_version};

@@ -691,3 +691,111 @@ fn the_version_is_the_crate_version() {
     let version = unsafe { CStr::from_ptr(wscore_version()) };
     assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
 }
+
+#[test]
+fn a_client_sends_its_headers_and_a_server_reads_them_with_the_query() {
+    let headers = [
+        wscore_header {
+            name: c"Authorization".as_ptr(),
+            value: b"Bearer t0k3n".as_ptr(),
+            value_len: 12,
+        },
+        wscore_header {
+            name: c"X-Empty".as_ptr(),
+            value: null(),
+            value_len: 0,
+        },
+    ];
+    let mut client = null_mut();
+    assert_eq!(
+        unsafe {
+            wscore_conn_client_with_headers(
+                null(),
+                c"example.com".as_ptr(),
+                c"/game?room=7".as_ptr(),
+                null(),
+                0,
+                headers.as_ptr(),
+                headers.len(),
+                SEED.as_ptr(),
+                32,
+                0,
+                &mut client,
+            )
+        },
+        wscore_result::Ok
+    );
+    let client = Owned(client);
+    let server = server_with(null());
+    pump(&client, &server);
+    let (_, request) = poll(&server);
+    assert_eq!(data(&request), b"/game");
+    let (mut value, mut len) = (null(), 0);
+    unsafe {
+        assert_eq!(
+            wscore_conn_request_header(server.0, c"authorization".as_ptr(), &mut value, &mut len),
+            wscore_result::Ok
+        );
+        assert_eq!(core::slice::from_raw_parts(value, len), b"Bearer t0k3n");
+        assert_eq!(
+            wscore_conn_request_header(server.0, c"x-empty".as_ptr(), &mut value, &mut len),
+            wscore_result::Ok
+        );
+        assert_eq!(len, 0);
+        assert_eq!(
+            wscore_conn_request_query(server.0, &mut value, &mut len),
+            wscore_result::Ok
+        );
+        assert_eq!(core::slice::from_raw_parts(value, len), b"room=7");
+    }
+}
+
+#[test]
+fn a_header_the_request_cannot_carry_is_refused() {
+    let cases: [(wscore_header, wscore_result); 3] = [
+        (
+            wscore_header {
+                name: c"X-Split".as_ptr(),
+                value: b"a\r\nb".as_ptr(),
+                value_len: 4,
+            },
+            wscore_result::InvalidRequest,
+        ),
+        (
+            wscore_header {
+                name: c"Sec-WebSocket-Key".as_ptr(),
+                value: b"x".as_ptr(),
+                value_len: 1,
+            },
+            wscore_result::InvalidRequest,
+        ),
+        (
+            wscore_header {
+                name: c"X-Null".as_ptr(),
+                value: null(),
+                value_len: 3,
+            },
+            wscore_result::NullArgument,
+        ),
+    ];
+    for (header, expected) in cases {
+        let mut client = null_mut();
+        let result = unsafe {
+            wscore_conn_client_with_headers(
+                null(),
+                c"example.com".as_ptr(),
+                c"/".as_ptr(),
+                null(),
+                0,
+                &header,
+                1,
+                SEED.as_ptr(),
+                32,
+                0,
+                &mut client,
+            )
+        };
+        assert_eq!(result, expected);
+        assert!(client.is_null());
+    }
+}

@@ -124,6 +124,7 @@ static void null_pointers_and_zero_lengths(void) {
     EXPECT(wscore_conn_abort_stream(NULL, 1, NULL, 0), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_request_header(NULL, "Host", &view, &size), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_request_subprotocol(NULL, 0, &view, &size), WSCORE_RESULT_NULL_ARGUMENT);
+    EXPECT(wscore_conn_request_query(NULL, &view, &size), WSCORE_RESULT_NULL_ARGUMENT);
 
     /* NULL out-parameters and data pointers on a live connection. */
     EXPECT(wscore_config_new(&config), WSCORE_RESULT_OK);
@@ -142,6 +143,8 @@ static void null_pointers_and_zero_lengths(void) {
     EXPECT(wscore_conn_open_stream(conn, 1, NULL, 0, NULL), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_request_header(conn, NULL, &view, &size), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_request_header(conn, "Host", NULL, &size), WSCORE_RESULT_NULL_ARGUMENT);
+    EXPECT(wscore_conn_request_query(conn, &view, NULL), WSCORE_RESULT_NULL_ARGUMENT);
+    EXPECT(wscore_conn_request_query(conn, &view, &size), WSCORE_RESULT_NO_PENDING_REQUEST);
     EXPECT(wscore_conn_send_text(conn, NULL, 4), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_send_binary(conn, NULL, 4), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_reject(conn, 403, NULL, 4), WSCORE_RESULT_NULL_ARGUMENT);
@@ -168,6 +171,17 @@ static void bad_values(void) {
     EXPECT(wscore_conn_client(NULL, "h", "/", offers, 2, SEED, 32, 0, &conn), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_client(NULL, "h\r\nInjected: 1", "/", NULL, 0, SEED, 32, 0, &conn),
            WSCORE_RESULT_INVALID_REQUEST);
+    wscore_header header = {"X-Split", (const uint8_t *)"a\r\nb", 4};
+    EXPECT(wscore_conn_client_with_headers(NULL, "h", "/", NULL, 0, &header, 1, SEED, 32, 0, &conn),
+           WSCORE_RESULT_INVALID_REQUEST);
+    header = (wscore_header){"X-Null", NULL, 3};
+    EXPECT(wscore_conn_client_with_headers(NULL, "h", "/", NULL, 0, &header, 1, SEED, 32, 0, &conn),
+           WSCORE_RESULT_NULL_ARGUMENT);
+    header = (wscore_header){NULL, NULL, 0};
+    EXPECT(wscore_conn_client_with_headers(NULL, "h", "/", NULL, 0, &header, 1, SEED, 32, 0, &conn),
+           WSCORE_RESULT_NULL_ARGUMENT);
+    EXPECT(wscore_conn_client_with_headers(NULL, "h", "/", NULL, 0, NULL, 1, SEED, 32, 0, &conn),
+           WSCORE_RESULT_NULL_ARGUMENT);
     TRUE_THAT(conn == NULL);
 
     EXPECT(wscore_config_new(&config), WSCORE_RESULT_OK);
@@ -225,6 +239,7 @@ static void state_errors(void) {
     TRUE_THAT(len == 11 && memcmp(value, "example.com", 11) == 0);
     EXPECT(wscore_conn_request_header(server, "X-Absent", &value, &len), WSCORE_RESULT_DONE);
     EXPECT(wscore_conn_request_subprotocol(server, 0, &value, &len), WSCORE_RESULT_DONE);
+    EXPECT(wscore_conn_request_query(server, &value, &len), WSCORE_RESULT_DONE);
     EXPECT(wscore_conn_accept(server, 0, NULL), WSCORE_RESULT_OK);
     /* The request's views live until the next event is taken. */
     EXPECT(wscore_conn_request_header(server, "host", &value, &len), WSCORE_RESULT_OK);

@@ -61,7 +61,10 @@ int main() {
     auto bad_seed = wscore::Connection::client(&config.value(), "example.com", "/", wscore::Bytes(seed.data(), 8), T0);
     CHECK(!bad_seed && bad_seed.error() == wscore::Result::InvalidArgument);
 
-    auto made = wscore::Connection::client(&config.value(), "example.com", "/room?x=1", seed, T0);
+    const char token[] = "Bearer abc";
+    auto made = wscore::Connection::client(&config.value(), "example.com", "/room?x=1", seed, T0, {},
+                                           {{"Authorization", reinterpret_cast<const std::uint8_t *>(token),
+                                             sizeof token - 1}});
     CHECK(made.ok());
     wscore::Connection client = std::move(made).value();
     wscore::Connection server = wscore::Connection::server(&config.value(), T0).value();
@@ -78,6 +81,10 @@ int main() {
     CHECK(request.value()->data().text() == "/room");
     auto host = server.request_header("host");
     CHECK(host.ok() && host.value() && host.value()->text() == "example.com");
+    auto auth = server.request_header("authorization");
+    CHECK(auth.ok() && auth.value() && auth.value()->text() == "Bearer abc");
+    auto query = server.request_query();
+    CHECK(query.ok() && query.value() && *query.value() == "x=1");
     auto absent = server.request_header("x-absent");
     CHECK(absent.ok() && !absent.value());
     CHECK(server.accept(T0).ok());
