@@ -219,7 +219,8 @@ typedef enum wscore_result {
   /**
    * An argument is outside what the function accepts: a value that is
    * not one of its enum's, a seed that is not 32 bytes, a count of
-   * written bytes larger than the transmit.
+   * written bytes larger than the transmit, a length over `PTRDIFF_MAX`
+   * bytes, a misaligned array.
    */
   WSCORE_RESULT_INVALID_ARGUMENT = 3,
   /**

@@ -21,23 +21,41 @@ pub(crate) fn out_view(bytes: &[u8]) -> (*const u8, usize) {
     }
 }
 
-/// The bytes `ptr` points at, or `None` when `ptr` is NULL with a length
-/// that is not zero. A NULL pointer with length 0 is the empty slice.
+/// The `len` elements `ptr` points at. A NULL pointer is the empty slice
+/// when `len` is 0 and [`wscore_result::NullArgument`] otherwise; a length
+/// no allocation can have (over `isize::MAX` bytes) is
+/// [`wscore_result::InvalidArgument`] rather than undefined behaviour.
 ///
 /// # Safety
 ///
-/// Unless NULL, `ptr` must point at `len` readable bytes that stay valid
-/// and unchanged for `'a`.
-pub(crate) unsafe fn bytes_in<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
+/// Unless NULL, `ptr` must point at `len` initialised elements that stay
+/// valid and unchanged for `'a`.
+pub(crate) unsafe fn array_in<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], wscore_result> {
     if len == 0 {
-        return Some(&[]);
+        return Ok(&[]);
     }
     if ptr.is_null() {
-        return None;
+        return Err(wscore_result::NullArgument);
     }
-    // SAFETY: non-NULL and `len` readable bytes, per this function's
-    // contract; `len > 0`, so alignment of u8 is the only other condition.
-    Some(unsafe { core::slice::from_raw_parts(ptr, len) })
+    let fits = len
+        .checked_mul(core::mem::size_of::<T>())
+        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    if !fits || !ptr.is_aligned() {
+        return Err(wscore_result::InvalidArgument);
+    }
+    // SAFETY: non-NULL, aligned, at most `isize::MAX` bytes, and `len`
+    // initialised elements valid for `'a` per this function's contract.
+    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// The bytes `ptr` points at, as [`array_in`] takes them.
+///
+/// # Safety
+///
+/// As for [`array_in`].
+pub(crate) unsafe fn bytes_in<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], wscore_result> {
+    // SAFETY: forwarded contract.
+    unsafe { array_in(ptr, len) }
 }
 
 /// A NUL-terminated string from C, checked for UTF-8.
@@ -62,7 +80,7 @@ pub(crate) unsafe fn str_in<'a>(ptr: *const c_char) -> Result<&'a str, wscore_re
 /// As for [`bytes_in`].
 pub(crate) unsafe fn text_in<'a>(ptr: *const u8, len: usize) -> Result<&'a str, wscore_result> {
     // SAFETY: forwarded contract.
-    let bytes = unsafe { bytes_in(ptr, len) }.ok_or(wscore_result::NullArgument)?;
+    let bytes = unsafe { bytes_in(ptr, len) }?;
     core::str::from_utf8(bytes).map_err(|_| wscore_result::InvalidUtf8)
 }
 

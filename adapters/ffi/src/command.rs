@@ -18,9 +18,7 @@ use crate::result::{code, wscore_result};
 /// As for [`bytes_in`].
 unsafe fn copied(ptr: *const u8, len: usize) -> Result<Bytes, wscore_result> {
     // SAFETY: forwarded contract.
-    unsafe { bytes_in(ptr, len) }
-        .map(Bytes::copy_from_slice)
-        .ok_or(wscore_result::NullArgument)
+    unsafe { bytes_in(ptr, len) }.map(Bytes::copy_from_slice)
 }
 
 /// Queues a text message of `len` bytes of UTF-8 (checked:

@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use wscore::{ClientRequest, Config, Connection, Event, Instant, Transmit};
 
-use crate::boundary::{bytes_in, catch, out_view, str_in, write_out, Poisonable};
+use crate::boundary::{array_in, bytes_in, catch, out_view, str_in, write_out, Poisonable};
 use crate::config::wscore_config;
 use crate::result::wscore_result;
 
@@ -198,18 +198,22 @@ pub unsafe extern "C" fn wscore_conn_client_with_headers(
             (Err(code), _) | (_, Err(code)) => return code,
         };
         // SAFETY: non-NULL, `seed_len` readable bytes per the contract.
-        let Some(Ok(seed)) = (unsafe { bytes_in(seed, seed_len) }).map(<[u8; 32]>::try_from) else {
-            return wscore_result::InvalidArgument;
+        let seed = match unsafe { bytes_in(seed, seed_len) }.map(<[u8; 32]>::try_from) {
+            Ok(Ok(seed)) => seed,
+            Ok(Err(_)) => return wscore_result::InvalidArgument,
+            Err(code) => return code,
         };
         // SAFETY: arrays of `subprotocols_len` pointers and `headers_len`
         // headers, per the contract.
-        let (Some(names), Some(headers)) = (unsafe {
+        let arrays = unsafe {
             (
                 array_in(subprotocols, subprotocols_len),
                 array_in(headers, headers_len),
             )
-        }) else {
-            return wscore_result::NullArgument;
+        };
+        let (names, headers) = match arrays {
+            (Ok(names), Ok(headers)) => (names, headers),
+            (Err(code), _) | (_, Err(code)) => return code,
         };
         let mut request = ClientRequest::new(host, path);
         for &name in names {
@@ -228,9 +232,8 @@ pub unsafe extern "C" fn wscore_conn_client_with_headers(
                 )
             };
             match (name, value) {
-                (Ok(name), Some(value)) => request = request.header(name, value),
-                (Err(code), _) => return code,
-                (_, None) => return wscore_result::NullArgument,
+                (Ok(name), Ok(value)) => request = request.header(name, value),
+                (Err(code), _) | (_, Err(code)) => return code,
             }
         }
         // SAFETY: per the contract.
@@ -241,22 +244,6 @@ pub unsafe extern "C" fn wscore_conn_client_with_headers(
             Err(error) => error.into(),
         }
     })
-}
-
-/// An array from C, or `None` for NULL with a length.
-///
-/// # Safety
-///
-/// Unless NULL, `ptr` must point at `len` readable, initialised elements.
-unsafe fn array_in<'a, T>(ptr: *const T, len: usize) -> Option<&'a [T]> {
-    if len == 0 {
-        return Some(&[]);
-    }
-    if ptr.is_null() {
-        return None;
-    }
-    // SAFETY: non-NULL, `len` elements per this function's contract.
-    Some(unsafe { core::slice::from_raw_parts(ptr, len) })
 }
 
 /// Makes a server connection, which starts by reading the client's
@@ -332,11 +319,11 @@ pub unsafe extern "C" fn wscore_conn_recv(
     // SAFETY: per the contract.
     unsafe {
         with_conn(conn, |state| match bytes_in(bytes, len) {
-            Some(bytes) => {
+            Ok(bytes) => {
                 state.engine.handle_input(instant(now_ns), bytes);
                 wscore_result::Ok
             }
-            None => wscore_result::NullArgument,
+            Err(code) => code,
         })
     }
 }

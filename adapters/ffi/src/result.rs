@@ -21,7 +21,8 @@ pub enum wscore_result {
     NullArgument = 2,
     /// An argument is outside what the function accepts: a value that is
     /// not one of its enum's, a seed that is not 32 bytes, a count of
-    /// written bytes larger than the transmit.
+    /// written bytes larger than the transmit, a length over `PTRDIFF_MAX`
+    /// bytes, a misaligned array.
     InvalidArgument = 3,
     /// A string or text message that is not valid UTF-8.
     InvalidUtf8 = 4,

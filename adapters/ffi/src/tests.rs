@@ -799,3 +799,44 @@ fn a_header_the_request_cannot_carry_is_refused() {
         assert!(client.is_null());
     }
 }
+
+#[test]
+fn a_length_no_buffer_can_have_is_refused_before_any_slice_is_made() {
+    let client = client_with(null(), &[]);
+    let byte = 0u8;
+    unsafe {
+        assert_eq!(
+            wscore_conn_recv(client.0, 0, &byte, usize::MAX),
+            wscore_result::InvalidArgument
+        );
+        assert_eq!(
+            wscore_conn_recv(client.0, 0, &byte, isize::MAX as usize + 1),
+            wscore_result::InvalidArgument
+        );
+        assert_eq!(
+            wscore_conn_send_binary(client.0, &byte, usize::MAX),
+            wscore_result::InvalidArgument
+        );
+    }
+    // A misaligned array of pointers is refused too.
+    let names = [0u8; 32];
+    let mut conn = null_mut();
+    let misaligned = names
+        .as_ptr()
+        .wrapping_add(1)
+        .cast::<*const core::ffi::c_char>();
+    let result = unsafe {
+        wscore_conn_client(
+            null(),
+            c"h".as_ptr(),
+            c"/".as_ptr(),
+            misaligned,
+            1,
+            SEED.as_ptr(),
+            32,
+            0,
+            &mut conn,
+        )
+    };
+    assert_eq!(result, wscore_result::InvalidArgument);
+}

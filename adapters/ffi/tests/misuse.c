@@ -132,6 +132,8 @@ static void null_pointers_and_zero_lengths(void) {
     EXPECT(wscore_conn_server(config, 0, &conn), WSCORE_RESULT_OK);
     EXPECT(wscore_conn_recv(conn, 0, NULL, 5), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_recv(conn, 0, NULL, 0), WSCORE_RESULT_OK); /* zero length: nothing */
+    /* A length no buffer can have is refused before anything is read. */
+    EXPECT(wscore_conn_recv(conn, 0, (const uint8_t *)"x", SIZE_MAX), WSCORE_RESULT_INVALID_ARGUMENT);
     EXPECT(wscore_conn_timeout_ns(conn, NULL), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_poll_transmit(conn, NULL), WSCORE_RESULT_NULL_ARGUMENT);
     EXPECT(wscore_conn_poll_event(conn, NULL), WSCORE_RESULT_NULL_ARGUMENT);
