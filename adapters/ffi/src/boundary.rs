@@ -85,14 +85,16 @@ pub(crate) unsafe fn text_in<'a>(ptr: *const u8, len: usize) -> Result<&'a str, 
 }
 
 /// Writes `value` through an out-parameter the caller checked for NULL.
+/// An out-parameter inside a packed C struct may be misaligned, so the
+/// write does not assume alignment.
 ///
 /// # Safety
 ///
-/// `out` must be non-NULL, aligned and writable.
+/// `out` must be non-NULL and writable.
 pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
-    // SAFETY: per this function's contract. `write` does not drop the
-    // old value, which C may have left uninitialised.
-    unsafe { out.write(value) }
+    // SAFETY: per this function's contract. The write neither reads nor
+    // drops the old value, which C may have left uninitialised.
+    unsafe { out.write_unaligned(value) }
 }
 
 /// Runs `body`, turning a panic into [`wscore_result::Panic`]. For calls
