@@ -1,9 +1,21 @@
 /*
  * wscore: the C ABI of a sans-IO WebSocket engine (RFC 6455, RFC 7692).
  *
+ * The loop: feed what the socket read to wscore_conn_recv (its end to
+ * wscore_conn_eof); then take events with wscore_conn_poll_event and bytes
+ * to write with wscore_conn_poll_transmit (reporting what was written with
+ * wscore_conn_transmit_written), each until WSCORE_RESULT_DONE; then sleep
+ * until the socket is readable or wscore_conn_timeout_ns's deadline, and
+ * call wscore_conn_on_timeout. Time is nanoseconds on a monotonic clock.
+ *
+ * Every fallible call returns a wscore_result (0 is OK). Bytes passed in
+ * are copied before a call returns; views handed out belong to the
+ * connection, each until the call its documentation names. A panic is
+ * caught at the boundary and poisons the connection.
+ *
  * Generated from adapters/ffi/src by cbindgen; do not edit by hand
- * (scripts/ffi.sh regenerates it). See docs/c-api.md for the loop, the
- * ownership of every pointer and how to link.
+ * (scripts/ffi.sh regenerates it). See docs/c-api.md for the loop in C,
+ * the ownership of every pointer and how to link.
  */
 
 #ifndef WSCORE_H
@@ -580,8 +592,8 @@ typedef struct wscore_event {
  */
 typedef struct wscore_transmit {
   /**
-   * The frame header still to write (or the first bytes of handshake
-   * data).
+   * The frame header still to write (empty for the handshake, whose
+   * bytes are all payload).
    */
   const uint8_t *header;
   /**

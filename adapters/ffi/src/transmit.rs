@@ -16,8 +16,8 @@ use crate::result::wscore_result;
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct wscore_transmit {
-    /// The frame header still to write (or the first bytes of handshake
-    /// data).
+    /// The frame header still to write (empty for the handshake, whose
+    /// bytes are all payload).
     pub header: *const u8,
     /// Its length.
     pub header_len: usize,
