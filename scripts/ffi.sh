@@ -5,20 +5,21 @@
 #              regenerates adapters/ffi/include/wscore.h; any difference
 #              from the checked-in header fails.
 #   build      the release staticlib, then the C echo server, the C++
-#              client and the C misuse test with -Wall -Wextra -Werror and
-#              AddressSanitizer + UBSan; a second, plain build of the two
-#              examples for Valgrind.
+#              client, the C misuse test and the C++ wrapper test with
+#              -Wall -Wextra -Werror -pedantic and AddressSanitizer +
+#              UBSan; a second, plain build of the two examples for
+#              Valgrind.
 #   symbols    the functions the shared library exports and those the
 #              header declares are the same.
 #   misuse     tests/misuse.c: every documented result code, from C;
 #              tests/wrapper.cpp: the C++ wrapper in memory.
-#   docs       the loop of docs/c-api.md, linked through the pkg-config
-#              file made from adapters/ffi/wscore.pc.in, serves the C++
-#              client.
 #   interop    the C++ client against Python `websockets` (tests/python/
 #              peer.py as the echo server, in the interop tests' venv):
 #              messages, a stream, a ping and a close; then against the C
 #              echo server.
+#   docs       the loop of docs/c-api.md, linked through the pkg-config
+#              file made from adapters/ffi/wscore.pc.in, serves the C++
+#              client.
 #   valgrind   the plain builds of the server and the client under
 #              Valgrind: no leak, no invalid access.
 #
