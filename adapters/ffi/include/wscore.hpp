@@ -20,6 +20,7 @@
 #ifndef WSCORE_HPP
 #define WSCORE_HPP
 
+#include <cassert>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -187,16 +188,27 @@ template <class T>
 class [[nodiscard]] Outcome {
 public:
     Outcome(T value) : value_(std::move(value)), code_(Result::Ok) {}
+    // An Err that says Ok would be an Outcome without a value that claims
+    // to have one: it is turned into an error instead.
     Outcome(Err err) : code_(err.code == Result::Ok ? Result::InvalidArgument : err.code) {}
 
     bool ok() const noexcept { return code_ == Result::Ok; }
     explicit operator bool() const noexcept { return ok(); }
     /// Result::Ok when there is a value.
     Result error() const noexcept { return code_; }
-    /// The value; only when ok().
-    T &value() & noexcept { return *value_; }
-    const T &value() const & noexcept { return *value_; }
-    T &&value() && noexcept { return std::move(*value_); }
+    /// The value; only when ok() (checked by assert in debug builds).
+    T &value() & noexcept {
+        assert(ok());
+        return *value_;
+    }
+    const T &value() const & noexcept {
+        assert(ok());
+        return *value_;
+    }
+    T &&value() && noexcept {
+        assert(ok());
+        return std::move(*value_);
+    }
     T value_or(T other) const & { return ok() ? *value_ : std::move(other); }
 
 private:
