@@ -7,7 +7,10 @@
 #   client role: `kosoku -m fuzzingserver`, driven by the autobahn_client
 #                example.
 # Sections 1-10 run for both adapters, then sections 12 and 13
-# (permessage-deflate) for both adapters with `--deflate`. Every run prints
+# (permessage-deflate) for both adapters with `--deflate`. The C ABI's echo
+# server (adapters/ffi/examples/echo_server.c, built with AddressSanitizer
+# and UBSan) runs sections 1-7, 10, 12 and 13 in one more run, with
+# `--deflate`. `bash scripts/autobahn.sh ffi` runs only that. Every run prints
 # one summary line; the script fails if any case is FAILED, UNIMPLEMENTED or
 # did not run, or if its closing handshake was judged wrong.
 #
@@ -66,6 +69,17 @@ build() {
     cp "$TARGET/release/examples/$example" "$WORK/bin/tokio-$example"
     cp "$TARGET/release/examples/async_std_$example" "$WORK/bin/async-std-$example"
   done
+}
+
+# The C echo server, linked with the release staticlib, under the
+# sanitizers (a report fails the run: the server exits and cases fail).
+build_ffi() {
+  mkdir -p "$WORK/bin"
+  cargo build --release --quiet -p wscore-ffi
+  gcc -std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer -Iadapters/ffi/include \
+    adapters/ffi/examples/echo_server.c "$TARGET/release/libwscore_ffi.a" \
+    -lpthread -ldl -lm -lrt -o "$WORK/bin/ffi-echo_server"
 }
 
 # ---- helpers ------------------------------------------------------------
@@ -197,10 +211,27 @@ run_client_role() {
   summarize "$name client" "$dir/index.json" "$sections"
 }
 
+# The C echo server's run: plain sections and permessage-deflate in one
+# (its `--deflate` compresses every message when deflate is agreed, and
+# the plain sections do not offer it).
+run_ffi() {
+  run_server_role ffi ffi "$FFI_SECTIONS" --deflate -- "${FFI_CASES[@]}"
+}
+FFI_SECTIONS=1,2,3,4,5,6,7,10,12,13
+FFI_CASES=(-i '1.*' -i '2.*' -i '3.*' -i '4.*' -i '5.*' -i '6.*' -i '7.*' -i '10.*' -i '12.*' -i '13.*')
+
 install_kosoku
+build_ffi
+if [[ ${1:-} == ffi ]]; then
+  status=0
+  run_ffi || status=1
+  echo "autobahn: done in $((SECONDS - started))s (reports in $WORK/reports)"
+  exit "$status"
+fi
 build
 
 status=0
+run_ffi || status=1
 for adapter in tokio async-std; do
   run_server_role "$adapter" "$adapter" "$PLAIN_SECTIONS" -- "${PLAIN[@]}" || status=1
   run_client_role "$adapter" "$adapter" "$PLAIN_SECTIONS" -- "${PLAIN[@]}" || status=1
