@@ -318,3 +318,9 @@ impl<R: ClusterRoom> Cluster<R> {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
+
+/// The examples of `docs/cluster.md`, compiled as doctests so they stay
+/// true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/cluster.md")]
+struct ClusterGuideExamples;
