@@ -358,3 +358,56 @@ async fn a_redis_restart_is_recovered_from_and_every_loss_is_counted() {
     assert_eq!(rooms, Some(1), "b subscribed its one room again");
     assert_eq!(reported, missed);
 }
+
+/// A Redis that stops answering without closing its connections: the
+/// publish link gives up after the timeout, counts what it could not
+/// publish, and comes back once Redis answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: run scripts/cluster.sh"]
+async fn a_redis_that_stops_answering_is_a_lost_link_after_the_timeout() {
+    let Some(redis) = Redis::start() else { return };
+    let config = ClusterConfig::default()
+        .timeout(Duration::from_millis(300))
+        .backoff(Duration::from_millis(20), Duration::from_millis(100));
+    let a = process_with(&redis, config).await;
+    let mut events = a.events().expect("events");
+    let (_, mut ann) = member(a.hub(), "/r");
+    eventually("subscribed", || a.is_subscribed(&room("/r"))).await;
+
+    redis.signal("-STOP");
+    a.publish(&room("/r"), Message::text("into the void"));
+    // The local member has it regardless.
+    assert_eq!(recv_text(&mut ann).await, "into the void");
+    assert!(a.flush().await, "answered once the batch timed out");
+    assert_eq!(a.stats().not_published, 1);
+    match tokio::time::timeout(common::PATIENCE, events.next()).await {
+        Ok(Some(ClusterEvent::NotPublished { messages: 1 })) => {}
+        other => panic!("expected NotPublished, got {other:?}"),
+    }
+    match tokio::time::timeout(common::PATIENCE, events.next()).await {
+        Ok(Some(ClusterEvent::LinkLost {
+            link: Link::Publish,
+            error: wscore_cluster::LinkError::Timeout,
+        })) => {}
+        other => panic!("expected the publish link lost to a timeout, got {other:?}"),
+    }
+
+    redis.signal("-CONT");
+    loop {
+        match tokio::time::timeout(common::PATIENCE, events.next()).await {
+            Ok(Some(ClusterEvent::Reconnected {
+                link: Link::Publish,
+                ..
+            })) => break,
+            Ok(Some(_)) => {}
+            other => panic!("expected the publish link back, got {other:?}"),
+        }
+    }
+    let b = process(&redis).await;
+    let (_, mut bob) = member(b.hub(), "/r");
+    eventually("b subscribed", || b.is_subscribed(&room("/r"))).await;
+    a.publish(&room("/r"), Message::text("heard again"));
+    assert_eq!(recv_text(&mut bob).await, "heard again");
+    assert!(a.flush().await);
+    assert_eq!(a.stats().published, 1);
+}

@@ -77,6 +77,17 @@ impl Redis {
         }
     }
 
+    /// Stops it without closing anything (SIGSTOP), as a hung server would
+    /// be, or lets it go on (SIGCONT).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// Starts it (again) on the same port, empty, and waits until it answers.
     pub fn restart(&mut self) {
         self.kill();
