@@ -411,3 +411,36 @@ async fn a_redis_that_stops_answering_is_a_lost_link_after_the_timeout() {
     assert!(a.flush().await);
     assert_eq!(a.stats().published, 1);
 }
+
+/// The bridge stops with its last handle: its subscriptions end, and what
+/// was given to it before is still published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: run scripts/cluster.sh"]
+async fn dropping_the_last_handle_publishes_what_it_holds_and_unsubscribes() {
+    let Some(redis) = Redis::start() else { return };
+    let prefix = ClusterConfig::default().channel_prefix;
+    let a = process(&redis).await;
+    let b = process(&redis).await;
+    let (_, _ann) = member(a.hub(), "/r");
+    let (_, mut bob) = member(b.hub(), "/r");
+    eventually("both subscribed", || {
+        redis.subscribers(&format!("{prefix}/r")) == 2
+    })
+    .await;
+    let hub = a.hub().clone();
+    let clone = a.clone();
+    for i in 0..100 {
+        clone.publish(&room("/r"), Message::text(format!("{i}")));
+    }
+    drop(a);
+    drop(clone);
+    for i in 0..100 {
+        assert_eq!(recv_text(&mut bob).await, i.to_string());
+    }
+    eventually("a's subscription ended", || {
+        redis.subscribers(&format!("{prefix}/r")) == 1
+    })
+    .await;
+    // The hub goes on alone.
+    assert_eq!(hub.room_len(&room("/r")), 1);
+}
