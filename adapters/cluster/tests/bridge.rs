@@ -444,3 +444,40 @@ async fn dropping_the_last_handle_publishes_what_it_holds_and_unsubscribes() {
     // The hub goes on alone.
     assert_eq!(hub.room_len(&room("/r")), 1);
 }
+
+/// Publishes from several tasks of one process reach every member, in
+/// every process, in one and the same order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: run scripts/cluster.sh"]
+async fn one_process_publishes_reach_every_process_in_one_order() {
+    let Some(redis) = Redis::start() else { return };
+    let a = process(&redis).await;
+    let b = process(&redis).await;
+    let (_, mut ann) = member(a.hub(), "/r");
+    let (_, mut bob) = member(b.hub(), "/r");
+    eventually("subscribed", || b.is_subscribed(&room("/r"))).await;
+    const EACH: usize = 300;
+    let tasks: Vec<_> = (0..3)
+        .map(|task| {
+            let a = a.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    a.publish(&room("/r"), Message::text(format!("t{task} {i}")));
+                    if i % 7 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a publishing task");
+    }
+    let mut seen_by_ann = Vec::new();
+    let mut seen_by_bob = Vec::new();
+    for _ in 0..3 * EACH {
+        seen_by_ann.push(recv_text(&mut ann).await);
+        seen_by_bob.push(recv_text(&mut bob).await);
+    }
+    assert_eq!(seen_by_ann, seen_by_bob);
+}
