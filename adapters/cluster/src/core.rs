@@ -4,6 +4,8 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tokio::sync::Notify;
+
 use crate::event::Emitter;
 use crate::room::Channels;
 use crate::stats::Counters;
@@ -19,6 +21,9 @@ pub(crate) struct Core<R> {
     subscribed: Mutex<BTreeSet<R>>,
     /// The events' receiving end, until taken.
     pub(crate) events: Mutex<Option<ClusterEvents<R>>>,
+    /// The subscribe link lost Redis: the publish link checks its own
+    /// connection before a publish finds it broken.
+    pub(crate) link_lost: Notify,
 }
 
 /// Locks `mutex`; what it guards is changed in full under the lock, so a
@@ -39,6 +44,7 @@ impl<R: ClusterRoom> Core<R> {
             emitter,
             subscribed: Mutex::new(BTreeSet::new()),
             events: Mutex::new(Some(events)),
+            link_lost: Notify::new(),
         }
     }
 

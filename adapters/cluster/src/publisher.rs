@@ -89,7 +89,26 @@ pub(crate) async fn run<R>(
                 }
             }
         }
-        let Some(first) = outgoing.recv().await else {
+        let first = tokio::select! {
+            first = outgoing.recv() => first,
+            () = core.link_lost.notified() => {
+                // Redis was lost under the subscribe link: find out now
+                // whether this link was too, rather than with the next
+                // publish (which would then be lost).
+                if let Some(open) = &mut connection {
+                    if let Err(error) = ping(open, config.timeout).await {
+                        core.emitter.emit(ClusterEvent::LinkLost {
+                            link: Link::Publish,
+                            error,
+                        });
+                        connection = None;
+                        down = Some(Down::new(&mut backoff));
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(first) = first else {
             return;
         };
         take_batch(
@@ -166,6 +185,17 @@ pub(crate) async fn connect(
 ) -> Result<MultiplexedConnection, LinkError> {
     match timeout(limit, client.get_multiplexed_async_connection()).await {
         Ok(connection) => Ok(connection?),
+        Err(_) => Err(LinkError::Timeout),
+    }
+}
+
+/// Checks that the publish link still reaches Redis.
+async fn ping(
+    connection: &mut MultiplexedConnection,
+    limit: std::time::Duration,
+) -> Result<(), LinkError> {
+    match timeout(limit, redis::cmd("PING").query_async::<()>(connection)).await {
+        Ok(result) => Ok(result?),
         Err(_) => Err(LinkError::Timeout),
     }
 }

@@ -87,6 +87,7 @@ impl<R: ClusterRoom> Subscriber<R> {
                     },
                 };
                 if let Some(error) = lost {
+                    self.core.link_lost.notify_one();
                     self.core.emitter.emit(ClusterEvent::LinkLost {
                         link: Link::Subscribe,
                         error,

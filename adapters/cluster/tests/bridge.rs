@@ -481,3 +481,39 @@ async fn one_process_publishes_reach_every_process_in_one_order() {
     }
     assert_eq!(seen_by_ann, seen_by_bob);
 }
+
+/// Redis restarted while nobody published: the publish link is restored
+/// before the next publish needs it, so that publish is not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server: run scripts/cluster.sh"]
+async fn a_restart_during_a_quiet_spell_loses_no_publish() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let a = process(&redis).await;
+    let b = process(&redis).await;
+    let mut a_events = a.events().expect("events");
+    let (_, mut bob) = member(b.hub(), "/r");
+    eventually("subscribed", || b.is_subscribed(&room("/r"))).await;
+    a.publish(&room("/r"), Message::text("before"));
+    assert_eq!(recv_text(&mut bob).await, "before");
+
+    redis.kill();
+    redis.restart();
+    loop {
+        match tokio::time::timeout(common::PATIENCE, a_events.next()).await {
+            Ok(Some(ClusterEvent::Reconnected {
+                link: Link::Publish,
+                ..
+            })) => break,
+            Ok(Some(_)) => {}
+            other => panic!("the publish link was never restored: {other:?}"),
+        }
+    }
+    eventually("b subscribed again", || b.is_subscribed(&room("/r"))).await;
+    a.publish(&room("/r"), Message::text("after"));
+    assert_eq!(recv_text(&mut bob).await, "after");
+    assert!(a.flush().await);
+    let stats = a.stats();
+    assert_eq!((stats.published, stats.not_published), (2, 0));
+}
