@@ -5,6 +5,15 @@
 //! cargo run -p wscore-tokio --example chat -- --addr 127.0.0.1:8080
 //! ```
 //!
+//! With `--redis redis://127.0.0.1:6379/`, several of these processes on
+//! different ports share their rooms through Redis (`wscore-cluster`): a
+//! page on one and a page on another chat in the same room.
+//!
+//! ```text
+//! cargo run -p wscore-tokio --example chat -- --addr 127.0.0.1:8080 --redis redis://127.0.0.1:6379/
+//! cargo run -p wscore-tokio --example chat -- --addr 127.0.0.1:8081 --redis redis://127.0.0.1:6379/
+//! ```
+//!
 //! Every path serves the same page, on the same port as the WebSockets:
 //! the server reads a request's head itself, answers a plain GET with the
 //! page, and hands an upgrade request, with the bytes already read, to the
@@ -14,8 +23,11 @@
 //!
 //! Frames are JSON text. The page sends `{"type":"message","text":"hi"}`;
 //! the room receives `{"type":"message","from":"ann","text":"hi"}`, and
-//! `{"type":"presence","members":[{"id":3,"name":"ann"}]}` on every join
-//! and leave.
+//! `{"type":"presence","server":"local","members":[{"id":3,"name":"ann"}]}`
+//! on every join and leave. A presence message lists one server's members
+//! of the room; the page shows the union over servers. Clustered, each
+//! server also repeats its lists every second with `"ttl":3500`, and a
+//! page forgets a list not repeated within its ttl (a server that died).
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -24,6 +36,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wscore_cluster::{Cluster, ClusterConfig, ClusterEvent};
 use wscore_tokio::wscore::{Config as ProtocolConfig, Keepalive};
 use wscore_tokio::{Config, Hub, HubConfig, MemberId, Message};
 
@@ -38,27 +51,122 @@ const MAX_NAME: usize = 32;
 /// Who is connected, by member: the hub knows ids, the chat knows names.
 type Names = Arc<Mutex<HashMap<MemberId, String>>>;
 
+/// How often a clustered server repeats its presence lists, and how long
+/// a page keeps one that is not repeated.
+const PRESENCE_EVERY: Duration = Duration::from_secs(1);
+const PRESENCE_TTL: Duration = Duration::from_millis(3500);
+
+/// Where a room's messages go: this process's members, or every
+/// process's through Redis. The rest (accepting, rooms, presence) is the
+/// hub's either way.
+#[derive(Clone)]
+enum Rooms {
+    Local(Hub),
+    Cluster(Cluster),
+}
+
+impl Rooms {
+    fn hub(&self) -> &Hub {
+        match self {
+            Rooms::Local(hub) => hub,
+            Rooms::Cluster(cluster) => cluster.hub(),
+        }
+    }
+
+    fn publish(&self, room: &String, message: Message) {
+        match self {
+            Rooms::Local(hub) => {
+                hub.publish(room, message);
+            }
+            Rooms::Cluster(cluster) => {
+                cluster.publish(room, message);
+            }
+        }
+    }
+
+    /// The `"server"` and `"ttl"` fields of this server's presence lists.
+    fn presence_fields(&self) -> String {
+        match self {
+            Rooms::Local(_) => String::from(r#""server":"local""#),
+            Rooms::Cluster(cluster) => format!(
+                r#""server":"{}","ttl":{}"#,
+                cluster.origin(),
+                PRESENCE_TTL.as_millis()
+            ),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut addr = String::from("127.0.0.1:8080");
+    let mut redis = None;
     let mut args = std::env::args().skip(1);
-    let addr = match (args.next().as_deref(), args.next()) {
-        (None, _) => String::from("127.0.0.1:8080"),
-        (Some("--addr"), Some(addr)) => addr,
-        _ => return Err("usage: chat [--addr HOST:PORT]".into()),
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next()) {
+            ("--addr", Some(value)) => addr = value,
+            ("--redis", Some(value)) => redis = Some(value),
+            _ => return Err("usage: chat [--addr HOST:PORT] [--redis redis://HOST:PORT/]".into()),
+        }
+    }
+    let hub: Hub = Hub::new(HubConfig::default());
+    let names = Names::default();
+    let rooms = match redis {
+        None => Rooms::Local(hub),
+        Some(url) => {
+            let cluster = Cluster::connect(hub, &url, ClusterConfig::default()).await?;
+            tokio::spawn(report(cluster.clone()));
+            tokio::spawn(repeat_presence(
+                Rooms::Cluster(cluster.clone()),
+                names.clone(),
+            ));
+            Rooms::Cluster(cluster)
+        }
     };
     let listener = TcpListener::bind(&addr).await?;
     // The first line is read by scripts/browser.sh to find the port.
     println!("listening on http://{}", listener.local_addr()?);
-    let hub: Hub = Hub::new(HubConfig::default());
-    let names = Names::default();
     loop {
         let (tcp, _) = listener.accept().await?;
-        tokio::spawn(connection(hub.clone(), names.clone(), tcp));
+        tokio::spawn(connection(rooms.clone(), names.clone(), tcp));
+    }
+}
+
+/// Prints what the bridge reports: links lost and restored, messages
+/// lost.
+async fn report(cluster: Cluster) {
+    use futures::StreamExt;
+    let Some(mut events) = cluster.events() else {
+        return;
+    };
+    while let Some(event) = events.next().await {
+        match event {
+            ClusterEvent::LinkLost { link, error } => {
+                eprintln!("redis {link:?} link lost: {error}")
+            }
+            ClusterEvent::Reconnected { link, down_for, .. } => {
+                eprintln!("redis {link:?} link back after {down_for:?}");
+            }
+            other => eprintln!("{other:?}; totals: {:?}", cluster.stats()),
+        }
+    }
+}
+
+/// Repeats this server's presence list in each of its rooms: a page
+/// that joined on another server learns it, and a list nobody repeats
+/// (its server died) expires in the pages.
+async fn repeat_presence(rooms: Rooms, names: Names) {
+    let mut every = tokio::time::interval(PRESENCE_EVERY);
+    loop {
+        every.tick().await;
+        for room in rooms.hub().rooms() {
+            announce(&rooms, &names, &room, |_| {});
+        }
     }
 }
 
 /// One TCP connection: the page, or a chat member until it leaves.
-async fn connection(hub: Hub, names: Names, mut tcp: TcpStream) {
+async fn connection(rooms: Rooms, names: Names, mut tcp: TcpStream) {
     let _ = tcp.set_nodelay(true);
     let head = tokio::time::timeout(Duration::from_secs(10), read_head(&mut tcp)).await;
     let Ok(Some(head)) = head else { return };
@@ -93,7 +201,7 @@ async fn connection(hub: Hub, names: Names, mut tcp: TcpStream) {
         .max_message_size(64 << 10)
         .keepalive(Some(keepalive));
     let config = Config::default().protocol(protocol);
-    let Ok(mut member) = wscore_tokio::accept_member(&hub, replayed, config).await else {
+    let Ok(mut member) = wscore_tokio::accept_member(rooms.hub(), replayed, config).await else {
         return;
     };
     let id = member.id();
@@ -103,7 +211,7 @@ async fn connection(hub: Hub, names: Names, mut tcp: TcpStream) {
     let name = name
         .filter(|name: &String| !name.trim().is_empty())
         .unwrap_or_else(|| format!("guest-{}", id.get()));
-    announce(&hub, &names, &room, |names| {
+    announce(&rooms, &names, &room, |names| {
         names.insert(id, name.clone());
     });
 
@@ -117,10 +225,10 @@ async fn connection(hub: Hub, names: Names, mut tcp: TcpStream) {
             json::string(&name),
             json::string(&text)
         );
-        hub.publish(&room, Message::text(json));
+        rooms.publish(&room, Message::text(json));
     }
     drop(member); // leaves every room
-    announce(&hub, &names, &room, |names| {
+    announce(&rooms, &names, &room, |names| {
         names.remove(&id);
     });
 }
@@ -140,17 +248,19 @@ async fn read_head(tcp: &mut TcpStream) -> Option<Vec<u8>> {
     Some(head)
 }
 
-/// Applies `change` to the names and sends the room its new member list.
-/// Under the lock, so the room's last presence message is the newest.
+/// Applies `change` to the names and sends the room this server's new
+/// member list. Under the lock, so the room's last presence message from
+/// this server is the newest.
 fn announce(
-    hub: &Hub,
+    rooms: &Rooms,
     names: &Names,
     room: &String,
     change: impl FnOnce(&mut HashMap<MemberId, String>),
 ) {
     let mut names = names.lock().unwrap_or_else(PoisonError::into_inner);
     change(&mut names);
-    let members: Vec<String> = hub
+    let members: Vec<String> = rooms
+        .hub()
         .members(room)
         .into_iter()
         .filter_map(|id| {
@@ -158,8 +268,12 @@ fn announce(
             Some(format!(r#"{{"id":{},"name":{name}}}"#, id.get()))
         })
         .collect();
-    let json = format!(r#"{{"type":"presence","members":[{}]}}"#, members.join(","));
-    hub.publish(room, Message::text(json));
+    let json = format!(
+        r#"{{"type":"presence",{},"members":[{}]}}"#,
+        rooms.presence_fields(),
+        members.join(",")
+    );
+    rooms.publish(room, Message::text(json));
 }
 
 /// The percent-decoded value of `key` in the query of a request target.

@@ -620,6 +620,23 @@ impl<R: Ord + Clone> Hub<R> {
         self.state().rooms.room_len(room)
     }
 
+    /// The rooms with at least one member at this instant, in the order
+    /// of `R`: with [`Hub::room_events`], what a scale-out layer starting
+    /// beside a hub that has members already needs to know.
+    ///
+    /// ```
+    /// # use wscore_driver::hub::{Hub, HubConfig};
+    /// let hub: Hub = Hub::new(HubConfig::default());
+    /// assert!(hub.rooms().is_empty());
+    /// ```
+    pub fn rooms(&self) -> Vec<R> {
+        self.state()
+            .rooms
+            .rooms()
+            .map(|(room, _)| room.clone())
+            .collect()
+    }
+
     /// Rooms with at least one member.
     pub fn room_count(&self) -> usize {
         self.state().rooms.room_count()
