@@ -76,6 +76,22 @@ impl WireHeader {
     pub(super) fn as_slice(&self) -> &[u8] {
         self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
+
+    /// Appends `payload` masked with `key` (already rotated to where the
+    /// payload starts), if it fits in the room the header and prefix left:
+    /// a client's small frame then goes out whole from here, with no
+    /// allocation. Returns whether it fitted.
+    pub(super) fn push_masked(&mut self, payload: &[u8], key: [u8; 4]) -> bool {
+        let start = usize::from(self.len);
+        let end = start + payload.len();
+        let Some(dst) = self.bytes.get_mut(start..end) else {
+            return false;
+        };
+        dst.copy_from_slice(payload);
+        apply_mask(dst, key, 0);
+        self.len = end as u8;
+        true
+    }
 }
 
 impl core::fmt::Debug for WireHeader {
