@@ -699,15 +699,22 @@ impl Outbound {
         } else {
             fragment_size
         };
-        let end = front.payload.len().min(start.saturating_add(limit));
-        let payload = front.payload.slice(start..end);
+        let len = front.payload.len();
+        let end = len.min(start.saturating_add(limit));
+        let fin = end == len;
+        let payload = if start == 0 && fin {
+            // Sent whole: moved out rather than sliced, which would count
+            // one more reference only for the entry to drop it.
+            core::mem::take(&mut front.payload)
+        } else {
+            front.payload.slice(start..end)
+        };
         let (opcode, rsv, prefix) = if start == 0 {
             (front.kind.opcode(), front.rsv, front.prefix)
         } else {
             (OpCode::Continuation, Rsv::NONE, ChunkPrefix::default())
         };
         front.sent = end;
-        let fin = end == front.payload.len();
         self.queued_bytes = self
             .queued_bytes
             .saturating_sub(prefix.len() + payload.len());
