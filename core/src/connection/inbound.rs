@@ -23,7 +23,8 @@ use crate::message::{Message, MessageKind};
 use crate::utf8::{Utf8Bytes, Utf8Validator};
 
 use super::codec::Codec;
-use super::Role;
+use super::events::EventQueue;
+use super::{Event, Role};
 
 /// The largest [`Item::MessageData`] piece inflated from a compressed
 /// message in incremental mode.
@@ -392,12 +393,16 @@ impl Inbound {
     }
 
     /// Decodes the next item from the buffered bytes, or `None` when more
-    /// input is needed.
+    /// input is needed. Messages of one frame that arrive whole are pushed
+    /// onto `direct`, when given, and decoding goes on: the queue is where
+    /// they would end up, and each layer they are not moved through is a
+    /// copy saved.
     pub(super) fn next_item(
         &mut self,
         config: &Config,
         role: Role,
         mut codec: Option<&mut Codec>,
+        mut direct: Option<&mut EventQueue>,
     ) -> Result<Option<Item>, ProtocolError> {
         if let Some(item) = self.queued.take() {
             return Ok(Some(item));
@@ -414,6 +419,13 @@ impl Inbound {
                     return Ok(None);
                 };
                 self.check_header(&header, config, role)?;
+                if let Some(message) = self.whole_message(&header, len, config)? {
+                    let Some(events) = direct.as_deref_mut() else {
+                        return Ok(Some(Item::Message(message)));
+                    };
+                    events.push_back(Event::Message(message));
+                    continue;
+                }
                 self.buf.advance(len);
                 if let Some(item) = self.begin_frame(header, config) {
                     return Ok(Some(item));
@@ -612,6 +624,49 @@ impl Inbound {
             });
         }
         Ok(())
+    }
+
+    /// The common case, taken straight through: a message of one
+    /// uncompressed frame, received whole, that is all in the buffer (its
+    /// header of `header_len` bytes included). No frame or message state
+    /// is set up for it; the header was checked.
+    #[inline]
+    fn whole_message(
+        &mut self,
+        header: &FrameHeader,
+        header_len: usize,
+        config: &Config,
+    ) -> Result<Option<Message>, ProtocolError> {
+        let text = match header.opcode {
+            OpCode::Text => true,
+            OpCode::Binary => false,
+            _ => return Ok(None),
+        };
+        let incremental =
+            config.receive_mode == ReceiveMode::Incremental && (text || !self.whole_binary);
+        let in_buffer = self.buf.len().saturating_sub(header_len) as u64 >= header.payload_len;
+        if !header.fin || !header.rsv.is_empty() || incremental || !in_buffer {
+            return Ok(None);
+        }
+        let len = header.payload_len as usize;
+        let payload = self
+            .buf
+            .get_mut(header_len..header_len + len)
+            .unwrap_or_default();
+        if text {
+            let mut utf8 = Utf8Validator::default();
+            unmask_and_validate(payload, header.mask, 0, Some(&mut utf8))?;
+            utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        } else if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        self.buf.advance(header_len);
+        let payload = self.buf.split_to(len).freeze();
+        Ok(Some(if text {
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        }))
     }
 
     fn begin_frame(&mut self, header: FrameHeader, config: &Config) -> Option<Item> {

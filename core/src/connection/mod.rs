@@ -766,10 +766,21 @@ impl Connection {
                 // taken: `poll_event` resumes.
                 return;
             }
-            let item = match self
+            // Whole messages of a plain connection that no auto-response
+            // watches go straight into the event queue.
+            let queued = self.events.len();
+            let direct = (self.envelope.kind() == Envelope::Plain
+                && self.auto_responses.is_empty())
+            .then_some(&mut self.events);
+            let next = self
                 .inbound
-                .next_item(&self.config, self.role, self.codec.as_mut())
-            {
+                .next_item(&self.config, self.role, self.codec.as_mut(), direct);
+            if self.events.len() != queued {
+                if let Some(idle) = self.config.idle_timeout {
+                    self.timers.set(Timer::Idle, now + idle);
+                }
+            }
+            let item = match next {
                 Ok(Some(item)) => item,
                 Ok(None) => return,
                 Err(error) => return self.fail(error),
@@ -778,6 +789,10 @@ impl Connection {
                 Item::Message(message) => {
                     if let Some(idle) = self.config.idle_timeout {
                         self.timers.set(Timer::Idle, now + idle);
+                    }
+                    if self.envelope.kind() == Envelope::Plain {
+                        self.deliver(message);
+                        continue;
                     }
                     match self.envelope.handle_message(now, message) {
                         Ok(Received::Message(message)) => self.deliver(message),

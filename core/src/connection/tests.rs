@@ -903,3 +903,31 @@ fn a_client_frame_that_fits_beside_its_header_is_written_from_it() {
         assert_eq!(frames(&wire), vec![(true, OpCode::Binary, payload)]);
     }
 }
+
+#[test]
+fn whole_messages_before_a_violation_in_the_same_read_come_first() {
+    let mut conn = server(Config::default().idle_timeout(Some(Duration::from_secs(30))));
+    let wire = [
+        client_frame(true, OpCode::Text, b"one"),
+        client_frame(true, OpCode::Binary, b"two"),
+        client_frame(true, OpCode::Text, b"\xff"),
+        client_frame(true, OpCode::Text, b"never"),
+    ]
+    .concat();
+    conn.handle_input(at(5_000), &wire);
+    // The messages delivered straight to the queue re-armed the idle timer.
+    assert_eq!(conn.poll_timeout(), Some(at(35_000)));
+    let received = events(&mut conn);
+    assert_eq!(
+        received[..2],
+        [
+            Event::Message(Message::text("one")),
+            Event::Message(Message::binary(&b"two"[..])),
+        ]
+    );
+    assert_eq!(
+        closed_cause(&received).map(|c| &c.cause),
+        Some(&CloseCause::Protocol(ProtocolError::InvalidUtf8))
+    );
+    assert_eq!(received.len(), 3);
+}

@@ -167,6 +167,9 @@ impl FrameHeader {
     /// assert_eq!(header.payload_len, 5);
     /// assert_eq!(FrameHeader::decode(&wire[..1]).unwrap(), None);
     /// ```
+    // Inlined: returned through memory, the header is written a field at
+    // a time and read back whole, which stalls the small-frame path.
+    #[inline]
     pub fn decode(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         let [b0, b1, rest @ ..] = buf else {
             return Ok(None);
