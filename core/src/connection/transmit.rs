@@ -139,6 +139,12 @@ impl Connection {
             return Some(Transmit::frame(wire, frame.payload));
         };
         let key = self.rng.mask_key();
+        if frame.prefix.is_empty() {
+            let first = (u8::from(frame.fin) << 7) | frame.rsv.bits() | frame.opcode.as_u8();
+            if let Some(wire) = WireHeader::small_masked(first, key, &frame.payload) {
+                return Some(Transmit::frame(wire, Bytes::new()));
+            }
+        }
         header.mask = Some(key);
         let mut wire = WireHeader::new(
             header.encode().as_slice(),
