@@ -4,7 +4,10 @@
 //! a frame completes, so invalid UTF-8 fails the connection as soon as it is
 //! certain and a large frame is never walked twice. In whole-message mode a
 //! single-frame message is handed out as a slice of the input buffer without
-//! a copy; fragments are joined once.
+//! a copy (and, when it is all there, straight onto the event queue);
+//! fragments are joined once. A large frame spread over reads handed over
+//! as buffers of their own is gathered into one buffer, unmasked and
+//! validated block by block as it is copied in.
 //!
 //! Compressed messages are inflated as their bytes arrive. In incremental
 //! mode each inflated piece is at most [`INFLATE_PIECE`] bytes: compressed
