@@ -18,6 +18,9 @@ pub(crate) struct Utf8Validator {
     pending_len: u8,
 }
 
+/// Chunks shorter than this are checked for ASCII before validation.
+const SHORT: usize = 64;
+
 /// The input is not, and can never become, valid UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidUtf8;
@@ -25,7 +28,18 @@ pub struct InvalidUtf8;
 impl Utf8Validator {
     /// Validates the next chunk. An incomplete code point at its end is
     /// remembered and completed by the next chunk.
-    pub(crate) fn feed(&mut self, mut chunk: &[u8]) -> Result<(), InvalidUtf8> {
+    #[inline]
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<(), InvalidUtf8> {
+        // Short ASCII, the common small message, is settled here: for short
+        // input the validator only calls the standard library's, which
+        // costs more than the look.
+        if self.pending_len == 0 && chunk.len() < SHORT && chunk.is_ascii() {
+            return Ok(());
+        }
+        self.feed_slow(chunk)
+    }
+
+    fn feed_slow(&mut self, mut chunk: &[u8]) -> Result<(), InvalidUtf8> {
         if self.pending_len > 0 {
             chunk = self.complete_pending(chunk)?;
             if self.pending_len > 0 {
