@@ -18,6 +18,9 @@ pub(crate) struct Utf8Validator {
     pending_len: u8,
 }
 
+/// Chunks shorter than this are checked for ASCII before validation.
+const SHORT: usize = 64;
+
 /// The input is not, and can never become, valid UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidUtf8;
@@ -25,17 +28,43 @@ pub struct InvalidUtf8;
 impl Utf8Validator {
     /// Validates the next chunk. An incomplete code point at its end is
     /// remembered and completed by the next chunk.
-    pub(crate) fn feed(&mut self, mut chunk: &[u8]) -> Result<(), InvalidUtf8> {
+    #[inline]
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<(), InvalidUtf8> {
+        // Short ASCII, the common small message, is settled here: for short
+        // input the validator only calls the standard library's, which
+        // costs more than the look.
+        if self.pending_len == 0 && chunk.len() < SHORT && chunk.is_ascii() {
+            return Ok(());
+        }
+        self.feed_slow(chunk)
+    }
+
+    fn feed_slow(&mut self, mut chunk: &[u8]) -> Result<(), InvalidUtf8> {
         if self.pending_len > 0 {
             chunk = self.complete_pending(chunk)?;
             if self.pending_len > 0 {
                 return Ok(());
             }
         }
-        match simdutf8::compat::from_utf8(chunk) {
+        // The whole code points go through the faster validator, which
+        // only says yes or no; a code point cut off at the end is looked
+        // at on its own.
+        let (whole, tail) = chunk.split_at(incomplete_end(chunk));
+        if simdutf8::basic::from_utf8(whole).is_ok() {
+            return self.check_tail(tail);
+        }
+        // Invalid in the middle, or the cut was not where it seemed: the
+        // exact validator decides.
+        self.check_tail(chunk)
+    }
+
+    /// Checks `bytes`, remembering an incomplete code point at their end
+    /// and rejecting anything that can never become valid.
+    fn check_tail(&mut self, bytes: &[u8]) -> Result<(), InvalidUtf8> {
+        match simdutf8::compat::from_utf8(bytes) {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
-            Err(e) => self.remember(chunk.get(e.valid_up_to()..).unwrap_or_default()),
+            Err(e) => self.remember(bytes.get(e.valid_up_to()..).unwrap_or_default()),
         }
     }
 
@@ -81,6 +110,30 @@ impl Utf8Validator {
         self.pending_len = tail.len() as u8;
         Ok(())
     }
+}
+
+/// Where the code point that `chunk` ends inside begins, or the length of
+/// `chunk` if it ends on a boundary. Only the last three bytes are looked
+/// at: a lead byte there whose sequence runs past the end starts an
+/// incomplete code point.
+fn incomplete_end(chunk: &[u8]) -> usize {
+    let len = chunk.len();
+    for back in 1..=len.min(3) {
+        let at = len - back;
+        let Some(&byte) = chunk.get(at) else {
+            break;
+        };
+        if byte & 0xC0 != 0x80 {
+            let needs = match byte {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                0xC0.. => 2,
+                _ => 1,
+            };
+            return if needs > back { at } else { len };
+        }
+    }
+    len
 }
 
 /// A [`Bytes`] that holds valid UTF-8: a text message's payload, shared
@@ -255,6 +308,23 @@ mod tests {
 
         let mut v = Utf8Validator::default();
         assert_eq!(v.feed(b"\xf4\x90"), Err(InvalidUtf8));
+    }
+
+    #[test]
+    fn a_code_point_cut_at_any_byte_of_a_long_chunk_carries_over() {
+        // Long enough for the block validator, with the cut in every place
+        // of a four-byte character, and a byte that can start nothing.
+        let text = "a".repeat(100) + "𝄞" + "b";
+        for cut in 100..=104 {
+            let mut v = Utf8Validator::default();
+            let (head, tail) = text.as_bytes().split_at(cut);
+            assert!(v.feed(head).is_ok(), "{cut}");
+            assert!(v.feed(tail).is_ok(), "{cut}");
+            assert!(v.finish().is_ok(), "{cut}");
+        }
+        let mut bad = "a".repeat(100).into_bytes();
+        bad.push(0xF8);
+        assert_eq!(Utf8Validator::default().feed(&bad), Err(InvalidUtf8));
     }
 
     #[test]

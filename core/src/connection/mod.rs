@@ -383,7 +383,13 @@ impl Connection {
     /// answers to them go out ahead of it; nothing after the violation is
     /// read.
     pub fn handle_input(&mut self, now: Instant, bytes: &[u8]) {
-        self.receive(now, bytes.len(), |buf| buf.extend_from_slice(bytes));
+        self.receive(now, bytes.len(), |inbound, framed| {
+            if framed {
+                inbound.push_slice(bytes);
+            } else {
+                inbound.buffer().extend_from_slice(bytes);
+            }
+        });
     }
 
     /// Feeds bytes read from the transport, taking the buffer they were read
@@ -398,16 +404,20 @@ impl Connection {
     /// assert_eq!(conn.poll_event(), Some(Event::Message(Message::binary(&b"abc"[..]))));
     /// ```
     pub fn handle_input_buf(&mut self, now: Instant, bytes: BytesMut) {
-        self.receive(now, bytes.len(), |buf| {
-            if buf.is_empty() {
-                *buf = bytes;
+        self.receive(now, bytes.len(), |inbound, framed| {
+            if framed {
+                inbound.push_buf(bytes);
+            } else if inbound.buffer().is_empty() {
+                *inbound.buffer() = bytes;
             } else {
-                buf.extend_from_slice(&bytes);
+                inbound.buffer().extend_from_slice(&bytes);
             }
         });
     }
 
-    fn receive(&mut self, now: Instant, len: usize, append: impl FnOnce(&mut BytesMut)) {
+    /// Takes `len` bytes in with `append`, which is told whether frames are
+    /// being decoded (rather than a handshake read from the buffer).
+    fn receive(&mut self, now: Instant, len: usize, append: impl FnOnce(&mut Inbound, bool)) {
         self.now = self.now.max(now);
         if self.failure.is_some() || self.eof {
             // Nothing after a violation, or after the end, is read.
@@ -422,13 +432,14 @@ impl Connection {
                 if (self.inbound.buffered() + len) as u64 > limit {
                     self.fail(ProtocolError::InputLimit);
                 } else {
-                    append(self.inbound.buffer());
+                    append(&mut self.inbound, false);
                 }
                 return;
             }
             _ => {}
         }
-        append(self.inbound.buffer());
+        let framed = matches!(self.lifecycle, Lifecycle::Open | Lifecycle::ClosingLocal);
+        append(&mut self.inbound, framed);
         if len > 0 {
             self.note_activity(now);
         }
@@ -755,10 +766,21 @@ impl Connection {
                 // taken: `poll_event` resumes.
                 return;
             }
-            let item = match self
+            // Whole messages of a plain connection that no auto-response
+            // watches go straight into the event queue.
+            let queued = self.events.len();
+            let direct = (self.envelope.kind() == Envelope::Plain
+                && self.auto_responses.is_empty())
+            .then_some(&mut self.events);
+            let next = self
                 .inbound
-                .next_item(&self.config, self.role, self.codec.as_mut())
-            {
+                .next_item(&self.config, self.role, self.codec.as_mut(), direct);
+            if self.events.len() != queued {
+                if let Some(idle) = self.config.idle_timeout {
+                    self.timers.set(Timer::Idle, now + idle);
+                }
+            }
+            let item = match next {
                 Ok(Some(item)) => item,
                 Ok(None) => return,
                 Err(error) => return self.fail(error),
@@ -767,6 +789,10 @@ impl Connection {
                 Item::Message(message) => {
                     if let Some(idle) = self.config.idle_timeout {
                         self.timers.set(Timer::Idle, now + idle);
+                    }
+                    if self.envelope.kind() == Envelope::Plain {
+                        self.deliver(message);
+                        continue;
                     }
                     match self.envelope.handle_message(now, message) {
                         Ok(Received::Message(message)) => self.deliver(message),

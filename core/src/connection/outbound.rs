@@ -56,6 +56,7 @@ pub(super) struct WireHeader {
 impl WireHeader {
     /// `header`, then `prefix` masked with `mask` from the payload's
     /// first byte.
+    #[inline]
     pub(super) fn new(header: &[u8], prefix: &[u8], mask: Option<[u8; 4]>) -> Self {
         let mut out = WireHeader::default();
         let split = header.len().min(MAX_HEADER_LEN);
@@ -75,6 +76,42 @@ impl WireHeader {
 
     pub(super) fn as_slice(&self) -> &[u8] {
         self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// Appends `payload` masked with `key` (already rotated to where the
+    /// payload starts), if it fits in the room the header and prefix left:
+    /// a client's small frame then goes out whole from here, with no
+    /// allocation. Returns whether it fitted.
+    /// A client's frame without a prefix whose payload fits beside its
+    /// header, whole: the first header byte `first`, the 7-bit length
+    /// with the mask bit, `key`, and the payload masked with it. Built in
+    /// place, this is the whole cost of sending a small message.
+    #[inline]
+    pub(super) fn small_masked(first: u8, key: [u8; 4], payload: &[u8]) -> Option<Self> {
+        let mut out = WireHeader::default();
+        let end = 6 + payload.len();
+        let body = out.bytes.get_mut(6..end)?;
+        body.copy_from_slice(payload);
+        apply_mask(body, key, 0);
+        let [k0, k1, k2, k3] = key;
+        // At most 24 bytes: the 7-bit length form.
+        let head = [first, 0x80 | payload.len() as u8, k0, k1, k2, k3];
+        out.bytes.get_mut(..6)?.copy_from_slice(&head);
+        out.len = end as u8;
+        Some(out)
+    }
+
+    #[inline]
+    pub(super) fn push_masked(&mut self, payload: &[u8], key: [u8; 4]) -> bool {
+        let start = usize::from(self.len);
+        let end = start + payload.len();
+        let Some(dst) = self.bytes.get_mut(start..end) else {
+            return false;
+        };
+        dst.copy_from_slice(payload);
+        apply_mask(dst, key, 0);
+        self.len = end as u8;
+        true
     }
 }
 
@@ -624,6 +661,7 @@ impl Outbound {
             && !matches!(self.close, CloseSlot::Queued(_))
     }
 
+    #[inline]
     pub(super) fn next(&mut self, fragment_size: usize) -> Option<Next> {
         if let Some(raw) = self.raw.pop_front() {
             return Some(Next::Raw(raw));
@@ -669,6 +707,7 @@ impl Outbound {
         Some(front)
     }
 
+    #[inline]
     fn next_fragment(&mut self, fragment_size: usize) -> Option<Next> {
         let front = self.ready_front()?;
         if let Some(payload_len) = front.prepared {
@@ -683,15 +722,22 @@ impl Outbound {
         } else {
             fragment_size
         };
-        let end = front.payload.len().min(start.saturating_add(limit));
-        let payload = front.payload.slice(start..end);
+        let len = front.payload.len();
+        let end = len.min(start.saturating_add(limit));
+        let fin = end == len;
+        let payload = if start == 0 && fin {
+            // Sent whole: moved out rather than sliced, which would count
+            // one more reference only for the entry to drop it.
+            core::mem::take(&mut front.payload)
+        } else {
+            front.payload.slice(start..end)
+        };
         let (opcode, rsv, prefix) = if start == 0 {
             (front.kind.opcode(), front.rsv, front.prefix)
         } else {
             (OpCode::Continuation, Rsv::NONE, ChunkPrefix::default())
         };
         front.sent = end;
-        let fin = end == front.payload.len();
         self.queued_bytes = self
             .queued_bytes
             .saturating_sub(prefix.len() + payload.len());

@@ -795,3 +795,139 @@ fn every_constructor_fails_with_a_setup_error() {
     let client: Result<Connection, SetupError> = Connection::client(bad(), request, [0; 32], T0);
     assert_eq!(client.unwrap_err(), expected);
 }
+
+/// A masked text frame of `len` bytes of 'a', with `bad` (if any) turned
+/// into a byte that is never valid UTF-8.
+fn text_frame(len: usize, bad: Option<usize>) -> Vec<u8> {
+    let mut payload = vec![b'a'; len];
+    if let Some(at) = bad {
+        payload[at] = 0xFF;
+    }
+    client_frame(true, OpCode::Text, &payload)
+}
+
+#[test]
+fn a_large_frame_over_owned_reads_fails_at_the_read_with_invalid_utf8() {
+    let mut conn = server(Config::default());
+    let wire = text_frame(100_000, Some(70_000));
+    let mut closed_at = None;
+    for (i, read) in wire.chunks(10_000).enumerate() {
+        conn.handle_input_buf(T0, BytesMut::from(read));
+        if let Some(closed) = closed_cause(&events(&mut conn)) {
+            assert_eq!(
+                closed.cause,
+                CloseCause::Protocol(ProtocolError::InvalidUtf8)
+            );
+            closed_at = Some(i);
+            break;
+        }
+    }
+    // Byte 70 000 of the payload is in the eighth read (the header is 14
+    // bytes), and nothing fails before it.
+    assert_eq!(closed_at, Some(7));
+}
+
+#[test]
+fn a_large_frame_over_owned_reads_is_counted_as_buffered_and_delivered_whole() {
+    let mut conn = server(Config::default());
+    let wire = text_frame(100_000, None);
+    let (first, rest) = wire.split_at(30_000);
+    conn.handle_input_buf(T0, BytesMut::from(first));
+    assert_eq!(events(&mut conn), vec![]);
+    // The header (a 64-bit length and the key) is 14 bytes.
+    assert_eq!(conn.buffered_input(), 30_000 - 14);
+    conn.handle_input_buf(T0, BytesMut::from(rest));
+    assert_eq!(
+        events(&mut conn),
+        vec![Event::Message(Message::text(
+            String::from_utf8(vec![b'a'; 100_000]).unwrap()
+        ))]
+    );
+    assert_eq!(conn.buffered_input(), 0);
+}
+
+#[test]
+fn a_read_taken_whole_by_a_large_frame_is_released_to_the_reader() {
+    let mut conn = server(Config::default());
+    let wire = text_frame(100_000, None);
+    let (first, rest) = wire.split_at(30_000);
+    conn.handle_input_buf(T0, BytesMut::from(first));
+    // The reader's window: read into, split off and handed over, then
+    // made ready for the next read.
+    let mut window = BytesMut::with_capacity(16 << 10);
+    window.extend_from_slice(&rest[..16 << 10]);
+    let start = window.as_ptr();
+    conn.handle_input_buf(T0, window.split());
+    window.reserve(16 << 10);
+    assert_eq!(window.as_ptr(), start, "the window was not reused");
+}
+
+#[test]
+fn a_read_that_starts_inside_a_frame_is_not_copied_past_that_frame() {
+    let mut conn = server(Config::default());
+    let wire = [
+        client_frame(true, OpCode::Binary, &[1; 1000]),
+        client_frame(true, OpCode::Binary, &[2; 1000]),
+    ]
+    .concat();
+    let (first, second) = wire.split_at(500);
+    conn.handle_input_buf(T0, BytesMut::from(first));
+    let second = BytesMut::from(second);
+    let range = second.as_ptr_range();
+    conn.handle_input_buf(T0, second);
+    let received = events(&mut conn);
+    let [Event::Message(a), Event::Message(b)] = &received[..] else {
+        panic!("{received:?}");
+    };
+    assert_eq!(a.payload()[..], [1; 1000]);
+    assert_eq!(b.payload()[..], [2; 1000]);
+    // The second frame is a slice of the read it arrived in.
+    assert!(range.contains(&b.payload().as_ptr()));
+}
+
+#[test]
+fn a_client_frame_that_fits_beside_its_header_is_written_from_it() {
+    let mut client = Connection::upgraded(Role::Client, Config::default(), [5; 32], T0).unwrap();
+    for len in [0, 1, 24, 25] {
+        let payload: Vec<u8> = (0..len as u8).collect();
+        client.send(Message::binary(payload.clone())).unwrap();
+        let transmit = client.poll_transmit().unwrap();
+        assert!(client.poll_transmit().is_none());
+        // Six bytes of header: the short length form and the key.
+        let inline = len <= 24;
+        assert_eq!(transmit.payload().is_empty(), inline || len == 0, "{len}");
+        let expected_header = if inline { 6 + len } else { 6 };
+        assert_eq!(transmit.header().len(), expected_header, "{len}");
+        let mut wire = Vec::new();
+        transmit.write_to(&mut wire);
+        assert_eq!(frames(&wire), vec![(true, OpCode::Binary, payload)]);
+    }
+}
+
+#[test]
+fn whole_messages_before_a_violation_in_the_same_read_come_first() {
+    let mut conn = server(Config::default().idle_timeout(Some(Duration::from_secs(30))));
+    let wire = [
+        client_frame(true, OpCode::Text, b"one"),
+        client_frame(true, OpCode::Binary, b"two"),
+        client_frame(true, OpCode::Text, b"\xff"),
+        client_frame(true, OpCode::Text, b"never"),
+    ]
+    .concat();
+    conn.handle_input(at(5_000), &wire);
+    // The messages delivered straight to the queue re-armed the idle timer.
+    assert_eq!(conn.poll_timeout(), Some(at(35_000)));
+    let received = events(&mut conn);
+    assert_eq!(
+        received[..2],
+        [
+            Event::Message(Message::text("one")),
+            Event::Message(Message::binary(&b"two"[..])),
+        ]
+    );
+    assert_eq!(
+        closed_cause(&received).map(|c| &c.cause),
+        Some(&CloseCause::Protocol(ProtocolError::InvalidUtf8))
+    );
+    assert_eq!(received.len(), 3);
+}

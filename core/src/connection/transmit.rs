@@ -48,7 +48,9 @@ impl Transmit {
     /// of a streamed connection it also holds the record's first bytes
     /// (tag, stream id and offset: at most 16 more, masked like the rest
     /// of a client's payload), so that the payload is the stream's own
-    /// data.
+    /// data. A client's frame whose masked payload fits beside its header
+    /// (up to 24 bytes) is held here whole, and its
+    /// [`Transmit::payload`] is empty: masking it allocates nothing.
     pub fn header(&self) -> &[u8] {
         self.header.as_slice()
     }
@@ -132,25 +134,33 @@ impl Connection {
             mask: None,
             payload_len: (frame.prefix.len() + frame.payload.len()) as u64,
         };
-        let payload = match self.role {
-            Role::Server => frame.payload,
-            Role::Client => {
-                let key = self.rng.mask_key();
-                header.mask = Some(key);
-                // The payload continues the mask where the prefix, written
-                // with the header, leaves off.
-                let mut payload_key = key;
-                payload_key.rotate_left(frame.prefix.len() % 4);
-                let queued = self.outbound.queued_bytes();
-                mask_payload(&mut self.mask_block, &frame.payload, payload_key, queued)
-            }
+        let Role::Client = self.role else {
+            let wire = WireHeader::new(header.encode().as_slice(), frame.prefix.as_slice(), None);
+            return Some(Transmit::frame(wire, frame.payload));
         };
-        let header = WireHeader::new(
+        let key = self.rng.mask_key();
+        if frame.prefix.is_empty() {
+            let first = (u8::from(frame.fin) << 7) | frame.rsv.bits() | frame.opcode.as_u8();
+            if let Some(wire) = WireHeader::small_masked(first, key, &frame.payload) {
+                return Some(Transmit::frame(wire, Bytes::new()));
+            }
+        }
+        header.mask = Some(key);
+        let mut wire = WireHeader::new(
             header.encode().as_slice(),
             frame.prefix.as_slice(),
             header.mask,
         );
-        Some(Transmit::frame(header, payload))
+        // The payload continues the mask where the prefix, written with
+        // the header, leaves off.
+        let mut payload_key = key;
+        payload_key.rotate_left(frame.prefix.len() % 4);
+        if wire.push_masked(&frame.payload, payload_key) {
+            return Some(Transmit::frame(wire, Bytes::new()));
+        }
+        let queued = self.outbound.queued_bytes();
+        let payload = mask_payload(&mut self.mask_block, &frame.payload, payload_key, queued);
+        Some(Transmit::frame(wire, payload))
     }
 }
 

@@ -48,10 +48,13 @@ pub(crate) fn mask_into(dst: &mut bytes::BytesMut, src: &[u8], key: [u8; 4]) {
     }
 }
 
+/// The key as it applies from `offset` on: rotated left by `offset % 4`
+/// bytes, done on a `u32` because a slice rotation is a call per frame.
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut out = key;
-    out.rotate_left(offset % 4);
-    out
+    let bits = 8 * (offset % 4) as u32;
+    // Little-endian: byte `i` of the key is bits `8 i ..`, so a right
+    // rotation of the number is a left rotation of the bytes.
+    u32::from_le_bytes(key).rotate_right(bits).to_le_bytes()
 }
 
 #[cfg(test)]

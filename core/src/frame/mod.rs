@@ -132,6 +132,7 @@ impl EncodedHeader {
         self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 
+    #[inline]
     fn push(&mut self, data: &[u8]) {
         let start = usize::from(self.len);
         if let Some(dst) = self.bytes.get_mut(start..start + data.len()) {
@@ -167,6 +168,9 @@ impl FrameHeader {
     /// assert_eq!(header.payload_len, 5);
     /// assert_eq!(FrameHeader::decode(&wire[..1]).unwrap(), None);
     /// ```
+    // Inlined: returned through memory, the header is written a field at
+    // a time and read back whole, which stalls the small-frame path.
+    #[inline]
     pub fn decode(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         let [b0, b1, rest @ ..] = buf else {
             return Ok(None);
@@ -232,6 +236,7 @@ impl FrameHeader {
     /// };
     /// assert_eq!(header.encode().as_slice(), &[0x89, 0x05]);
     /// ```
+    #[inline]
     pub fn encode(&self) -> EncodedHeader {
         let mut out = EncodedHeader::default();
         let b0 = (u8::from(self.fin) << 7) | self.rsv.bits() | self.opcode.as_u8();
