@@ -465,9 +465,19 @@ fn run_read_only_child(child: &mut std::process::Command, dir: &Path) -> std::pr
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(READ_ONLY_ENV, dir)
-        .output()
-        .unwrap()
+        .env(READ_ONLY_ENV, dir);
+    // A copied executable can be briefly "busy": another test's fork may
+    // still hold the descriptor the copy was written through, until that
+    // child execs.
+    for _ in 0..50 {
+        match child.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            out => return out.unwrap(),
+        }
+    }
+    child.output().unwrap()
 }
 
 #[cfg(unix)]
