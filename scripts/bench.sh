@@ -6,6 +6,11 @@
 #   scripts/bench.sh --smoke    one tiny iteration of every row
 #   scripts/bench.sh frames     only the named targets (with or without --smoke)
 #
+# The echo ratios and the idle memory rows are also drawn as SVG charts
+# (scripts/charts.py): into docs/bench/ after a full run, which
+# BENCHMARKS.md and the README show, and into target/bench-charts/ after a
+# smoke run. WSCORE_BENCH_CHARTS=DIR draws them elsewhere.
+#
 # Knobs are environment variables (see bench/src/harness.rs), for example
 # WSCORE_BENCH_ROUNDS=5 or WSCORE_BENCH_ECHO_CONNS=1,64.
 set -euo pipefail
@@ -49,17 +54,29 @@ kernel=$(uname -sr)
 rustc_version=$(rustc --version)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
-echo "# wscore benchmarks ($mode run)"
-echo
-echo "Machine: ${cpu:-unknown CPU}, $cores cores, $kernel; $rustc_version; $started."
-echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')."
-echo
+charts=${WSCORE_BENCH_CHARTS:-}
+if [ -z "$charts" ]; then
+  if [ "$mode" = smoke ]; then charts=${CARGO_TARGET_DIR:-target}/bench-charts; else charts=docs/bench; fi
+fi
+run_md=$(mktemp)
+trap 'rm -f "$run_md"' EXIT
 
-total_start=$(date +%s)
-for t in "${targets[@]}"; do
-  echo "running $t" >&2
-  start=$(date +%s)
-  cargo bench -p wscore-bench --bench "$t" 2> >(grep -v -E '^ *(Finished|Running|Compiling)' >&2)
-  echo "$t: $(($(date +%s) - start)) s" >&2
-done
-echo "Total run time: $(($(date +%s) - total_start)) s ($mode)."
+run() {
+  echo "# wscore benchmarks ($mode run)"
+  echo
+  echo "Machine: ${cpu:-unknown CPU}, $cores cores, $kernel; $rustc_version; $started."
+  echo "Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')."
+  echo
+
+  total_start=$(date +%s)
+  for t in "${targets[@]}"; do
+    echo "running $t" >&2
+    start=$(date +%s)
+    cargo bench -p wscore-bench --bench "$t" 2> >(grep -v -E '^ *(Finished|Running|Compiling)' >&2)
+    echo "$t: $(($(date +%s) - start)) s" >&2
+  done
+  echo "Total run time: $(($(date +%s) - total_start)) s ($mode)."
+}
+
+run | tee "$run_md"
+python3 scripts/charts.py "$run_md" "$charts" >&2
