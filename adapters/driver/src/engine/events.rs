@@ -29,6 +29,17 @@ pub(super) enum Take {
     Events,
 }
 
+/// What the socket makes of one event of the core.
+enum Admitted {
+    /// An event for the application.
+    Event(Event),
+    /// Nothing for the application (one the socket acted on, or a piece of
+    /// a dropped stream).
+    Skipped,
+    /// The connection ended.
+    Ended,
+}
+
 /// What a body gets from one poll.
 #[derive(Debug)]
 pub(crate) enum BodyItem {
@@ -114,56 +125,91 @@ where
             let event = self.conn.poll_event()?;
             // Taking a batch's messages may queue automatic answers.
             self.answer_queued |= self.conn.queued_bytes() > queued;
-            if let CoreEvent::Closed(closed) = event {
-                self.on_closed(*closed);
-                return None;
+            match self.admit_core_event(event) {
+                Admitted::Event(event) => return Some(event),
+                Admitted::Skipped => {}
+                Admitted::Ended => return None,
             }
-            if matches!(
-                event,
-                CoreEvent::Ping(_)
-                    | CoreEvent::CloseReceived(_)
-                    | CoreEvent::Stream(StreamEvent::Failed {
-                        direction: Direction::Inbound,
-                        ..
-                    })
-            ) {
-                // A pong, a close reply or a stream's refusal is queued:
-                // the peer may be waiting for it.
-                self.answer_queued = true;
-            }
-            let Some(event) = Event::from_core(event) else {
-                continue;
-            };
-            if let Event::Stream(
-                StreamEvent::Data { id, .. }
-                | StreamEvent::Finished { id }
-                | StreamEvent::Failed {
-                    id,
+        }
+    }
+
+    /// What the socket makes of one event of the core (see
+    /// [`Engine::take_core_event`]).
+    fn admit_core_event(&mut self, event: CoreEvent) -> Admitted {
+        if let CoreEvent::Closed(closed) = event {
+            self.on_closed(*closed);
+            return Admitted::Ended;
+        }
+        if matches!(
+            event,
+            CoreEvent::Ping(_)
+                | CoreEvent::CloseReceived(_)
+                | CoreEvent::Stream(StreamEvent::Failed {
                     direction: Direction::Inbound,
                     ..
-                },
-            ) = &event
-            {
-                if self.dropped.contains(id) {
-                    let id = *id;
-                    if matches!(event, Event::Stream(StreamEvent::Data { .. })) {
-                        continue;
-                    }
-                    self.dropped.remove(&id);
-                    return Some(Event::Stream(StreamEvent::Failed {
-                        id,
-                        direction: Direction::Inbound,
-                        error: StreamError::BufferLimit,
-                    }));
-                }
-            }
-            return Some(event);
+                })
+        ) {
+            // A pong, a close reply or a stream's refusal is queued:
+            // the peer may be waiting for it.
+            self.answer_queued = true;
         }
+        let Some(event) = Event::from_core(event) else {
+            return Admitted::Skipped;
+        };
+        if let Event::Stream(
+            StreamEvent::Data { id, .. }
+            | StreamEvent::Finished { id }
+            | StreamEvent::Failed {
+                id,
+                direction: Direction::Inbound,
+                ..
+            },
+        ) = &event
+        {
+            if self.dropped.contains(id) {
+                let id = *id;
+                if matches!(event, Event::Stream(StreamEvent::Data { .. })) {
+                    return Admitted::Skipped;
+                }
+                self.dropped.remove(&id);
+                return Admitted::Event(Event::Stream(StreamEvent::Failed {
+                    id,
+                    direction: Direction::Inbound,
+                    error: StreamError::BufferLimit,
+                }));
+            }
+        }
+        Admitted::Event(event)
     }
 
     /// Takes events (those held in the side queue first) until one `take`
     /// wants or nothing is left.
     fn next_event(&mut self, take: Take) -> Option<Event> {
+        // The message API's common case, a whole message from the core with
+        // nothing held aside, goes straight out: the general path below
+        // would hand it on unchanged, through every step.
+        if take == Take::Messages && self.side.is_empty() {
+            let queued = self.conn.queued_bytes();
+            let event = self.conn.poll_event()?;
+            self.answer_queued |= self.conn.queued_bytes() > queued;
+            let first = match event {
+                CoreEvent::Message(message) => return Some(Event::Message(message)),
+                other => match self.admit_core_event(other) {
+                    Admitted::Event(event) => event,
+                    Admitted::Skipped => return self.next_event_slow(take),
+                    Admitted::Ended => return None,
+                },
+            };
+            self.in_progress.note(&first);
+            if let Some(message) = self.assembler.feed(first) {
+                return Some(Event::Message(message));
+            }
+        }
+        self.next_event_slow(take)
+    }
+
+    /// [`Engine::next_event`] for every case.
+    fn next_event_slow(&mut self, take: Take) -> Option<Event> {
         loop {
             let event = match self.side.pop_front() {
                 Some(event) => event,
