@@ -353,24 +353,14 @@ fn a_failed_write_keeps_the_old_value() {
     store.save(key, b"old value").unwrap();
     drop(store);
 
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_failed_write_keeps_the_old_value",
-            "--nocapture",
-        ])
-        .env(FULL_DISK_ENV, format!("{}|{key}", dir.path().display()))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    let out = run_child(
+        &mut child,
+        "a_failed_write_keeps_the_old_value",
+        FULL_DISK_ENV,
+        format!("{}|{key}", dir.path().display()),
     );
-    let refused = stdout.lines().find(|l| l.starts_with("save refused:"));
-    assert!(refused.is_some(), "{stdout}");
-    eprintln!("{}", refused.unwrap_or_default());
+    refused_in(&out);
 
     // Before a reopen, which would clean up after a careless save.
     assert!(
@@ -456,16 +446,18 @@ fn a_read_only_directory_refuses_the_write_and_keeps_the_old_value() {
     }
 }
 
+/// Runs one test of this executable as `child` (a command for it, or for
+/// a copy of it) with `var` set to `value`, and waits for it.
 #[cfg(unix)]
-fn run_read_only_child(child: &mut std::process::Command, dir: &Path) -> std::process::Output {
+fn run_child(
+    child: &mut std::process::Command,
+    test: &str,
+    var: &str,
+    value: impl AsRef<std::ffi::OsStr>,
+) -> std::process::Output {
     child
-        .args([
-            "--exact",
-            "a_read_only_directory_refuses_the_write_and_keeps_the_old_value",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(READ_ONLY_ENV, dir);
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(var, value);
     // A copied executable can be briefly "busy": another test's fork may
     // still hold the descriptor the copy was written through, until that
     // child execs.
@@ -480,17 +472,37 @@ fn run_read_only_child(child: &mut std::process::Command, dir: &Path) -> std::pr
     child.output().unwrap()
 }
 
+/// The output of a child that must have succeeded and had a save refused.
 #[cfg(unix)]
-fn check_read_only_child(out: &std::process::Output, dir: &Path) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
+fn refused_in(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "child failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let refused = stdout.lines().find(|l| l.starts_with("save refused:"));
+    // The harness may print the test's name on the same line first.
+    let refused = stdout
+        .lines()
+        .find_map(|l| l.find("save refused:").map(|at| &l[at..]));
     assert!(refused.is_some(), "{stdout}");
     eprintln!("{}", refused.unwrap_or_default());
+    stdout
+}
+
+#[cfg(unix)]
+fn run_read_only_child(child: &mut std::process::Command, dir: &Path) -> std::process::Output {
+    run_child(
+        child,
+        "a_read_only_directory_refuses_the_write_and_keeps_the_old_value",
+        READ_ONLY_ENV,
+        dir,
+    )
+}
+
+#[cfg(unix)]
+fn check_read_only_child(out: &std::process::Output, dir: &Path) {
+    let stdout = refused_in(out);
     let key: AttachmentKey = stdout
         .lines()
         // The harness may print the test's name on the same line first.

@@ -29,12 +29,7 @@ impl DirLock {
     pub(super) fn claim(dir: &Path) -> io::Result<DirLock> {
         use std::os::unix::io::AsRawFd;
 
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join(LOCK_FILE))?;
+        let file = open(dir)?;
         // SAFETY: `file` owns an open descriptor for the whole call; flock
         // neither keeps nor closes it.
         #[allow(unsafe_code)]
@@ -56,12 +51,16 @@ impl DirLock {
     /// No claim where `flock` does not exist.
     #[cfg(not(unix))]
     pub(super) fn claim(dir: &Path) -> io::Result<DirLock> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join(LOCK_FILE))?;
-        Ok(DirLock { _file: file })
+        Ok(DirLock { _file: open(dir)? })
     }
+}
+
+/// The lock file, created if missing, never truncated (it holds nothing).
+fn open(dir: &Path) -> io::Result<File> {
+    File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(LOCK_FILE))
 }
