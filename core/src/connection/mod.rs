@@ -912,6 +912,8 @@ mod eof_tests;
 #[cfg(test)]
 mod hibernate_tests;
 #[cfg(test)]
+mod outbound_tests;
+#[cfg(test)]
 mod prepared_tests;
 #[cfg(test)]
 mod stream_tests;

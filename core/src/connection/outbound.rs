@@ -29,10 +29,10 @@ use crate::close::CloseFrame;
 use crate::envelope::batch::{BatchConfig, BatchWriter};
 use crate::envelope::stream::{
     tag, AbortCode, ChunkPrefix, OutBytes, OutRecord, OutStream, PushError, Record, StreamConfig,
-    StreamId, MAX_CHUNK_PREFIX,
+    StreamId,
 };
 use crate::envelope::Framing;
-use crate::frame::{apply_mask, OpCode, Rsv, MAX_HEADER_LEN};
+use crate::frame::{OpCode, Rsv};
 use crate::message::MessageKind;
 
 /// A frame ready to be given a mask (or not) and written.
@@ -43,82 +43,6 @@ pub(super) struct OutFrame {
     /// The first bytes of the payload, written with the frame header.
     pub(super) prefix: ChunkPrefix,
     pub(super) payload: Bytes,
-}
-
-/// A frame header and the chunk record prefix that starts its payload,
-/// stored inline, so a chunk's data goes out as its own [`Bytes`].
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct WireHeader {
-    bytes: [u8; MAX_HEADER_LEN + MAX_CHUNK_PREFIX],
-    len: u8,
-}
-
-impl WireHeader {
-    /// `header`, then `prefix` masked with `mask` from the payload's
-    /// first byte.
-    #[inline]
-    pub(super) fn new(header: &[u8], prefix: &[u8], mask: Option<[u8; 4]>) -> Self {
-        let mut out = WireHeader::default();
-        let split = header.len().min(MAX_HEADER_LEN);
-        let end = (split + prefix.len()).min(out.bytes.len());
-        if let (Some(head), Some(tail)) = (out.bytes.get_mut(..split), header.get(..split)) {
-            head.copy_from_slice(tail);
-        }
-        if let (Some(dst), Some(src)) = (out.bytes.get_mut(split..end), prefix.get(..end - split)) {
-            dst.copy_from_slice(src);
-            if let Some(key) = mask {
-                apply_mask(dst, key, 0);
-            }
-        }
-        out.len = end as u8;
-        out
-    }
-
-    pub(super) fn as_slice(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
-    }
-
-    /// Appends `payload` masked with `key` (already rotated to where the
-    /// payload starts), if it fits in the room the header and prefix left:
-    /// a client's small frame then goes out whole from here, with no
-    /// allocation. Returns whether it fitted.
-    /// A client's frame without a prefix whose payload fits beside its
-    /// header, whole: the first header byte `first`, the 7-bit length
-    /// with the mask bit, `key`, and the payload masked with it. Built in
-    /// place, this is the whole cost of sending a small message.
-    #[inline]
-    pub(super) fn small_masked(first: u8, key: [u8; 4], payload: &[u8]) -> Option<Self> {
-        let mut out = WireHeader::default();
-        let end = 6 + payload.len();
-        let body = out.bytes.get_mut(6..end)?;
-        body.copy_from_slice(payload);
-        apply_mask(body, key, 0);
-        let [k0, k1, k2, k3] = key;
-        // At most 24 bytes: the 7-bit length form.
-        let head = [first, 0x80 | payload.len() as u8, k0, k1, k2, k3];
-        out.bytes.get_mut(..6)?.copy_from_slice(&head);
-        out.len = end as u8;
-        Some(out)
-    }
-
-    #[inline]
-    pub(super) fn push_masked(&mut self, payload: &[u8], key: [u8; 4]) -> bool {
-        let start = usize::from(self.len);
-        let end = start + payload.len();
-        let Some(dst) = self.bytes.get_mut(start..end) else {
-            return false;
-        };
-        dst.copy_from_slice(payload);
-        apply_mask(dst, key, 0);
-        self.len = end as u8;
-        true
-    }
-}
-
-impl core::fmt::Debug for WireHeader {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list().entries(self.as_slice()).finish()
-    }
 }
 
 pub(super) enum Next {
@@ -191,6 +115,13 @@ impl Pending {
     }
 }
 
+/// A whole message on its own; see `Outbound::lone`.
+#[derive(Debug)]
+struct Lone {
+    kind: MessageKind,
+    payload: Bytes,
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 enum CloseSlot {
     #[default]
@@ -214,6 +145,12 @@ pub(super) struct Outbound {
     raw: VecDeque<Bytes>,
     pongs: VecDeque<Bytes>,
     pings: VecDeque<Bytes>,
+    /// A message queued when nothing else was, kept out of `data`: a
+    /// message sent and written before the next one is the common case,
+    /// and it then costs no queue entry. While it is set, `data`,
+    /// `streams` and `stream_control` are empty; anything else queued
+    /// first moves it to the front of `data` ([`Outbound::spill`]).
+    lone: Option<Lone>,
     data: VecDeque<Pending>,
     close: CloseSlot,
     queued_bytes: usize,
@@ -255,9 +192,19 @@ impl Outbound {
         self.raw.push_back(bytes);
     }
 
+    #[inline]
     pub(super) fn push_message(&mut self, kind: MessageKind, payload: Bytes) {
-        self.seal_back();
         self.queued_bytes += payload.len();
+        if self.lone.is_none()
+            && self.data.is_empty()
+            && self.streams.is_empty()
+            && self.stream_control.is_empty()
+        {
+            self.lone = Some(Lone { kind, payload });
+            return;
+        }
+        self.spill();
+        self.seal_back();
         self.data.push_back(Pending {
             kind,
             prefix: ChunkPrefix::default(),
@@ -275,6 +222,7 @@ impl Outbound {
     /// Queues a frame prepared in advance, in order with other messages.
     /// It is written as it is: never through the codec, never cut.
     pub(super) fn push_prepared(&mut self, kind: MessageKind, frame: Bytes, payload_len: usize) {
+        self.spill();
         self.seal_back();
         self.queued_bytes += payload_len;
         self.data.push_back(Pending {
@@ -302,6 +250,7 @@ impl Outbound {
         config: &BatchConfig,
         prefix: &[u8],
     ) -> bool {
+        self.spill();
         let add = BatchWriter::encoded_len(framing, message);
         self.queued_bytes += add;
         if let Some(batch) = self.data.back_mut().and_then(|p| p.open.as_mut()) {
@@ -336,12 +285,14 @@ impl Outbound {
 
     /// Queues a stream; its records are cut as the queue reaches them.
     pub(super) fn push_stream(&mut self, stream: OutStream) {
+        self.spill();
         self.streams.push_back(stream);
     }
 
     /// Queues an abort record, ahead of other data.
     pub(super) fn push_stream_control(&mut self, record: &Record) {
         if self.close == CloseSlot::None {
+            self.spill();
             let record = record.encode();
             self.queued_bytes += record.len();
             self.stream_control.push_back(record);
@@ -431,7 +382,17 @@ impl Outbound {
     /// Chooses what goes next when nothing is under way: abort and refuse
     /// records first, then data, with streams interleaved (see the module
     /// documentation).
+    #[inline]
     pub(super) fn schedule(&mut self, config: &StreamConfig, fragment_size: usize) {
+        // Nothing to choose between: the common case, decided inline.
+        let idle = self.data.is_empty() && self.streams.is_empty();
+        if self.lone.is_some() || (idle && self.stream_control.is_empty()) {
+            return;
+        }
+        self.schedule_among(config, fragment_size);
+    }
+
+    fn schedule_among(&mut self, config: &StreamConfig, fragment_size: usize) {
         if self.data.front().is_some_and(Pending::started) || self.close == CloseSlot::Sent {
             return;
         }
@@ -528,6 +489,25 @@ impl Outbound {
         }
     }
 
+    /// Moves the lone message, if any, to `data`, where every other kind
+    /// of entry waits: it is the front, since `data` was empty.
+    fn spill(&mut self) {
+        if let Some(Lone { kind, payload }) = self.lone.take() {
+            self.data.push_back(Pending {
+                kind,
+                prefix: ChunkPrefix::default(),
+                whole: false,
+                payload,
+                sent: 0,
+                rsv: Rsv::NONE,
+                encoded: false,
+                open: None,
+                scheduled: false,
+                prepared: None,
+            });
+        }
+    }
+
     /// Closes the batch at the back to further messages, so it is written.
     pub(super) fn seal_back(&mut self) {
         if let Some(len) = self.data.back_mut().and_then(Pending::seal) {
@@ -574,6 +554,7 @@ impl Outbound {
 
     /// Drops everything not yet written, for a peer that is gone.
     pub(super) fn abandon(&mut self) {
+        self.lone = None;
         self.data.clear();
         let lost = self.streams.drain(..).map(|s| s.id);
         self.abandoned_streams.extend(lost);
@@ -588,6 +569,7 @@ impl Outbound {
     /// example compression) exactly once, just before its first frame, so
     /// the work is done lazily and in order.
     pub(super) fn encode_front(&mut self, encode: impl FnOnce(&[u8]) -> Option<(Bytes, Rsv)>) {
+        self.spill();
         let Some(front) = self.ready_front() else {
             return;
         };
@@ -655,6 +637,7 @@ impl Outbound {
         self.raw.is_empty()
             && self.pongs.is_empty()
             && self.pings.is_empty()
+            && self.lone.is_none()
             && self.data.is_empty()
             && self.streams.is_empty()
             && self.stream_control.is_empty()
@@ -709,6 +692,20 @@ impl Outbound {
 
     #[inline]
     fn next_fragment(&mut self, fragment_size: usize) -> Option<Next> {
+        if let Some(lone) = self.lone.take() {
+            if lone.payload.len() <= fragment_size {
+                self.queued_bytes = self.queued_bytes.saturating_sub(lone.payload.len());
+                return Some(Next::Frame(OutFrame {
+                    fin: true,
+                    rsv: Rsv::NONE,
+                    opcode: lone.kind.opcode(),
+                    prefix: ChunkPrefix::default(),
+                    payload: lone.payload,
+                }));
+            }
+            self.lone = Some(lone);
+            self.spill();
+        }
         let front = self.ready_front()?;
         if let Some(payload_len) = front.prepared {
             let frame = core::mem::take(&mut front.payload);

@@ -888,13 +888,13 @@ fn a_read_that_starts_inside_a_frame_is_not_copied_past_that_frame() {
 #[test]
 fn a_client_frame_that_fits_beside_its_header_is_written_from_it() {
     let mut client = Connection::upgraded(Role::Client, Config::default(), [5; 32], T0).unwrap();
-    for len in [0, 1, 24, 25] {
+    for len in [0, 1, 24, 25, 26, 27] {
         let payload: Vec<u8> = (0..len as u8).collect();
         client.send(Message::binary(payload.clone())).unwrap();
         let transmit = client.poll_transmit().unwrap();
         assert!(client.poll_transmit().is_none());
         // Six bytes of header: the short length form and the key.
-        let inline = len <= 24;
+        let inline = len <= 26;
         assert_eq!(transmit.payload().is_empty(), inline || len == 0, "{len}");
         let expected_header = if inline { 6 + len } else { 6 };
         assert_eq!(transmit.header().len(), expected_header, "{len}");

@@ -118,29 +118,39 @@ pub struct FrameHeader {
 }
 
 /// An encoded header: up to [`MAX_HEADER_LEN`] bytes stored inline.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default)]
 pub struct EncodedHeader {
-    bytes: [u8; MAX_HEADER_LEN],
+    /// Room for one 16-byte store: the header is built in a register and
+    /// written at once, so reading it back never waits on narrow stores.
+    bytes: [u8; ENCODED_ROOM],
     len: u8,
 }
+
+/// The storage of an [`EncodedHeader`]: a whole `u128`.
+pub(crate) const ENCODED_ROOM: usize = 16;
 
 impl EncodedHeader {
     /// The header bytes.
     pub fn as_slice(&self) -> &[u8] {
-        // `push` never stores more than the array holds.
+        // `encode` never stores more than `MAX_HEADER_LEN`.
         debug_assert!(usize::from(self.len) <= MAX_HEADER_LEN);
         self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 
+    /// The whole storage, valid up to `len`, and `len`.
     #[inline]
-    fn push(&mut self, data: &[u8]) {
-        let start = usize::from(self.len);
-        if let Some(dst) = self.bytes.get_mut(start..start + data.len()) {
-            dst.copy_from_slice(data);
-            self.len += data.len() as u8;
-        }
+    pub(crate) fn raw(&self) -> ([u8; ENCODED_ROOM], u8) {
+        (self.bytes, self.len)
     }
 }
+
+impl PartialEq for EncodedHeader {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for EncodedHeader {}
 
 impl core::fmt::Debug for EncodedHeader {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -238,24 +248,26 @@ impl FrameHeader {
     /// ```
     #[inline]
     pub fn encode(&self) -> EncodedHeader {
-        let mut out = EncodedHeader::default();
         let b0 = (u8::from(self.fin) << 7) | self.rsv.bits() | self.opcode.as_u8();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        match self.payload_len {
-            len @ 0..=125 => out.push(&[b0, mask_bit | len as u8]),
-            len @ 126..=0xFFFF => {
-                out.push(&[b0, mask_bit | 126]);
-                out.push(&(len as u16).to_be_bytes());
-            }
-            len => {
-                out.push(&[b0, mask_bit | 127]);
-                out.push(&len.to_be_bytes());
-            }
-        }
+        // Little-endian: byte `i` of the header is bits `8 i ..`; the
+        // extended length is big-endian on the wire, so its bytes are
+        // swapped into place.
+        let (len7, extended, extended_len) = match self.payload_len {
+            len @ 0..=125 => (len as u8, 0, 0),
+            len @ 126..=0xFFFF => (126, u128::from((len as u16).swap_bytes()), 2),
+            len => (127, u128::from(len.swap_bytes()), 8),
+        };
+        let mut word = u128::from(b0) | (u128::from(mask_bit | len7) << 8) | (extended << 16);
+        let mut len = 2 + extended_len;
         if let Some(key) = self.mask {
-            out.push(&key);
+            word |= u128::from(u32::from_le_bytes(key)) << (8 * len);
+            len += 4;
         }
-        out
+        EncodedHeader {
+            bytes: word.to_le_bytes(),
+            len,
+        }
     }
 
     /// The encoded length of this header in bytes.
