@@ -5,43 +5,67 @@
 //! transcript is reproducible from its seed while keys stay unpredictable to
 //! anyone who does not know the seed.
 
+use alloc::boxed::Box;
+
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub(crate) struct KeyRng(ChaCha8Rng);
+/// The generator, started on the first draw: a server never draws, and
+/// keeps only the seed instead of the generator's state and buffer (about
+/// 300 bytes, on every connection it holds).
+pub(crate) struct KeyRng {
+    seed: [u8; 32],
+    started: Option<Box<ChaCha8Rng>>,
+}
 
 impl KeyRng {
     pub(crate) fn from_seed(seed: [u8; 32]) -> Self {
-        KeyRng(ChaCha8Rng::from_seed(seed))
+        KeyRng {
+            seed,
+            started: None,
+        }
+    }
+
+    #[inline]
+    fn generator(&mut self) -> &mut ChaCha8Rng {
+        let seed = self.seed;
+        self.started
+            .get_or_insert_with(|| Box::new(ChaCha8Rng::from_seed(seed)))
     }
 
     /// The next masking key. Little-endian, so that a seed gives the same
     /// keys, and the same transcript, on every target.
+    #[inline]
     pub(crate) fn mask_key(&mut self) -> [u8; 4] {
-        self.0.next_u32().to_le_bytes()
+        self.generator().next_u32().to_le_bytes()
     }
 
     /// Where the generator is: its seed, stream and word position, from
     /// which [`KeyRng::from_state`] continues the same sequence.
     pub(crate) fn state(&self) -> ([u8; 32], u64, u128) {
-        (
-            self.0.get_seed(),
-            self.0.get_stream(),
-            self.0.get_word_pos(),
-        )
+        match &self.started {
+            Some(rng) => (rng.get_seed(), rng.get_stream(), rng.get_word_pos()),
+            None => (self.seed, 0, 0),
+        }
     }
 
     /// The generator [`KeyRng::state`] described.
     pub(crate) fn from_state(seed: [u8; 32], stream: u64, word_pos: u128) -> Self {
+        if stream == 0 && word_pos == 0 {
+            return KeyRng::from_seed(seed);
+        }
         let mut rng = ChaCha8Rng::from_seed(seed);
         rng.set_stream(stream);
         rng.set_word_pos(word_pos);
-        KeyRng(rng)
+        KeyRng {
+            seed,
+            started: Some(Box::new(rng)),
+        }
     }
 
     pub(crate) fn nonce(&mut self) -> [u8; 16] {
         let mut nonce = [0; 16];
-        self.0.fill_bytes(&mut nonce);
+        self.generator().fill_bytes(&mut nonce);
         nonce
     }
 }
@@ -62,7 +86,12 @@ mod tests {
     #[test]
     fn keys_from_a_fixed_seed_do_not_depend_on_the_target() {
         let mut rng = KeyRng::from_seed([7; 32]);
+        assert_eq!(rng.state(), ([7; 32], 0, 0));
         let keys: [[u8; 4]; 3] = [rng.mask_key(), rng.mask_key(), rng.mask_key()];
+        // A generator rebuilt from where this one is continues it.
+        let (seed, stream, word_pos) = rng.state();
+        let next = KeyRng::from_state(seed, stream, word_pos).mask_key();
+        assert_eq!(next, rng.mask_key());
         assert_eq!(
             keys,
             [[228, 208, 203, 89], [63, 188, 30, 57], [230, 67, 129, 218]]

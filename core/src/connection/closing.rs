@@ -68,7 +68,7 @@ impl Connection {
         match self.lifecycle {
             Lifecycle::AwaitingRequest
             | Lifecycle::AwaitingDecision(_)
-            | Lifecycle::AwaitingResponse { .. } => {
+            | Lifecycle::AwaitingResponse(_) => {
                 self.outbound.abandon();
                 self.finish(CloseCode::ABNORMAL, String::new(), CloseCause::Eof);
             }
@@ -137,7 +137,7 @@ impl Connection {
             }
             Lifecycle::AwaitingRequest
             | Lifecycle::AwaitingDecision(_)
-            | Lifecycle::AwaitingResponse { .. } => Err(SendError::NotOpen),
+            | Lifecycle::AwaitingResponse(_) => Err(SendError::NotOpen),
             Lifecycle::ClosingLocal => Err(SendError::Closing),
             Lifecycle::Closed => Err(SendError::Closed),
         }

@@ -69,13 +69,12 @@ pub enum Role {
 enum Lifecycle {
     /// Server: reading the upgrade request.
     AwaitingRequest,
-    /// Server: the application must accept or reject.
-    AwaitingDecision(Pending),
+    /// Server: the application must accept or reject. Boxed, like the
+    /// client's state below: the handshake states are short-lived and
+    /// large, and every open connection would otherwise carry their size.
+    AwaitingDecision(Box<Pending>),
     /// Client: the request is queued; reading the response.
-    AwaitingResponse {
-        request: ClientRequest,
-        expected_accept: String,
-    },
+    AwaitingResponse(Box<AwaitingResponse>),
     Open,
     /// We queued a close frame and wait for the peer's.
     ClosingLocal,
@@ -83,6 +82,13 @@ enum Lifecycle {
     /// seen [`Event::CloseReceived`].
     ClosingRemote(CloseFrame),
     Closed,
+}
+
+/// A client's state while its upgrade request is answered.
+#[derive(Debug)]
+struct AwaitingResponse {
+    request: ClientRequest,
+    expected_accept: String,
 }
 
 /// A WebSocket connection as a pure state machine.
@@ -169,8 +175,9 @@ pub struct Connection {
     /// as sends take no `now`.
     now: Instant,
     auto_responses: BTreeMap<(MessageKind, Bytes), Message>,
-    /// The payload transform a negotiated extension applies, if any.
-    codec: Option<Codec>,
+    /// The payload transform a negotiated extension applies, if any;
+    /// boxed, as most connections have none.
+    codec: Option<Box<Codec>>,
     /// Client: the block small payloads are masked into and cut from.
     mask_block: BytesMut,
     #[cfg(feature = "deflate")]
@@ -256,10 +263,10 @@ impl Connection {
         };
         let mut rng = KeyRng::from_seed(seed);
         let (bytes, expected_accept) = handshake::client::build_request(&request, rng.nonce())?;
-        let lifecycle = Lifecycle::AwaitingResponse {
+        let lifecycle = Lifecycle::AwaitingResponse(Box::new(AwaitingResponse {
             request,
             expected_accept,
-        };
+        }));
         let mut conn = Connection::new(Role::Client, config, rng, lifecycle)?;
         conn.outbound.push_raw(bytes);
         conn.timers
@@ -687,7 +694,7 @@ impl Connection {
             Lifecycle::Open | Lifecycle::ClosingRemote(_) => Ok(()),
             Lifecycle::AwaitingRequest
             | Lifecycle::AwaitingDecision(_)
-            | Lifecycle::AwaitingResponse { .. } => Err(SendError::NotOpen),
+            | Lifecycle::AwaitingResponse(_) => Err(SendError::NotOpen),
             Lifecycle::ClosingLocal => Err(SendError::Closing),
             Lifecycle::Closed => Err(if self.outbound.close_queued() {
                 SendError::Closing
@@ -746,7 +753,7 @@ impl Connection {
                         return;
                     }
                 }
-                Lifecycle::AwaitingResponse { .. } => {
+                Lifecycle::AwaitingResponse(_) => {
                     if !self.read_response(now) {
                         return;
                     }
@@ -772,9 +779,9 @@ impl Connection {
             let direct = (self.envelope.kind() == Envelope::Plain
                 && self.auto_responses.is_empty())
             .then_some(&mut self.events);
-            let next = self
-                .inbound
-                .next_item(&self.config, self.role, self.codec.as_mut(), direct);
+            let next =
+                self.inbound
+                    .next_item(&self.config, self.role, self.codec.as_deref_mut(), direct);
             if self.events.len() != queued {
                 if let Some(idle) = self.config.idle_timeout {
                     self.timers.set(Timer::Idle, now + idle);

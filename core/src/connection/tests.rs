@@ -721,6 +721,15 @@ fn events_stay_as_small_as_a_stream_event() {
 }
 
 #[test]
+fn an_open_connection_carries_no_handshake_codec_or_generator_state() {
+    // Every idle connection holds a `Connection`: the handshake states,
+    // the compression codec and a server's unused key generator are
+    // boxed or started on demand, so they cost nothing inline.
+    let bytes = core::mem::size_of::<Connection>();
+    assert!(bytes <= 1664, "Connection is {bytes} bytes");
+}
+
+#[test]
 fn small_payloads_are_masked_into_one_block() {
     let key = [1, 2, 3, 4];
     let masked = |payload: &[u8]| {

@@ -7,7 +7,7 @@ use bytes::Buf;
 
 #[cfg(feature = "deflate")]
 use super::codec::Codec;
-use super::{CloseCause, Connection, Event, Lifecycle};
+use super::{AwaitingResponse, CloseCause, Connection, Event, Lifecycle};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::error::SendError;
@@ -108,7 +108,7 @@ impl Connection {
         let (Some(params), Some(config)) = (params, self.config.deflate.as_ref()) else {
             return;
         };
-        self.codec = Some(Codec::new(&params, self.role, config));
+        self.codec = Some(Box::new(Codec::new(&params, self.role, config)));
         self.inbound.allow_rsv(Rsv::RSV1);
         self.deflate = Some(params);
     }
@@ -148,7 +148,7 @@ impl Connection {
                 self.inbound.buffer().advance(consumed);
                 let pending = Pending::new(&self.config, &request);
                 self.events.push_back(Event::Request(Box::new(request)));
-                self.lifecycle = Lifecycle::AwaitingDecision(pending);
+                self.lifecycle = Lifecycle::AwaitingDecision(Box::new(pending));
                 true
             }
             Err(error) => {
@@ -168,13 +168,13 @@ impl Connection {
         if !self.header_block_complete() {
             return false;
         }
-        let Lifecycle::AwaitingResponse {
-            request,
-            expected_accept,
-        } = &self.lifecycle
-        else {
+        let Lifecycle::AwaitingResponse(awaiting) = &self.lifecycle else {
             return false;
         };
+        let AwaitingResponse {
+            request,
+            expected_accept,
+        } = &**awaiting;
         let parsed = handshake::client::parse_response(
             self.inbound.buffer(),
             expected_accept,
