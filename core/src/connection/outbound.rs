@@ -647,6 +647,10 @@ impl Outbound {
     #[inline]
     pub(super) fn next(&mut self, fragment_size: usize) -> Option<Next> {
         if let Some(raw) = self.raw.pop_front() {
+            if self.raw.is_empty() {
+                // Raw bytes are the handshake: its room is not needed again.
+                self.raw = VecDeque::new();
+            }
             return Some(Next::Raw(raw));
         }
         if self.close == CloseSlot::Sent {
@@ -710,7 +714,7 @@ impl Outbound {
         if let Some(payload_len) = front.prepared {
             let frame = core::mem::take(&mut front.payload);
             self.queued_bytes = self.queued_bytes.saturating_sub(payload_len);
-            self.data.pop_front();
+            self.pop_data();
             return Some(Next::Raw(frame));
         }
         let start = front.sent;
@@ -739,7 +743,7 @@ impl Outbound {
             .queued_bytes
             .saturating_sub(prefix.len() + payload.len());
         if fin {
-            self.data.pop_front();
+            self.pop_data();
         }
         Some(Next::Frame(OutFrame {
             fin,
@@ -749,7 +753,21 @@ impl Outbound {
             payload,
         }))
     }
+
+    /// Drops the front entry, and a burst's room with the burst's last
+    /// entry: a connection that once queued thousands of messages would
+    /// otherwise keep room for them (120 bytes each) while idle.
+    #[inline]
+    fn pop_data(&mut self) {
+        self.data.pop_front();
+        if self.data.is_empty() && self.data.capacity() > RESTING_ENTRIES {
+            self.data = VecDeque::new();
+        }
+    }
 }
+
+/// Queue entries a connection keeps room for once its queue is empty.
+const RESTING_ENTRIES: usize = 8;
 
 fn control(opcode: OpCode, payload: Bytes) -> Next {
     Next::Frame(OutFrame {

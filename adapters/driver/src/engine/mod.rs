@@ -34,7 +34,6 @@ pub(crate) use events::BodyItem;
 use events::InProgress;
 pub(crate) use parts::{Parts, Wake};
 use read::FIRST_WINDOW;
-use write::MAX_PENDING_TRANSMITS;
 
 /// One connection bound to its transport and timer.
 pub(crate) struct Engine<S, T> {
@@ -178,7 +177,7 @@ where
             window: config.read_buffer_size.clamp(1, FIRST_WINDOW),
             read_size: config.read_buffer_size.max(1),
             read_hot: false,
-            out: VecDeque::with_capacity(MAX_PENDING_TRANSMITS),
+            out: VecDeque::new(),
             out_bytes: 0,
             needs_flush: false,
             write_limit: config.write_buffer_limit,

@@ -18,9 +18,11 @@ use crate::Timer;
 /// platform's `IOV_MAX`).
 const MAX_SLICES: usize = 64;
 /// Transmits are taken from the core until this many are waiting…
-pub(super) const MAX_PENDING_TRANSMITS: usize = MAX_SLICES / 2;
+const MAX_PENDING_TRANSMITS: usize = MAX_SLICES / 2;
 /// …or this many bytes, so a late pong waits behind little data.
 const MAX_PENDING_BYTES: usize = 512 << 10;
+/// Room for transmits a connection keeps once everything is written.
+const IDLE_TRANSMITS: usize = 4;
 /// A batch of at most this many bytes is copied into one contiguous buffer
 /// on the stack and written with a plain write: for small messages one
 /// copy costs less than the kernel's walk over a header slice and a
@@ -55,6 +57,12 @@ where
         loop {
             self.refill();
             if self.out.is_empty() {
+                if self.out.capacity() > IDLE_TRANSMITS {
+                    // A burst's room goes with the burst: an idle
+                    // connection keeps room for a few transmits, not 32
+                    // (2.5 KiB).
+                    self.out = VecDeque::new();
+                }
                 if self.needs_flush {
                     ready!(Pin::new(&mut self.io).poll_flush(cx))?;
                     self.needs_flush = false;
