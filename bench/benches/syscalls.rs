@@ -56,6 +56,7 @@ fn main() {
             "syscalls / msg",
             "of which failed",
             "wake-ups / msg",
+            "CPU µs / msg: user + kernel",
             "top calls / msg",
             "syscalls ÷ fastwebsockets'",
         ],
@@ -94,6 +95,10 @@ fn main() {
                 format!("{:.3}", counted.syscalls_per_msg()),
                 format!("{:.3}", counted.errors_per_msg()),
                 format!("{:.3}", counted.wakeups),
+                format!(
+                    "{:.2} + {:.2}",
+                    counted.cpu.user_us_per_msg, counted.cpu.kernel_us_per_msg
+                ),
                 counted.top(3),
                 ratio(counted.syscalls_per_msg() / fast),
             ]);
@@ -106,7 +111,9 @@ fn main() {
          included and also shown apart), divided by the messages echoed in that time. Wake-ups \
          are the growth of the server's threads' voluntary context switches (a thread that \
          blocked and was woken) per message, in a run of the same load without strace, which \
-         stops the server at every call. A lower ratio is better.",
+         stops the server at every call; so is the CPU time per message, split into the \
+         server's user time and the kernel time its calls cost (from /proc, in 10 ms ticks). \
+         A lower ratio is better.",
         window.as_secs_f64()
     ));
     table.print();
@@ -132,6 +139,8 @@ struct Counted {
     errors: u64,
     /// Wake-ups per message, from a run without strace.
     wakeups: f64,
+    /// CPU time per message, from the same run.
+    cpu: CpuPerMessage,
     /// The most frequent calls: name and count.
     calls: Vec<(String, u64)>,
 }
@@ -155,6 +164,29 @@ impl Counted {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The server's CPU time per echoed message.
+struct CpuPerMessage {
+    user_us_per_msg: f64,
+    kernel_us_per_msg: f64,
+}
+
+/// User and kernel time `pid` has used so far, in clock ticks (1/100 s on
+/// Linux, whatever the kernel's tick).
+fn cpu_ticks(pid: u32) -> (u64, u64) {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return (0, 0);
+    };
+    // The command name may hold spaces: fields count from its `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15, so 12 and 13 after the name.
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0);
+    (field(11), field(12))
 }
 
 /// Kills the child when dropped.
@@ -265,8 +297,16 @@ async fn count(
         duration: window,
     };
     let before = voluntary_switches(pid);
+    let (user_before, kernel_before) = cpu_ticks(pid);
     let (streams, unwatched) = run_echo(streams, unwatched).await?;
     let wakeups = voluntary_switches(pid).saturating_sub(before);
+    let (user_after, kernel_after) = cpu_ticks(pid);
+    // Every message of the run, warm-up included, against all its time.
+    let per_msg = |ticks: u64| ticks as f64 * 10_000.0 / unwatched.received.max(1) as f64;
+    let cpu = CpuPerMessage {
+        user_us_per_msg: per_msg(user_after.saturating_sub(user_before)),
+        kernel_us_per_msg: per_msg(kernel_after.saturating_sub(kernel_before)),
+    };
 
     let out = std::env::temp_dir().join(format!("wscore-syscalls-{}-{pid}", std::process::id()));
     let mut strace = Command::new("strace")
@@ -306,6 +346,7 @@ async fn count(
         syscalls,
         errors,
         wakeups: wakeups as f64 / unwatched.received.max(1) as f64,
+        cpu,
         calls,
     })
 }
