@@ -642,12 +642,29 @@ impl Connection {
 
     /// The next event, if any.
     #[must_use]
-    #[inline]
+    // Always inlined: the event is built where the caller keeps it instead
+    // of being returned through memory the caller then reads back.
+    #[inline(always)]
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.failure.is_none() && !self.events.is_empty() {
-            // The common case: events are queued and nothing is pending.
-            return self.pop_event();
+        if self.failure.is_none() {
+            // The common cases: the next message of a batch being taken,
+            // built straight into the result, or an event queued while
+            // nothing is pending.
+            if let Some(message) = self.events.next_batched() {
+                return Some(Event::Message(Message::Binary(message)));
+            }
+            if !self.events.is_empty() {
+                return self.pop_event();
+            }
         }
+        self.poll_event_pending()
+    }
+
+    /// [`Connection::poll_event`] when a violation waits behind the queued
+    /// events or nothing is queued. Kept out of line so that the common
+    /// cases stay small where they are inlined.
+    #[inline(never)]
+    fn poll_event_pending(&mut self) -> Option<Event> {
         if let Some(failure) = self.failure.take_if(|f| f.events_ahead == 0) {
             // The events before the violation were taken, and the
             // application has had its chance to answer them.
