@@ -298,6 +298,24 @@ fn a_batch_being_taken_stays_ahead_of_what_arrives_later() {
 }
 
 #[test]
+fn poll_batched_leaves_the_messages_before_a_violation_to_poll_event() {
+    let config = Config::default().subprotocols(batched());
+    let (_, mut s) = Pair::connect(config.clone(), config).into_connections();
+    let wire = [
+        encode_frame(true, OpCode::Binary, b"\x01a\x01b", Some([0; 4])),
+        encode_frame(true, OpCode::Binary, b"\x05a", Some([0; 4])),
+    ]
+    .concat();
+    s.handle_input(T0, &wire);
+    // `poll_event` counts them out before the close.
+    assert_eq!(s.poll_batched(), None);
+    let ev = events(&mut s);
+    assert_eq!(ev.len(), 3, "{ev:?}");
+    assert_eq!(ev[1], Event::Message(Message::binary(&b"b"[..])));
+    assert!(matches!(&ev[2], Event::Closed(_)), "{ev:?}");
+}
+
+#[test]
 fn batch_limits_close_with_their_codes() {
     let tight = Config::default()
         .subprotocols(batched())
