@@ -647,15 +647,20 @@ impl Connection {
     #[inline(always)]
     pub fn poll_event(&mut self) -> Option<Event> {
         if self.failure.is_none() {
-            // The common cases: the next message of a batch being taken,
-            // built straight into the result, or an event queued while
-            // nothing is pending.
+            // The common case of a batched connection: the next message of
+            // a batch being taken, built straight into the result.
             if let Some(message) = self.events.next_batched() {
                 return Some(Event::Message(Message::Binary(message)));
             }
-            if !self.events.is_empty() {
-                return self.pop_event();
-            }
+        }
+        self.poll_queued_event()
+    }
+
+    /// [`Connection::poll_event`] for every event but a batch's message.
+    fn poll_queued_event(&mut self) -> Option<Event> {
+        if self.failure.is_none() && !self.events.is_empty() {
+            // An event queued while nothing is pending.
+            return self.pop_event();
         }
         self.poll_event_pending()
     }
