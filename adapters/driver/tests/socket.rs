@@ -625,3 +625,40 @@ fn messages_ready_together_are_answered_with_one_write() {
         }
     });
 }
+
+#[test]
+fn batched_messages_keep_their_order_among_pings_through_either_api() {
+    use wscore::Subprotocol;
+    use wscore_driver::Event;
+    block_on(async {
+        let batched: Config = ProtocolConfig::default()
+            .subprotocols(vec![Subprotocol::batched("app.v1")])
+            .into();
+        let (mut server, mut client) = pipe_pair(1 << 16, batched.clone(), batched).await;
+        let binary = |b: &'static [u8]| Message::binary(b);
+        for m in [&b"a"[..], b"b", b"c"] {
+            client.feed(binary(m)).await.unwrap();
+        }
+        client.flush().await.unwrap();
+        client.ping("p").await.unwrap();
+        for m in [&b"d"[..], b"e"] {
+            client.feed(binary(m)).await.unwrap();
+        }
+        client.flush().await.unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), binary(b"a"));
+        // The same batch, taken as events: the order does not change.
+        assert_eq!(
+            server.next_event().await.unwrap().unwrap(),
+            Event::Message(binary(b"b"))
+        );
+        assert_eq!(server.next().await.unwrap().unwrap(), binary(b"c"));
+        assert_eq!(
+            server.next_event().await.unwrap().unwrap(),
+            Event::Ping(bytes::Bytes::from_static(b"p"))
+        );
+        assert_eq!(server.next().await.unwrap().unwrap(), binary(b"d"));
+        assert_eq!(server.next().await.unwrap().unwrap(), binary(b"e"));
+        client.close(CloseCode::NORMAL, "").await.unwrap();
+        assert!(server.next().await.is_none());
+    });
+}

@@ -264,6 +264,58 @@ fn batched_messages_keep_their_place_among_other_events() {
 }
 
 #[test]
+fn a_batch_being_taken_stays_ahead_of_what_arrives_later() {
+    let config = Config::default().subprotocols(batched());
+    let (_, mut s) = Pair::connect(config.clone(), config).into_connections();
+    let bin = |b: &'static [u8]| Event::Message(Message::Binary(Bytes::from_static(b)));
+    s.handle_input(
+        T0,
+        &encode_frame(true, OpCode::Binary, b"\x01a\x01b\x01c", Some([0; 4])),
+    );
+    assert_eq!(s.poll_event(), Some(bin(b"a")));
+    // Undelivered messages of a batch keep the connection from sleeping.
+    assert_eq!(s.can_hibernate(), Err(HibernateError::EventsPending));
+    let wire = [
+        encode_frame(true, OpCode::Ping, b"p", Some([0; 4])),
+        encode_frame(true, OpCode::Binary, b"\x01d", Some([0; 4])),
+        encode_frame(true, OpCode::Close, &[0x03, 0xe8], Some([0; 4])),
+    ]
+    .concat();
+    s.handle_input(T0, &wire);
+    assert_eq!(s.poll_event(), Some(bin(b"b")));
+    assert_eq!(s.poll_event(), Some(bin(b"c")));
+    assert_eq!(s.poll_event(), Some(Event::Ping(Bytes::from_static(b"p"))));
+    assert_eq!(s.poll_event(), Some(bin(b"d")));
+    // The close is answered only once the application has seen it.
+    let pong = transmitted(&mut s);
+    assert_eq!(pong[0], 0x8A);
+    assert_eq!(pong.len(), 3, "{pong:?}");
+    let Some(Event::CloseReceived(frame)) = s.poll_event() else {
+        panic!("close expected")
+    };
+    assert_eq!(frame.code, CloseCode::NORMAL);
+    assert_eq!(transmitted(&mut s)[0], 0x88);
+}
+
+#[test]
+fn poll_batched_leaves_the_messages_before_a_violation_to_poll_event() {
+    let config = Config::default().subprotocols(batched());
+    let (_, mut s) = Pair::connect(config.clone(), config).into_connections();
+    let wire = [
+        encode_frame(true, OpCode::Binary, b"\x01a\x01b", Some([0; 4])),
+        encode_frame(true, OpCode::Binary, b"\x05a", Some([0; 4])),
+    ]
+    .concat();
+    s.handle_input(T0, &wire);
+    // `poll_event` counts them out before the close.
+    assert_eq!(s.poll_batched(), None);
+    let ev = events(&mut s);
+    assert_eq!(ev.len(), 3, "{ev:?}");
+    assert_eq!(ev[1], Event::Message(Message::binary(&b"b"[..])));
+    assert!(matches!(&ev[2], Event::Closed(_)), "{ev:?}");
+}
+
+#[test]
 fn batch_limits_close_with_their_codes() {
     let tight = Config::default()
         .subprotocols(batched())

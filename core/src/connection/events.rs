@@ -7,9 +7,16 @@
 //! thousands of events built ahead of time, while the order the
 //! application sees is the same: every message of a batch comes after
 //! what was queued before the batch and before what was queued after it.
+//!
+//! The batch being taken sits outside the queue, ahead of every entry, so
+//! taking one of its messages is a length read and a slice of the batch:
+//! no queue entry moves, and [`EventQueue::next_batched`] hands the slice
+//! out before it becomes an event, which the caller builds in place.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+
+use bytes::Bytes;
 
 use super::Event;
 use crate::envelope::batch::Batch;
@@ -27,8 +34,11 @@ enum Entry {
 /// Events in the order they are delivered.
 #[derive(Debug, Default)]
 pub(super) struct EventQueue {
+    /// The batch whose messages are being taken, ahead of `entries`.
+    front: Option<Batch>,
     entries: VecDeque<Entry>,
-    /// Events in `entries`, counting every untaken message of a batch.
+    /// Events in `front` and `entries`, counting every untaken message of
+    /// a batch.
     len: usize,
 }
 
@@ -41,40 +51,50 @@ impl EventQueue {
 
     /// Queues every message of `batch`, as binary messages.
     pub(super) fn push_batch(&mut self, batch: Batch) {
-        if !batch.is_empty() {
-            self.len += batch.len();
+        if batch.is_empty() {
+            return;
+        }
+        self.len += batch.len();
+        if self.front.is_none() && self.entries.is_empty() {
+            self.front = Some(batch);
+        } else {
             self.entries.push_back(Entry::Batch(Box::new(batch)));
         }
+    }
+
+    /// The next message of the batch at the front, if a batch is at the
+    /// front: its payload, for the caller to build the event around.
+    #[inline(always)]
+    pub(super) fn next_batched(&mut self) -> Option<Bytes> {
+        let batch = self.front.as_mut()?;
+        let untaken = batch.len();
+        let Some(message) = batch.next() else {
+            // A batch whose splitting function changed its mind ends
+            // early; its count goes with it.
+            self.len = self.len.saturating_sub(untaken);
+            self.front = None;
+            return None;
+        };
+        if batch.is_empty() {
+            self.front = None;
+        }
+        self.len = self.len.saturating_sub(1);
+        Some(message)
     }
 
     #[inline]
     pub(super) fn pop_front(&mut self) -> Option<Event> {
         loop {
-            let event = match self.entries.front_mut()? {
-                Entry::Batch(batch) => {
-                    let Some(message) = batch.next() else {
-                        // A batch whose splitting function changed its mind
-                        // ends early; its count goes with it.
-                        self.len = self.len.saturating_sub(batch.len());
-                        self.entries.pop_front();
-                        continue;
-                    };
-                    if batch.is_empty() {
-                        self.entries.pop_front();
-                    }
-                    Event::Message(Message::Binary(message))
+            if let Some(message) = self.next_batched() {
+                return Some(Event::Message(Message::Binary(message)));
+            }
+            match self.entries.pop_front()? {
+                Entry::Event(event) => {
+                    self.len = self.len.saturating_sub(1);
+                    return Some(event);
                 }
-                Entry::Event(_) => match self.entries.pop_front() {
-                    Some(Entry::Event(event)) => event,
-                    // The front entry was just seen to be an event.
-                    other => {
-                        debug_assert!(other.is_none(), "the front entry changed");
-                        continue;
-                    }
-                },
-            };
-            self.len = self.len.saturating_sub(1);
-            return Some(event);
+                Entry::Batch(batch) => self.front = Some(*batch),
+            }
         }
     }
 
@@ -84,7 +104,7 @@ impl EventQueue {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.front.is_none() && self.entries.is_empty()
     }
 
     /// The queued events that are not part of a batch.
@@ -102,7 +122,6 @@ mod tests {
     use super::*;
     use crate::envelope::batch::Framing;
     use alloc::vec::Vec;
-    use bytes::Bytes;
 
     fn batch(bytes: &'static [u8]) -> Batch {
         Batch::parse(Bytes::from_static(bytes), Framing::Varint, 16, 1024).unwrap()
@@ -142,5 +161,48 @@ mod tests {
             ]
         );
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_batch_being_taken_stays_ahead_of_later_entries() {
+        let mut queue = EventQueue::default();
+        queue.push_batch(batch(b"\x01a\x01b"));
+        assert_eq!(queue.next_batched(), Some(Bytes::from_static(b"a")));
+        queue.push_back(Event::Pong(Bytes::new()));
+        queue.push_batch(batch(b"\x01c"));
+        assert_eq!(queue.len(), 3);
+        assert_eq!(queue.pop_front(), Some(binary(b"b")));
+        // Only a batch at the front hands out messages directly.
+        assert_eq!(queue.next_batched(), None);
+        assert_eq!(queue.pop_front(), Some(Event::Pong(Bytes::new())));
+        assert_eq!(queue.next_batched(), None);
+        assert!(!queue.is_empty());
+        assert_eq!(queue.pop_front(), Some(binary(b"c")));
+        assert_eq!((queue.len(), queue.is_empty()), (0, true));
+    }
+
+    #[test]
+    fn a_batch_that_ends_early_takes_its_count_with_it() {
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        // One-byte messages while the batch is validated, then a length
+        // past the end.
+        fn fickle(buf: &[u8]) -> Option<usize> {
+            let calls = CALLS.fetch_add(1, Ordering::Relaxed);
+            Some(if calls < 3 { 1 } else { buf.len() + 1 })
+        }
+        let fickle = Batch::parse(
+            Bytes::from_static(b"abc"),
+            Framing::SelfDelimiting(fickle),
+            8,
+            64,
+        )
+        .unwrap();
+        let mut queue = EventQueue::default();
+        queue.push_batch(fickle);
+        queue.push_back(Event::MessageEnd);
+        assert_eq!(queue.len(), 4);
+        assert_eq!(queue.pop_front(), Some(Event::MessageEnd));
+        assert_eq!((queue.len(), queue.is_empty()), (0, true));
     }
 }

@@ -649,12 +649,83 @@ impl Connection {
 
     /// The next event, if any.
     #[must_use]
-    #[inline]
+    // Always inlined: the event is built where the caller keeps it instead
+    // of being returned through memory the caller then reads back.
+    #[inline(always)]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.failure.is_none() {
+            // The common case of a batched connection: the next message of
+            // a batch being taken, built straight into the result.
+            if let Some(message) = self.events.next_batched() {
+                return Some(Event::Message(Message::Binary(message)));
+            }
+        }
+        self.poll_queued_event()
+    }
+
+    /// [`Connection::poll_event`] for every event but a batch's message.
+    fn poll_queued_event(&mut self) -> Option<Event> {
         if self.failure.is_none() && !self.events.is_empty() {
-            // The common case: events are queued and nothing is pending.
+            // An event queued while nothing is pending.
             return self.pop_event();
         }
+        self.poll_event_pending()
+    }
+
+    /// The next event if it is a message of a received batch: its payload
+    /// (a binary message), handed out without building an [`Event`]
+    /// around it. `None` when the next event is anything else, or there
+    /// is none: [`Connection::poll_event`] takes that. The two may be
+    /// mixed freely; either takes the same next event.
+    ///
+    /// ```
+    /// use wscore::{Accept, ClientRequest, Config, Connection, Event, Instant, Message, Subprotocol};
+    ///
+    /// let now = Instant::ZERO;
+    /// let config = Config::default().subprotocols(vec![Subprotocol::batched("app.v1")]);
+    /// let request = ClientRequest::new("example.com", "/");
+    /// let mut client = Connection::client(config.clone(), request, [7; 32], now).unwrap();
+    /// let mut server = Connection::server(config, now).unwrap();
+    /// fn pump(from: &mut Connection, to: &mut Connection) {
+    ///     while let Some(t) = from.poll_transmit() {
+    ///         let mut bytes = Vec::new();
+    ///         t.write_to(&mut bytes);
+    ///         to.handle_input(Instant::ZERO, &bytes);
+    ///     }
+    /// }
+    /// pump(&mut client, &mut server);
+    /// assert!(matches!(server.poll_event(), Some(Event::Request(_))));
+    /// server.accept(now, Accept::new()).unwrap();
+    /// assert!(matches!(server.poll_event(), Some(Event::Connected(_))));
+    /// pump(&mut server, &mut client);
+    /// assert!(matches!(client.poll_event(), Some(Event::Connected(_))));
+    ///
+    /// // Two messages in one batch, then a ping.
+    /// client.send(Message::binary(&b"hi"[..])).unwrap();
+    /// client.send(Message::binary(&b"you"[..])).unwrap();
+    /// pump(&mut client, &mut server);
+    /// client.ping(&b"p"[..]).unwrap();
+    /// pump(&mut client, &mut server);
+    /// assert_eq!(server.poll_batched().as_deref(), Some(&b"hi"[..]));
+    /// assert_eq!(server.poll_event(), Some(Event::Message(Message::binary(&b"you"[..]))));
+    /// assert_eq!(server.poll_batched(), None);
+    /// assert!(matches!(server.poll_event(), Some(Event::Ping(_))));
+    /// ```
+    #[must_use]
+    #[inline(always)]
+    pub fn poll_batched(&mut self) -> Option<Bytes> {
+        if self.failure.is_some() {
+            // Events before a violation are counted out by `poll_event`.
+            return None;
+        }
+        self.events.next_batched()
+    }
+
+    /// [`Connection::poll_event`] when a violation waits behind the queued
+    /// events or nothing is queued. Kept out of line so that the common
+    /// cases stay small where they are inlined.
+    #[inline(never)]
+    fn poll_event_pending(&mut self) -> Option<Event> {
         if let Some(failure) = self.failure.take_if(|f| f.events_ahead == 0) {
             // The events before the violation were taken, and the
             // application has had its chance to answer them.

@@ -291,6 +291,11 @@ pub fn read_varint(buf: &[u8]) -> Result<(u64, usize), VarintError> {
 #[derive(Clone, Debug)]
 pub struct Batch {
     payload: Bytes,
+    /// Where the next message's length (or, self-delimiting, the message)
+    /// starts in `payload`. A cursor rather than cutting `payload` down:
+    /// a message is then one slice of the payload, with no second write
+    /// to the payload per message.
+    offset: usize,
     framing: Framing,
     /// Messages not yet yielded.
     remaining: usize,
@@ -316,7 +321,12 @@ impl Batch {
                 return Err(BatchError::TooManyMessages { offset });
             }
             let rest = payload.get(offset..).unwrap_or_default();
-            let (start, len) = measure(rest, framing, offset)?;
+            let (start, len) = match (framing, rest.first()) {
+                // The one-byte length of a message under 128 bytes, the
+                // common case, read in place.
+                (Framing::Varint, Some(&len)) if len < 0x80 => (offset + 1, usize::from(len)),
+                _ => measure(rest, framing, offset)?,
+            };
             offset = start
                 .checked_add(len)
                 .filter(|&end| end <= payload.len())
@@ -325,6 +335,7 @@ impl Batch {
         }
         Ok(Batch {
             payload,
+            offset: 0,
             framing,
             remaining: count,
         })
@@ -344,18 +355,22 @@ impl Batch {
 impl Iterator for Batch {
     type Item = Bytes;
 
-    #[inline]
+    // Always inlined: the message is handed on by value, and a call
+    // returns it through memory that its caller reads back.
+    #[inline(always)]
     fn next(&mut self) -> Option<Bytes> {
         if self.remaining == 0 {
             return None;
         }
-        let measured = match (self.framing, self.payload.first()) {
+        let rest = self.payload.get(self.offset..).unwrap_or_default();
+        let measured = match (self.framing, rest.first()) {
             // Messages under 128 bytes, the common case, have a one-byte
             // length.
             (Framing::Varint, Some(&len)) if len < 0x80 => Some((1, usize::from(len))),
-            _ => measure(&self.payload, self.framing, 0).ok(),
+            _ => measure(rest, self.framing, 0).ok(),
         };
-        let message = measured.and_then(|(start, len)| {
+        let message = measured.and_then(|(prefix, len)| {
+            let start = self.offset.checked_add(prefix)?;
             let end = start.checked_add(len)?;
             (end <= self.payload.len()).then_some((start, end))
         });
@@ -364,10 +379,16 @@ impl Iterator for Batch {
             self.remaining = 0;
             return None;
         };
-        let mut message = self.payload.split_to(end);
-        message.advance(start);
         self.remaining -= 1;
-        Some(message)
+        self.offset = end;
+        if self.remaining == 0 {
+            // The last message takes the payload itself: no new reference.
+            let mut last = core::mem::take(&mut self.payload);
+            last.truncate(end);
+            last.advance(start);
+            return Some(last);
+        }
+        Some(self.payload.slice(start..end))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
