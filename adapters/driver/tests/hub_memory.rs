@@ -5,9 +5,11 @@
 //! that can share a compression share one.
 //!
 //! One test binary, one measuring thread: the counters are global, so the
-//! tests here take a lock around what they measure.
+//! tests here take a lock around what they measure, and only the measuring
+//! thread's allocations count.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -21,15 +23,30 @@ struct Counting;
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Set on the thread whose allocations are counted: the test harness
+    /// allocates on its own threads too (reporting a test that ended while
+    /// the next one measures).
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counted() -> bool {
+    COUNTED.try_with(Cell::get).unwrap_or(false)
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        if counted() {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
         System.alloc(layout)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        if counted() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
         System.dealloc(ptr, layout);
     }
 }
@@ -47,7 +64,9 @@ type Hubbed = Member<PipeEnd, ManualTimer>;
 fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, isize) {
     let allocations = ALLOCATIONS.load(Ordering::SeqCst);
     let live = LIVE.load(Ordering::SeqCst) as isize;
+    COUNTED.with(|c| c.set(true));
     let out = f();
+    COUNTED.with(|c| c.set(false));
     let allocations = ALLOCATIONS.load(Ordering::SeqCst) - allocations;
     let live = LIVE.load(Ordering::SeqCst) as isize - live;
     (out, allocations, live)
