@@ -491,7 +491,14 @@ impl Outbound {
 
     /// Moves the lone message, if any, to `data`, where every other kind
     /// of entry waits: it is the front, since `data` was empty.
+    #[inline]
     fn spill(&mut self) {
+        if self.lone.is_some() {
+            self.spill_lone();
+        }
+    }
+
+    fn spill_lone(&mut self) {
         if let Some(Lone { kind, payload }) = self.lone.take() {
             self.data.push_back(Pending {
                 kind,
