@@ -88,9 +88,10 @@ impl Pending {
         pending
     }
 
-    fn binary(payload: Bytes) -> Self {
+    /// A data message, waiting for the scheduler.
+    fn message(kind: MessageKind, payload: Bytes) -> Self {
         Pending {
-            kind: MessageKind::Binary,
+            kind,
             prefix: ChunkPrefix::default(),
             whole: false,
             payload,
@@ -98,8 +99,16 @@ impl Pending {
             rsv: Rsv::NONE,
             encoded: false,
             open: None,
-            scheduled: true,
+            scheduled: false,
             prepared: None,
+        }
+    }
+
+    /// A binary payload that goes next.
+    fn binary(payload: Bytes) -> Self {
+        Pending {
+            scheduled: true,
+            ..Pending::message(MessageKind::Binary, payload)
         }
     }
 
@@ -205,18 +214,7 @@ impl Outbound {
         }
         self.spill();
         self.seal_back();
-        self.data.push_back(Pending {
-            kind,
-            prefix: ChunkPrefix::default(),
-            whole: false,
-            payload,
-            sent: 0,
-            rsv: Rsv::NONE,
-            encoded: false,
-            open: None,
-            scheduled: false,
-            prepared: None,
-        });
+        self.data.push_back(Pending::message(kind, payload));
     }
 
     /// Queues a frame prepared in advance, in order with other messages.
@@ -226,16 +224,10 @@ impl Outbound {
         self.seal_back();
         self.queued_bytes += payload_len;
         self.data.push_back(Pending {
-            kind,
-            prefix: ChunkPrefix::default(),
             whole: true,
-            payload: frame,
-            sent: 0,
-            rsv: Rsv::NONE,
             encoded: true,
-            open: None,
-            scheduled: false,
             prepared: Some(payload_len),
+            ..Pending::message(kind, frame)
         });
     }
 
@@ -269,16 +261,8 @@ impl Outbound {
         let mut batch = BatchWriter::with_prefix(capacity, prefix);
         batch.push(framing, message);
         self.data.push_back(Pending {
-            kind: MessageKind::Binary,
-            prefix: ChunkPrefix::default(),
-            whole: false,
-            payload: Bytes::new(),
-            sent: 0,
-            rsv: Rsv::NONE,
-            encoded: false,
             open: Some(batch),
-            scheduled: false,
-            prepared: None,
+            ..Pending::message(MessageKind::Binary, Bytes::new())
         });
         true
     }
@@ -500,18 +484,7 @@ impl Outbound {
 
     fn spill_lone(&mut self) {
         if let Some(Lone { kind, payload }) = self.lone.take() {
-            self.data.push_back(Pending {
-                kind,
-                prefix: ChunkPrefix::default(),
-                whole: false,
-                payload,
-                sent: 0,
-                rsv: Rsv::NONE,
-                encoded: false,
-                open: None,
-                scheduled: false,
-                prepared: None,
-            });
+            self.data.push_back(Pending::message(kind, payload));
         }
     }
 
