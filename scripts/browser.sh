@@ -12,15 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-chromium=${CHROMIUM:-/usr/bin/chromium}
-if [[ ! -x $chromium ]]; then
-  echo "no Chromium at $chromium: apt-get install chromium, or set CHROMIUM" >&2
-  exit 1
-fi
-command -v node >/dev/null || { echo "node is needed to run the browser test" >&2; exit 1; }
-if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
-  (cd tests/browser && npm ci --no-audit --no-fund)
-fi
+source scripts/lib/browser-env.sh
 
 cargo build -p wscore-tokio --example chat
 target_dir=$(cargo metadata --format-version 1 --no-deps |

@@ -19,15 +19,7 @@ command -v redis-server >/dev/null || {
   echo "redis-server is needed: apt-get install redis-server" >&2
   exit 1
 }
-chromium=${CHROMIUM:-/usr/bin/chromium}
-if [[ ! -x $chromium ]]; then
-  echo "no Chromium at $chromium: apt-get install chromium, or set CHROMIUM" >&2
-  exit 1
-fi
-command -v node >/dev/null || { echo "node is needed to run the browser test" >&2; exit 1; }
-if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
-  (cd tests/browser && npm ci --no-audit --no-fund)
-fi
+source scripts/lib/browser-env.sh
 
 # The tests find redis-server themselves; CI=true makes its absence fail.
 cargo test -p wscore-cluster -- --include-ignored
