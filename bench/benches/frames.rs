@@ -24,6 +24,11 @@ fn main() {
     encode(&settings);
 }
 
+/// The adapters' read window at its default size
+/// (`read_buffer_size`): reads of at most [`READ_SIZE`] fill it one after
+/// another.
+const WINDOW: usize = 256 << 10;
+
 /// Payload bytes seen, to check that every implementation did the work.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Seen {
@@ -72,17 +77,34 @@ fn ours_input(wire: &[u8]) -> Seen {
 
 /// Ours, fed the way the adapters do it: reads land in a window that is
 /// split off and handed over with `handle_input_buf`, so single-frame
-/// payloads are slices of the read buffer.
+/// payloads are slices of the read buffer, and the rest of a large frame
+/// is read into the room the connection offers for it, a zeroed piece at a
+/// time, so its payload is assembled where it is read.
 fn ours_input_buf(wire: &[u8]) -> Seen {
     let now = wscore::Instant::ZERO;
     let mut conn = Connection::upgraded(Role::Server, server_config(), [0; 32], now).unwrap();
     let mut seen = Seen::default();
     let mut stream = MemStream::new(wire);
     let mut window = BytesMut::new();
+    let mut in_room = false;
     loop {
-        if window.len() < READ_SIZE / 8 {
+        if let Some(room) = conn.take_read_buffer() {
+            window = room;
+            in_room = true;
+        }
+        if in_room && window.capacity() == 0 {
+            // The frame is complete: its buffer goes back with the message.
+            window = BytesMut::new();
+            in_room = false;
+        }
+        if in_room {
+            if window.is_empty() {
+                let piece = window.capacity().min(READ_SIZE);
+                window.resize(piece, 0);
+            }
+        } else if window.len() < WINDOW / 8 {
             window.clear();
-            window.resize(READ_SIZE, 0);
+            window.resize(WINDOW, 0);
         }
         let n = std::io::Read::read(&mut stream, &mut window).unwrap();
         if n == 0 {

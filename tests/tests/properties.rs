@@ -347,6 +347,10 @@ enum Input {
     /// `handle_input_buf` with an owned buffer, which the connection may
     /// adopt without copying.
     Owned,
+    /// `handle_input_buf` with chunks split off windows that several
+    /// reads fill one after another, and off the room the connection
+    /// offers for a large frame's rest, as the adapters read.
+    Window,
 }
 
 /// Feeds `wire` to a fresh open connection of `role` in reads whose sizes
@@ -363,11 +367,26 @@ fn feed(
     let mut conn = Connection::upgraded(role, Config::default(), [9; 32], T0).unwrap();
     let mut events = Vec::new();
     let mut rest = wire;
+    let mut window = BytesMut::new();
     while !rest.is_empty() {
-        let (read, tail) = rest.split_at(next_read().clamp(1, rest.len()));
+        let mut len = next_read().clamp(1, rest.len());
+        if input == Input::Window {
+            if let Some(room) = conn.take_read_buffer() {
+                window = room;
+            }
+            if window.capacity() == 0 {
+                window = BytesMut::with_capacity(len.max(64 << 10));
+            }
+            len = len.min(window.capacity());
+        }
+        let (read, tail) = rest.split_at(len);
         match input {
             Input::Slice => conn.handle_input(T0, read),
             Input::Owned => conn.handle_input_buf(T0, BytesMut::from(read)),
+            Input::Window => {
+                window.extend_from_slice(read);
+                conn.handle_input_buf(T0, window.split());
+            }
         }
         events.extend(drain_events(&mut conn));
         rest = tail;
@@ -402,7 +421,7 @@ fn split_invariance(receiver: Role, script: Script, split_seed: u64) -> Result<(
     }
 
     let mut rng = Rng::new(split_seed);
-    for input in [Input::Slice, Input::Owned] {
+    for input in [Input::Slice, Input::Owned, Input::Window] {
         let (split_events, split_out) = feed(receiver, &wire, input, read_sizes(&mut rng));
         diff_events(&events, &split_events)
             .map_err(|e| format!("random reads ({input:?}): {e}"))?;

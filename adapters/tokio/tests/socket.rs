@@ -118,3 +118,40 @@ async fn tokio_timers_end_a_silent_tcp_peer() {
     ));
     assert!(start.elapsed() >= Duration::from_millis(100));
 }
+
+/// Large frames whose bytes trickle in: most of each is read into the room
+/// the core sets aside for it, across many reads that find nothing in
+/// between, with small messages around them.
+#[tokio::test]
+async fn large_messages_arrive_whole_through_a_narrow_pipe() {
+    let (a, b) = tokio::io::duplex(3_000);
+    let server = tokio::spawn(async move {
+        let mut ws = wscore_tokio::accept(b).await.unwrap();
+        let mut received = Vec::new();
+        while let Some(message) = ws.next().await {
+            received.push(message.unwrap());
+        }
+        received
+    });
+    let request = wscore::ClientRequest::new("localhost", "/");
+    let (mut ws, _) = wscore_tokio::client(a, request, ProtocolConfig::default())
+        .await
+        .unwrap();
+    let messages = vec![
+        Message::binary((0..300_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>()),
+        Message::text("tiny"),
+        Message::text("zoë · 5 € · ".repeat(20_000)),
+        Message::binary(
+            (0..(1 << 20) + 1)
+                .map(|i: u32| (i % 241) as u8)
+                .collect::<Vec<_>>(),
+        ),
+        Message::binary(vec![9u8; 70_000]),
+    ];
+    for message in &messages {
+        ws.send(message.clone()).await.unwrap();
+    }
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert!(ws.next().await.is_none());
+    assert_eq!(server.await.unwrap(), messages);
+}

@@ -6,8 +6,11 @@
 //! single-frame message is handed out as a slice of the input buffer without
 //! a copy (and, when it is all there, straight onto the event queue);
 //! fragments are joined once. A large frame spread over reads handed over
-//! as buffers of their own is gathered into one buffer, unmasked and
-//! validated block by block as it is copied in.
+//! as buffers of their own is gathered into one buffer: a read that lands
+//! right behind the bytes gathered so far (in the room the connection sets
+//! aside for the frame's rest, see `Connection::take_read_buffer`) joins
+//! them without a copy and is unmasked and validated in place; any other
+//! read is copied in, unmasked and validated block by block as it is.
 //!
 //! Compressed messages are inflated as their bytes arrive. In incremental
 //! mode each inflated piece is at most [`INFLATE_PIECE`] bytes: compressed
@@ -45,6 +48,14 @@ const GATHER_MIN: u64 = 4 << 10;
 /// it saves.
 const RESERVE_WHOLE: u64 = 1 << 20;
 
+/// A gathered frame whose rest is at least this long gets room of its own
+/// for that rest, which the reader is offered to read into (what came with
+/// the header is copied to its front). A shorter rest likely lands right
+/// behind its start in the reader's window anyway, where it joins without
+/// a copy; and the extra read that stopping at the frame's end costs is
+/// worth more than the copy a short rest saves.
+pub(super) const ROOM_MIN: u64 = 64 << 10;
+
 /// Bytes unmasked and then validated in one step: small enough that the
 /// block is still in the L1 cache when it is validated, large enough that
 /// the per-step overhead disappears. See the design notes for how it was
@@ -74,8 +85,8 @@ struct CurrentFrame {
     /// Bytes at the start of the buffer already unmasked and validated.
     processed: usize,
     /// A large payload that did not arrive with its header: gathered here,
-    /// unmasked and validated as it is copied in, so that its bytes are
-    /// walked once, while they are in the cache.
+    /// unmasked and validated as its bytes arrive, so that they are walked
+    /// once, while they are in the cache.
     gathered: Option<BytesMut>,
 }
 
@@ -213,6 +224,9 @@ pub(super) struct Inbound {
     /// The last inflate step of a compressed message stopped at the piece
     /// size: more output is due without more input.
     piece_full: bool,
+    /// The room behind the frame being gathered, until the reader takes it
+    /// to read the frame's rest into.
+    room: Option<BytesMut>,
 }
 
 /// The outcome of one inflate step of a compressed message.
@@ -235,7 +249,13 @@ impl Inbound {
             queued: None,
             whole_binary: false,
             piece_full: false,
+            room: None,
         }
+    }
+
+    /// The room set aside for the rest of the frame being gathered, once.
+    pub(super) fn take_room(&mut self) -> Option<BytesMut> {
+        self.room.take()
     }
 
     /// Whether a compressed message is being received in pieces. The
@@ -286,11 +306,10 @@ impl Inbound {
             self.more = bytes;
         } else {
             self.gathers = true;
-            let taken = self.gather_input(&bytes);
+            self.gather_input(&mut bytes);
             // A buffer taken in whole is dropped here, so that the reader
             // can reuse it for its next read.
-            if taken < bytes.len() {
-                bytes.advance(taken);
+            if !bytes.is_empty() {
                 self.buf = bytes;
             }
         }
@@ -305,7 +324,7 @@ impl Inbound {
         }
         self.gathers = false;
         let taken = if self.buf.is_empty() {
-            self.gather_input(bytes)
+            self.gather_slice(bytes)
         } else {
             0
         };
@@ -314,31 +333,88 @@ impl Inbound {
     }
 
     /// Gathers the start of `input` into the frame being gathered, if one
-    /// is (and nothing is buffered ahead of it), returning how many bytes
-    /// it took. A violation is kept for the next decoding step; the bytes
+    /// is (and nothing is buffered ahead of it), splitting off what it
+    /// takes. A violation is kept for the next decoding step; the bytes
     /// after it are never looked at.
-    fn gather_input(&mut self, input: &[u8]) -> usize {
-        if self.failed.is_some() {
-            return input.len();
+    fn gather_input(&mut self, input: &mut BytesMut) {
+        let n = self.gatherable(input.len());
+        if n > 0 {
+            let piece = input.split_to(n);
+            self.gather_piece(piece);
         }
+        if self.failed.is_some() {
+            input.clear();
+        }
+    }
+
+    /// [`Inbound::gather_input`] for a borrowed slice: the bytes taken are
+    /// copied in. Returns how many it took.
+    fn gather_slice(&mut self, input: &[u8]) -> usize {
+        let n = self.gatherable(input.len());
+        if n > 0 {
+            self.gather_with(n, |gathered, rest, mask, utf8, _| {
+                let src = input.get(..n).unwrap_or_default();
+                append_slice(gathered, src, rest, mask, utf8)
+            });
+        }
+        if self.failed.is_some() {
+            input.len()
+        } else {
+            n
+        }
+    }
+
+    /// How many of `len` new input bytes belong to the frame being
+    /// gathered: none when no frame is, or a violation is pending.
+    fn gatherable(&self, len: usize) -> usize {
+        match &self.frame {
+            Some(frame) if frame.gathered.is_some() && self.failed.is_none() => {
+                usize::try_from(frame.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(len)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Adds `piece`, the next bytes of the frame being gathered, to it; a
+    /// violation is kept for the next decoding step.
+    fn gather_piece(&mut self, piece: BytesMut) {
+        let n = piece.len();
+        self.gather_with(n, |gathered, rest, mask, utf8, room| {
+            append_piece(gathered, piece, rest, mask, utf8, room)
+        });
+    }
+
+    /// Adds the next `n` bytes of the frame being gathered with `append`,
+    /// which is given the payload so far, how much will follow, the mask,
+    /// the text validator and the untaken room.
+    fn gather_with(
+        &mut self,
+        n: usize,
+        append: impl FnOnce(
+            &mut BytesMut,
+            u64,
+            Option<[u8; 4]>,
+            Option<&mut Utf8Validator>,
+            &mut Option<BytesMut>,
+        ) -> Result<(), ProtocolError>,
+    ) {
         let Some(frame) = self.frame.as_mut() else {
-            return 0;
+            return;
         };
         let Some(gathered) = frame.gathered.as_mut() else {
-            return 0;
+            return;
         };
-        let n = usize::try_from(frame.remaining)
-            .unwrap_or(usize::MAX)
-            .min(input.len());
+        let rest = frame.remaining.saturating_sub(n as u64);
         let utf8 = self.message.as_mut().and_then(|m| m.utf8.as_mut());
-        let src = input.get(..n).unwrap_or_default();
-        if let Err(error) = gather(gathered, src, frame.header.mask, utf8) {
-            self.failed = Some(error);
-            return input.len();
+        match append(gathered, rest, frame.header.mask, utf8, &mut self.room) {
+            Ok(()) => {
+                frame.remaining = rest;
+                frame.taken += n as u64;
+            }
+            Err(error) => self.failed = Some(error),
         }
-        frame.remaining -= n as u64;
-        frame.taken += n as u64;
-        n
     }
 
     /// Moves waiting input into the buffer: all of it when the buffer is
@@ -350,9 +426,8 @@ impl Inbound {
         }
         if self.buf.is_empty() {
             let mut more = core::mem::take(&mut self.more);
-            let taken = self.gather_input(&more);
-            if taken < more.len() {
-                more.advance(taken);
+            self.gather_input(&mut more);
+            if !more.is_empty() {
                 self.buf = more;
             }
             return true;
@@ -393,6 +468,7 @@ impl Inbound {
         self.message = None;
         self.queued = None;
         self.piece_full = false;
+        self.room = None;
     }
 
     /// Decodes the next item from the buffered bytes, or `None` when more
@@ -451,17 +527,37 @@ impl Inbound {
                 && frame.remaining >= GATHER_MIN
                 && (available as u64) < frame.remaining
             {
-                let len = usize::try_from(frame.remaining).unwrap_or(0);
-                frame.gathered = Some(BytesMut::with_capacity(len));
+                let rest = frame.remaining - available as u64;
+                let mut gathered = BytesMut::new();
+                if rest >= ROOM_MIN {
+                    // Room for the whole payload, what is here copied to its
+                    // front and the rest offered to the reader: its reads
+                    // then join the payload where they land.
+                    let len = usize::try_from(frame.remaining).unwrap_or(0);
+                    gathered.reserve(len);
+                    let utf8 = self.message.as_mut().and_then(|m| m.utf8.as_mut());
+                    let src = self.buf.get(..available).unwrap_or_default();
+                    gather(&mut gathered, src, frame.header.mask, utf8)?;
+                    self.buf.advance(available);
+                    frame.remaining = rest;
+                    frame.taken += available as u64;
+                    self.room = Some(gathered.split_off(available));
+                }
+                frame.gathered = Some(gathered);
             }
             if let Some(gathered) = frame.gathered.as_mut() {
-                let n = available;
-                let utf8 = self.message.as_mut().and_then(|m| m.utf8.as_mut());
-                let src = self.buf.get(..n).unwrap_or_default();
-                gather(gathered, src, frame.header.mask, utf8)?;
-                self.buf.advance(n);
-                frame.remaining -= n as u64;
-                frame.taken += n as u64;
+                let n = usize::try_from(frame.remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(self.buf.len());
+                if n > 0 {
+                    let piece = self.buf.split_to(n);
+                    let rest = frame.remaining - n as u64;
+                    let utf8 = self.message.as_mut().and_then(|m| m.utf8.as_mut());
+                    let mask = frame.header.mask;
+                    append_piece(gathered, piece, rest, mask, utf8, &mut self.room)?;
+                    frame.remaining = rest;
+                    frame.taken += n as u64;
+                }
                 if frame.remaining > 0 {
                     if self.refill() {
                         continue;
@@ -471,6 +567,7 @@ impl Inbound {
                 let payload = core::mem::take(gathered).freeze();
                 let header = frame.header;
                 self.frame = None;
+                self.room = None;
                 if let Some(item) = self.finish_frame(header, payload, incremental)? {
                     return Ok(Some(item));
                 }
@@ -795,6 +892,57 @@ fn unmask_and_validate(
         }
     }
     Ok(())
+}
+
+/// Appends `piece`, the next bytes of a masked payload with `rest` more to
+/// come, to `dst`, which holds the payload so far. A piece read right
+/// behind `dst` (into the room split off it) joins it without a copy and is
+/// unmasked and validated in place, while it is still in the cache; any
+/// other is copied in, with `room`, if the reader left it, joined back
+/// first.
+fn append_piece(
+    dst: &mut BytesMut,
+    piece: BytesMut,
+    rest: u64,
+    mask: Option<[u8; 4]>,
+    utf8: Option<&mut Utf8Validator>,
+    room: &mut Option<BytesMut>,
+) -> Result<(), ProtocolError> {
+    let start = dst.len();
+    if dst.is_empty() || adjacent(dst, &piece) {
+        // `unsplit` joins two adjacent parts of one allocation in place
+        // (and copies only if they merely happen to be adjacent).
+        dst.unsplit(piece);
+        let fresh = dst.get_mut(start..).unwrap_or_default();
+        return unmask_and_validate(fresh, mask, start, utf8);
+    }
+    if let Some(room) = room.take_if(|room| adjacent(dst, room)) {
+        dst.unsplit(room);
+    }
+    append_slice(dst, &piece, rest, mask, utf8)
+}
+
+/// Whether `next` starts where `dst` ends.
+fn adjacent(dst: &BytesMut, next: &BytesMut) -> bool {
+    core::ptr::eq(dst.as_ptr().wrapping_add(dst.len()), next.as_ptr())
+}
+
+/// Copies `src`, the next bytes of a masked payload with `rest` more to
+/// come, into `dst` by [`gather`], making room once for all of it.
+fn append_slice(
+    dst: &mut BytesMut,
+    src: &[u8],
+    rest: u64,
+    mask: Option<[u8; 4]>,
+    utf8: Option<&mut Utf8Validator>,
+) -> Result<(), ProtocolError> {
+    let need = usize::try_from(rest)
+        .unwrap_or(usize::MAX)
+        .saturating_add(src.len());
+    if dst.capacity() - dst.len() < need {
+        dst.reserve(need);
+    }
+    gather(dst, src, mask, utf8)
 }
 
 /// Appends `src`, the next bytes of a masked payload, to `dst`, which holds

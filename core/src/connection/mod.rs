@@ -379,6 +379,35 @@ impl Connection {
         self.inbound.buffered()
     }
 
+    /// Room to read the rest of a large frame into, right behind the part
+    /// of it that has arrived: empty, with a capacity of exactly the bytes
+    /// the frame still needs. Offered once per frame whose rest is long
+    /// (64 KiB or more) and that arrived through
+    /// [`Connection::handle_input_buf`].
+    ///
+    /// Read into it and hand each read over as a chunk split off its front,
+    /// and the frame's payload is assembled where the reads land: no copy.
+    /// A reader that ignores it, or fills it only in part, loses nothing
+    /// but that copy. The adapters' read loops do this.
+    ///
+    /// ```
+    /// # use wscore::{Config, Connection, Event, Instant, Role};
+    /// # use bytes::{BufMut, BytesMut};
+    /// let mut conn = Connection::upgraded(Role::Client, Config::default(), [0; 32], Instant::ZERO).unwrap();
+    /// // The header of a 100 000-byte binary frame, and its first byte.
+    /// let mut first = BytesMut::from(&[0x82, 127, 0, 0, 0, 0, 0, 1, 0x86, 0xa0, 7][..]);
+    /// conn.handle_input_buf(Instant::ZERO, first);
+    /// let mut room = conn.take_read_buffer().expect("a long rest");
+    /// assert_eq!(room.capacity(), 99_999);
+    /// room.put_bytes(7, 99_999); // what a read would put there
+    /// conn.handle_input_buf(Instant::ZERO, room);
+    /// let Some(Event::Message(message)) = conn.poll_event() else { panic!() };
+    /// assert_eq!(message.len(), 100_000);
+    /// ```
+    pub fn take_read_buffer(&mut self) -> Option<BytesMut> {
+        self.inbound.take_room()
+    }
+
     // ---- inputs ----
 
     /// Feeds bytes read from the transport.
@@ -993,5 +1022,7 @@ mod hibernate_tests;
 mod outbound_tests;
 #[cfg(test)]
 mod prepared_tests;
+#[cfg(test)]
+mod room_tests;
 #[cfg(test)]
 mod stream_tests;

@@ -33,6 +33,7 @@ use end::Phase;
 pub(crate) use events::BodyItem;
 use events::InProgress;
 pub(crate) use parts::{Parts, Wake};
+use read::ReadTarget;
 use read::FIRST_WINDOW;
 
 /// One connection bound to its transport and timer.
@@ -48,9 +49,8 @@ pub(crate) struct Engine<S, T> {
     /// reads fill it, up to `read_size`.
     window: usize,
     read_size: usize,
-    /// The last read filled the shared buffer: read into a window of the
-    /// connection's own until the transport has nothing.
-    read_hot: bool,
+    /// What the next read goes into.
+    read_target: ReadTarget,
     /// Transmits taken from the core and not yet completely written; each
     /// keeps its own progress (it is a [`Buf`](bytes::Buf)).
     out: VecDeque<Transmit>,
@@ -176,7 +176,7 @@ where
             read_buf: BytesMut::new(),
             window: config.read_buffer_size.clamp(1, FIRST_WINDOW),
             read_size: config.read_buffer_size.max(1),
-            read_hot: false,
+            read_target: ReadTarget::Shared,
             out: VecDeque::new(),
             out_bytes: 0,
             needs_flush: false,

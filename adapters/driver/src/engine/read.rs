@@ -10,6 +10,11 @@
 //! reads into a window of its own, which grows while reads fill it and
 //! whose chunks the core keeps without a copy, until a read finds nothing
 //! and the window is let go.
+//!
+//! A frame too large for the reads that brought its start has its rest
+//! read into the room the core sets aside right behind that start
+//! ([`Connection::take_read_buffer`](wscore::Connection::take_read_buffer)),
+//! one piece at a time, so the payload is assembled where it is read.
 
 use std::cell::RefCell;
 use std::io;
@@ -30,6 +35,19 @@ thread_local! {
     /// The read buffer shared by the connections of this thread that hold
     /// no window: read into, copied out of, never kept.
     static SHARED: RefCell<Box<[u8]>> = RefCell::new(vec![0; FIRST_WINDOW].into_boxed_slice());
+}
+
+/// What the next read goes into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReadTarget {
+    /// The thread's shared buffer: the connection is idle or reads little.
+    Shared,
+    /// A window of the connection's own: the last read filled the shared
+    /// buffer, so the peer is sending a lot.
+    Window,
+    /// The room the core set aside for the rest of a large frame: it is
+    /// kept, through waits, until the frame is complete.
+    Room,
 }
 
 /// What a read into the shared buffer gave.
@@ -55,12 +73,25 @@ where
             // deadlines, which wake the caller themselves.
             return Poll::Pending;
         }
-        if self.read_buf.is_empty() && !self.read_hot {
+        if let Some(room) = self.conn.take_read_buffer() {
+            self.read_buf = room;
+            self.read_target = ReadTarget::Room;
+        }
+        if self.read_target == ReadTarget::Room && self.read_buf.capacity() == 0 {
+            // The frame is complete. Its buffer is let go rather than
+            // reclaimed for a window, so that it returns to the allocator
+            // with the message and the next large frame can have it.
+            self.read_buf = BytesMut::new();
+            self.read_target = ReadTarget::Window;
+        }
+        if self.read_buf.is_empty() && self.read_target == ReadTarget::Shared {
             match self.read_shared(cx) {
                 Shared::Read(chunk) => {
                     let n = chunk.len();
                     // Filled: the next reads get a window of their own.
-                    self.read_hot = n >= self.window.min(FIRST_WINDOW);
+                    if n >= self.window.min(FIRST_WINDOW) {
+                        self.read_target = ReadTarget::Window;
+                    }
                     self.feed(chunk);
                     return Poll::Ready(Ok(n));
                 }
@@ -68,7 +99,14 @@ where
                 Shared::Busy => {}
             }
         }
-        if self.read_buf.len() < (self.window / 8).max(1) {
+        if self.read_target == ReadTarget::Room {
+            if self.read_buf.is_empty() {
+                // The next piece of the room, zeroed just before the read
+                // fills it: at most one full read's worth, in place.
+                let piece = self.read_buf.capacity().min(self.read_size);
+                self.read_buf.resize(piece, 0);
+            }
+        } else if self.read_buf.len() < (self.window / 8).max(1) {
             // A fresh window. `resize` reuses the allocation once every
             // earlier chunk has been released, and zeroes it only here, once
             // per window rather than once per read.
@@ -92,9 +130,12 @@ where
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Pending => {
                     // Nothing to read: an idle connection holds no window,
-                    // and reads into the shared buffer again.
-                    self.read_buf = BytesMut::new();
-                    self.read_hot = false;
+                    // and reads into the shared buffer again. A frame's
+                    // room stays: its memory is the frame's.
+                    if self.read_target != ReadTarget::Room {
+                        self.read_buf = BytesMut::new();
+                        self.read_target = ReadTarget::Shared;
+                    }
                     return Poll::Pending;
                 }
                 other => return other,
