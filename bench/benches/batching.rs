@@ -102,7 +102,7 @@ fn main() {
 }
 
 /// The same work over loopback TCP, wscore-tokio at both ends: the
-/// client feeds a burst into its socket and flushes, the server receives
+/// client queues a burst with `feed_all` and flushes, the server receives
 /// and checks every message. Time runs from the first send to the last
 /// message received.
 fn loopback(settings: &Settings, all: &Bytes, count: usize, bursts: &[usize], rounds: usize) {
@@ -130,8 +130,8 @@ fn loopback(settings: &Settings, all: &Bytes, count: usize, bursts: &[usize], ro
     }
     table.note(format!(
         "Medians of {rounds} alternating rounds{}. Client and server are wscore-tokio sockets in one \
-         process on a two-worker tokio runtime; the client feeds each burst and flushes; the server \
-         checks every message's sequence number and length.",
+         process on a two-worker tokio runtime; the client queues each burst with `feed_all` and \
+         flushes; the server checks every message's sequence number and length.",
         if settings.smoke { " (smoke)" } else { "" }
     ));
     table.print();
@@ -139,7 +139,7 @@ fn loopback(settings: &Settings, all: &Bytes, count: usize, bursts: &[usize], ro
 
 /// One loopback run: `count` messages in bursts of `burst`.
 async fn tcp_run(config: Config, all: &Bytes, count: usize, burst: usize) -> Duration {
-    use futures::{SinkExt, StreamExt};
+    use futures::StreamExt;
     use wscore::{Accept, ClientRequest};
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -174,10 +174,10 @@ async fn tcp_run(config: Config, all: &Bytes, count: usize, burst: usize) -> Dur
         .expect("handshake");
     let start = Instant::now();
     for first in (0..count).step_by(burst.max(1)) {
-        for i in first..(first + burst).min(count) {
-            let message = Message::binary(all.slice(i * SIZE..(i + 1) * SIZE));
-            ws.feed(message).await.expect("send");
-        }
+        let burst = first..(first + burst).min(count);
+        ws.feed_all(burst.map(|i| Message::binary(all.slice(i * SIZE..(i + 1) * SIZE))))
+            .await
+            .expect("send");
         ws.flush().await.expect("flush");
     }
     let mut server_ws = server.await.expect("server");

@@ -297,6 +297,42 @@ where
         self.flush().await
     }
 
+    /// Queues `messages`, in order, without writing them: the next flush,
+    /// send or read writes them together (on a batched subprotocol, as one
+    /// batch). It waits only while more than
+    /// [`Config::write_buffer_limit`] bytes wait to be written, as a
+    /// `SinkExt::feed` per message would, but costs no future per message,
+    /// which for a burst of small messages is much of what sending them
+    /// costs.
+    ///
+    /// If the connection refuses a message (it is closing), that error is
+    /// returned; the messages before it stay queued and the rest are
+    /// dropped.
+    ///
+    /// ```no_run
+    /// # async fn burst<S, T>(mut ws: wscore_driver::Socket<S, T>, prices: &[(u32, u64)]) -> Result<(), wscore_driver::Error>
+    /// # where S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin, T: wscore_driver::Timer {
+    /// use wscore::Message;
+    /// ws.feed_all(prices.iter().map(|(id, cents)| Message::text(format!("{id}:{cents}"))))
+    ///     .await?;
+    /// ws.flush().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn feed_all<I>(&mut self, messages: I) -> Result<(), Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<Message>,
+    {
+        for message in messages {
+            if !self.engine.has_room() {
+                poll_fn(|cx| self.engine.poll_ready(cx)).await?;
+            }
+            self.engine.start_send(message.into())?;
+        }
+        Ok(())
+    }
+
     /// Sends `payload` as a stream of the streamed envelope, with
     /// `metadata` for the receiver (a file name, a content type), on a
     /// connection whose subprotocol names that envelope; otherwise fails

@@ -321,6 +321,23 @@ where
         self.flush().await
     }
 
+    /// Queues messages without writing them; see
+    /// [`Socket::feed_all`](crate::Socket::feed_all).
+    pub async fn feed_all<I>(&mut self, messages: I) -> Result<(), Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<Message>,
+    {
+        for message in messages {
+            if !self.shared.with(|e| e.has_room()) {
+                poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_ready)).await?;
+            }
+            let message = message.into();
+            self.shared.with(|e| e.start_send(message))?;
+        }
+        Ok(())
+    }
+
     /// Writes everything queued and flushes the transport.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_flush)).await

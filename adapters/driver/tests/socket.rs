@@ -331,14 +331,73 @@ fn send_waits_for_a_slow_reader_and_memory_stays_bounded() {
 }
 
 #[test]
+fn feed_all_queues_in_order_and_waits_at_the_limit() {
+    const LIMIT: usize = 64 << 10;
+    const SIZE: usize = 4096;
+    const N: usize = 200;
+    block_on(async {
+        let client_config = Config::default().write_buffer_limit(LIMIT);
+        let (mut server, mut client) = pipe_pair(16 << 10, Config::default(), client_config).await;
+        let messages = (0..N).map(|i| Message::binary(vec![i as u8; SIZE]));
+        // Nothing is read yet: the burst can only go out as the server
+        // reads, so the sender waits at the limit on the way.
+        let sender = async {
+            let mut peak = 0;
+            for chunk in messages.collect::<Vec<_>>().chunks(10) {
+                client.feed_all(chunk.iter().cloned()).await.unwrap();
+                peak = peak.max(client.buffered_amount());
+            }
+            client.flush().await.unwrap();
+            client.close(CloseCode::NORMAL, "").await.unwrap();
+            peak
+        };
+        let reader = async {
+            let mut received = Vec::new();
+            while let Some(message) = server.next().await {
+                received.push(message.unwrap());
+            }
+            received
+        };
+        let (peak, received) = futures::join!(sender, reader);
+        assert!(peak <= LIMIT + 10 * (SIZE + 14), "peak {peak}");
+        assert_eq!(received.len(), N);
+        for (i, message) in received.iter().enumerate() {
+            assert_eq!(message, &Message::binary(vec![i as u8; SIZE]));
+        }
+    });
+}
+
+#[test]
+fn feed_all_after_close_fails_and_queues_nothing() {
+    block_on(async {
+        let (server, mut client) = pipe_pair(4096, Config::default(), Config::default()).await;
+        let echoed = async { echo(server).await };
+        let closing = async {
+            client.close(CloseCode::NORMAL, "").await.unwrap();
+            let refused = client.feed_all([Message::text("late")]).await;
+            assert!(matches!(refused, Err(Error::Closed)), "{refused:?}");
+        };
+        let (echoed, ()) = futures::join!(echoed, closing);
+        assert_eq!(echoed, 0);
+    });
+}
+
+#[test]
 fn split_halves_work_from_two_tasks() {
     const N: usize = 200;
     block_on(async {
         let (server, client) = pipe_pair(4096, Config::default(), Config::default()).await;
         let (mut rx, mut tx) = client.split();
         let writer = async move {
-            for i in 0..N {
+            for i in 0..N / 2 {
                 tx.send(Message::text(i.to_string())).await.unwrap();
+            }
+            // The rest in bursts, written at the flush.
+            for burst in (N / 2..N).collect::<Vec<_>>().chunks(7) {
+                tx.feed_all(burst.iter().map(|i| Message::text(i.to_string())))
+                    .await
+                    .unwrap();
+                tx.flush().await.unwrap();
             }
             tx
         };
