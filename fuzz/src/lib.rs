@@ -6,7 +6,7 @@ use core::cell::RefCell;
 use core::time::Duration;
 use std::collections::HashMap;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use wscore::test_support::FrameSpec;
 use wscore::wire::{FrameHeader, OpCode, Rsv};
@@ -39,6 +39,11 @@ pub enum Op {
     /// The application sends a large binary message (a stream on a
     /// streamed connection) of at least `LARGE_SEND` bytes.
     SendLarge(u16),
+    /// Bytes arrive as the adapters read them: into the room the
+    /// connection offers for the rest of a large frame while it lasts,
+    /// otherwise into a window that several reads fill one after another,
+    /// each read handed over with `handle_input_buf`.
+    Read(Vec<u8>),
 }
 
 /// Connection settings picked by the fuzzer, kept small so limits are hit.
@@ -269,9 +274,25 @@ pub fn run(mut conn: Connection, ops: Vec<Op>) {
     let mut now = Instant::ZERO;
     let mut closed = false;
     let mut wire = WireCheck::default();
+    let mut window = BytesMut::new();
     for op in ops {
         match op {
             Op::Input(bytes) => conn.handle_input(now, &bytes),
+            Op::Read(bytes) => {
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    if let Some(room) = conn.take_read_buffer() {
+                        window = room;
+                    }
+                    if window.capacity() == 0 {
+                        window = BytesMut::with_capacity(rest.len().max(4096));
+                    }
+                    let (read, tail) = rest.split_at(rest.len().min(window.capacity()));
+                    window.extend_from_slice(read);
+                    conn.handle_input_buf(now, window.split());
+                    rest = tail;
+                }
+            }
             Op::Advance(ms) => {
                 now += Duration::from_millis(u64::from(ms));
                 conn.handle_timeout(now);
