@@ -339,8 +339,7 @@ impl Inbound {
     fn gather_input(&mut self, input: &mut BytesMut) {
         let n = self.gatherable(input.len());
         if n > 0 {
-            let piece = input.split_to(n);
-            self.gather_piece(piece);
+            self.gather_piece(Piece::Owned(input.split_to(n)));
         }
         if self.failed.is_some() {
             input.clear();
@@ -352,10 +351,7 @@ impl Inbound {
     fn gather_slice(&mut self, input: &[u8]) -> usize {
         let n = self.gatherable(input.len());
         if n > 0 {
-            self.gather_with(n, |gathered, rest, mask, utf8, _| {
-                let src = input.get(..n).unwrap_or_default();
-                append_slice(gathered, src, rest, mask, utf8)
-            });
+            self.gather_piece(Piece::Borrowed(input.get(..n).unwrap_or_default()));
         }
         if self.failed.is_some() {
             input.len()
@@ -379,39 +375,21 @@ impl Inbound {
 
     /// Adds `piece`, the next bytes of the frame being gathered, to it; a
     /// violation is kept for the next decoding step.
-    fn gather_piece(&mut self, piece: BytesMut) {
-        let n = piece.len();
-        self.gather_with(n, |gathered, rest, mask, utf8, room| {
-            append_piece(gathered, piece, rest, mask, utf8, room)
-        });
-    }
-
-    /// Adds the next `n` bytes of the frame being gathered with `append`,
-    /// which is given the payload so far, how much will follow, the mask,
-    /// the text validator and the untaken room.
-    fn gather_with(
-        &mut self,
-        n: usize,
-        append: impl FnOnce(
-            &mut BytesMut,
-            u64,
-            Option<[u8; 4]>,
-            Option<&mut Utf8Validator>,
-            &mut Option<BytesMut>,
-        ) -> Result<(), ProtocolError>,
-    ) {
+    fn gather_piece(&mut self, piece: Piece<'_>) {
         let Some(frame) = self.frame.as_mut() else {
             return;
         };
         let Some(gathered) = frame.gathered.as_mut() else {
             return;
         };
-        let rest = frame.remaining.saturating_sub(n as u64);
+        let n = piece.len() as u64;
+        let rest = frame.remaining.saturating_sub(n);
         let utf8 = self.message.as_mut().and_then(|m| m.utf8.as_mut());
-        match append(gathered, rest, frame.header.mask, utf8, &mut self.room) {
+        let mask = frame.header.mask;
+        match append_piece(gathered, piece, rest, mask, utf8, &mut self.room) {
             Ok(()) => {
                 frame.remaining = rest;
-                frame.taken += n as u64;
+                frame.taken += n;
             }
             Err(error) => self.failed = Some(error),
         }
@@ -554,6 +532,7 @@ impl Inbound {
                     let rest = frame.remaining - n as u64;
                     let utf8 = self.message.as_mut().and_then(|m| m.utf8.as_mut());
                     let mask = frame.header.mask;
+                    let piece = Piece::Owned(piece);
                     append_piece(gathered, piece, rest, mask, utf8, &mut self.room)?;
                     frame.remaining = rest;
                     frame.taken += n as u64;
@@ -894,55 +873,68 @@ fn unmask_and_validate(
     Ok(())
 }
 
+/// The next bytes of a gathered frame, as they arrived.
+enum Piece<'a> {
+    /// Read into a buffer of their own, which may join the payload where
+    /// it lies.
+    Owned(BytesMut),
+    /// Lent by the caller: copied in.
+    Borrowed(&'a [u8]),
+}
+
+impl Piece<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Piece::Owned(bytes) => bytes.len(),
+            Piece::Borrowed(bytes) => bytes.len(),
+        }
+    }
+}
+
 /// Appends `piece`, the next bytes of a masked payload with `rest` more to
 /// come, to `dst`, which holds the payload so far. A piece read right
 /// behind `dst` (into the room split off it) joins it without a copy and is
 /// unmasked and validated in place, while it is still in the cache; any
-/// other is copied in, with `room`, if the reader left it, joined back
-/// first.
+/// other is copied in by [`gather`], with `room`, if the reader left it,
+/// joined back first and room made once for the rest.
 fn append_piece(
     dst: &mut BytesMut,
-    piece: BytesMut,
+    piece: Piece<'_>,
     rest: u64,
     mask: Option<[u8; 4]>,
     utf8: Option<&mut Utf8Validator>,
     room: &mut Option<BytesMut>,
 ) -> Result<(), ProtocolError> {
     let start = dst.len();
-    if dst.is_empty() || adjacent(dst, &piece) {
-        // `unsplit` joins two adjacent parts of one allocation in place
-        // (and copies only if they merely happen to be adjacent).
-        dst.unsplit(piece);
-        let fresh = dst.get_mut(start..).unwrap_or_default();
-        return unmask_and_validate(fresh, mask, start, utf8);
-    }
+    let piece = match piece {
+        Piece::Owned(owned) if dst.is_empty() || adjacent(dst, &owned) => {
+            // `unsplit` joins two adjacent parts of one allocation in place
+            // (and copies only if they merely happen to be adjacent).
+            dst.unsplit(owned);
+            let fresh = dst.get_mut(start..).unwrap_or_default();
+            return unmask_and_validate(fresh, mask, start, utf8);
+        }
+        other => other,
+    };
     if let Some(room) = room.take_if(|room| adjacent(dst, room)) {
         dst.unsplit(room);
     }
-    append_slice(dst, &piece, rest, mask, utf8)
+    let src = match &piece {
+        Piece::Owned(bytes) => bytes.as_ref(),
+        Piece::Borrowed(bytes) => bytes,
+    };
+    let need = usize::try_from(rest)
+        .unwrap_or(usize::MAX)
+        .saturating_add(src.len());
+    if dst.capacity() - start < need {
+        dst.reserve(need);
+    }
+    gather(dst, src, mask, utf8)
 }
 
 /// Whether `next` starts where `dst` ends.
 fn adjacent(dst: &BytesMut, next: &BytesMut) -> bool {
     core::ptr::eq(dst.as_ptr().wrapping_add(dst.len()), next.as_ptr())
-}
-
-/// Copies `src`, the next bytes of a masked payload with `rest` more to
-/// come, into `dst` by [`gather`], making room once for all of it.
-fn append_slice(
-    dst: &mut BytesMut,
-    src: &[u8],
-    rest: u64,
-    mask: Option<[u8; 4]>,
-    utf8: Option<&mut Utf8Validator>,
-) -> Result<(), ProtocolError> {
-    let need = usize::try_from(rest)
-        .unwrap_or(usize::MAX)
-        .saturating_add(src.len());
-    if dst.capacity() - dst.len() < need {
-        dst.reserve(need);
-    }
-    gather(dst, src, mask, utf8)
 }
 
 /// Appends `src`, the next bytes of a masked payload, to `dst`, which holds
