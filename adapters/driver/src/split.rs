@@ -27,6 +27,19 @@ use crate::{Error, Event, Timer};
 const READER: usize = 0;
 const WRITER: usize = 1;
 
+/// The most messages [`WriteHalf::feed_all`] queues under one lock.
+const FEED_RUN: usize = 64;
+
+/// How a run of [`WriteHalf::feed_all`] ended.
+enum Run {
+    /// Every message is queued.
+    Done,
+    /// The run was long enough; more may follow.
+    More,
+    /// The write buffer is full: wait for room.
+    Full,
+}
+
 /// The wakers of the tasks waiting on each half.
 #[derive(Default)]
 struct Fanout {
@@ -328,14 +341,34 @@ where
         I: IntoIterator,
         I::Item: Into<Message>,
     {
-        for message in messages {
-            if !self.shared.with(|e| e.has_room()) {
-                poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_ready)).await?;
+        let mut messages = messages.into_iter();
+        // After waiting for room, the next message is taken as `feed`
+        // takes one: whatever the wait ended with.
+        let mut waited = false;
+        loop {
+            // One lock for a run of messages, not two per message; the run
+            // is bounded so that the read half is never kept waiting long.
+            let queued = self.shared.with(|engine| {
+                for _ in 0..FEED_RUN {
+                    if !std::mem::take(&mut waited) && !engine.has_room() {
+                        return Ok(Run::Full);
+                    }
+                    match messages.next() {
+                        Some(message) => engine.start_send(message.into())?,
+                        None => return Ok(Run::Done),
+                    }
+                }
+                Ok::<_, Error>(Run::More)
+            })?;
+            match queued {
+                Run::Done => return Ok(()),
+                Run::More => {}
+                Run::Full => {
+                    poll_fn(|cx| self.shared.poll(WRITER, cx, Engine::poll_ready)).await?;
+                    waited = true;
+                }
             }
-            let message = message.into();
-            self.shared.with(|e| e.start_send(message))?;
         }
-        Ok(())
     }
 
     /// Writes everything queued and flushes the transport.

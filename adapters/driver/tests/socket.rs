@@ -368,6 +368,43 @@ fn feed_all_queues_in_order_and_waits_at_the_limit() {
 }
 
 #[test]
+fn split_feed_all_takes_long_bursts_in_order_within_the_limit() {
+    const LIMIT: usize = 64 << 10;
+    const SIZE: usize = 1024;
+    const N: usize = 500;
+    block_on(async {
+        let client_config = Config::default().write_buffer_limit(LIMIT);
+        let (mut server, client) = pipe_pair(16 << 10, Config::default(), client_config).await;
+        let (mut rx, mut tx) = client.split();
+        // One burst, longer than a run under one lock and far past the
+        // write limit: the sender waits for the reader several times.
+        let sender = async {
+            let messages = (0..N).map(|i| Message::binary(vec![i as u8; SIZE]));
+            tx.feed_all(messages).await.unwrap();
+            let peak = tx.buffered_amount();
+            tx.flush().await.unwrap();
+            let (closed, end) = futures::join!(tx.close(CloseCode::NORMAL, ""), rx.next());
+            closed.unwrap();
+            assert!(end.is_none());
+            peak
+        };
+        let reader = async {
+            let mut received = Vec::new();
+            while let Some(message) = server.next().await {
+                received.push(message.unwrap());
+            }
+            received
+        };
+        let (peak, received) = futures::join!(sender, reader);
+        assert!(peak <= LIMIT + SIZE + 14, "peak {peak}");
+        assert_eq!(received.len(), N);
+        for (i, message) in received.iter().enumerate() {
+            assert_eq!(message, &Message::binary(vec![i as u8; SIZE]));
+        }
+    });
+}
+
+#[test]
 fn feed_all_after_close_fails_and_queues_nothing() {
     block_on(async {
         let (server, mut client) = pipe_pair(4096, Config::default(), Config::default()).await;
