@@ -324,13 +324,25 @@ where
         I: IntoIterator,
         I::Item: Into<Message>,
     {
-        for message in messages {
-            if !self.engine.has_room() {
-                poll_fn(|cx| self.engine.poll_ready(cx)).await?;
+        let mut messages = messages.into_iter();
+        loop {
+            // A message is taken from the iterator only once there is room
+            // for it, so none is held across the wait: one that were would
+            // be stored into this future a field at a time and read back
+            // whole, a stall per message.
+            while self.engine.has_room() {
+                match messages.next() {
+                    Some(message) => self.engine.start_send(message.into())?,
+                    None => return Ok(()),
+                }
             }
-            self.engine.start_send(message.into())?;
+            poll_fn(|cx| self.engine.poll_ready(cx)).await?;
+            // As `feed` would, the next message goes in once the wait ends.
+            match messages.next() {
+                Some(message) => self.engine.start_send(message.into())?,
+                None => return Ok(()),
+            }
         }
-        Ok(())
     }
 
     /// Sends `payload` as a stream of the streamed envelope, with
