@@ -116,6 +116,18 @@ impl Utf8Validator {
 /// `chunk` if it ends on a boundary. Only the last three bytes are looked
 /// at: a lead byte there whose sequence runs past the end starts an
 /// incomplete code point.
+/// Validates a whole message at once: nothing can be carried over, so the
+/// faster yes-or-no validator decides alone.
+#[inline]
+pub(crate) fn validate(message: &[u8]) -> Result<(), InvalidUtf8> {
+    if message.len() < SHORT && message.is_ascii() {
+        return Ok(());
+    }
+    simdutf8::basic::from_utf8(message)
+        .map(|_| ())
+        .map_err(|_| InvalidUtf8)
+}
+
 fn incomplete_end(chunk: &[u8]) -> usize {
     let len = chunk.len();
     for back in 1..=len.min(3) {
@@ -275,6 +287,14 @@ mod tests {
     quickcheck! {
         fn agrees_with_std_under_any_chunking(data: Vec<u8>, cuts: Vec<usize>) -> bool {
             chunked(&data, &cuts).is_ok() == str::from_utf8(&data).is_ok()
+        }
+
+        fn whole_message_validation_agrees_with_std(data: Vec<u8>) -> bool {
+            validate(&data).is_ok() == str::from_utf8(&data).is_ok()
+        }
+
+        fn whole_valid_text_passes(text: alloc::string::String) -> bool {
+            validate(text.as_bytes()).is_ok()
         }
 
         fn valid_text_passes_any_chunking(text: alloc::string::String, cuts: Vec<usize>) -> bool {

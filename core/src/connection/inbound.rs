@@ -26,7 +26,7 @@ use crate::config::{Config, ReceiveMode};
 use crate::error::ProtocolError;
 use crate::frame::{apply_mask, FrameHeader, OpCode, Rsv, MAX_HEADER_LEN};
 use crate::message::{Message, MessageKind};
-use crate::utf8::{Utf8Bytes, Utf8Validator};
+use crate::utf8::{self, Utf8Bytes, Utf8Validator};
 
 use super::codec::Codec;
 use super::events::EventQueue;
@@ -732,7 +732,13 @@ impl Inbound {
             .buf
             .get_mut(header_len..header_len + len)
             .unwrap_or_default();
-        if text {
+        if text && len <= BLOCK {
+            // Small enough to stay in the cache between the two passes.
+            if let Some(key) = header.mask {
+                apply_mask(payload, key, 0);
+            }
+            utf8::validate(payload).map_err(|_| ProtocolError::InvalidUtf8)?;
+        } else if text {
             let mut utf8 = Utf8Validator::default();
             unmask_and_validate(payload, header.mask, 0, Some(&mut utf8))?;
             utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;

@@ -172,6 +172,41 @@ fn invalid_utf8_fails_before_the_message_ends() {
 }
 
 #[test]
+fn a_whole_text_frame_in_one_read_is_validated_at_every_size() {
+    // Short frames, frames validated in one pass, and frames validated a
+    // block at a time take different ways through the decoder.
+    for len in [1, 63, 64, 1000, 16 << 10, (16 << 10) + 1, 40_000] {
+        for bad_at in [0, len / 2, len - 1] {
+            let mut text = "é".repeat(len).into_bytes();
+            text.truncate(len);
+            if len % 2 == 1 {
+                // An odd length would cut the last "é" in half.
+                text[len - 1] = b'e';
+            }
+            let mut conn = server(Config::default());
+            conn.handle_input(T0, &client_frame(true, OpCode::Text, &text));
+            assert!(
+                matches!(events(&mut conn).as_slice(), [Event::Message(m)] if m.len() == len),
+                "valid text of {len} bytes"
+            );
+            text[bad_at] = 0xff;
+            let mut conn = server(Config::default());
+            conn.handle_input(T0, &client_frame(true, OpCode::Text, &text));
+            let ev = events(&mut conn);
+            assert!(
+                !ev.iter().any(|e| matches!(e, Event::Message(_))),
+                "invalid text of {len} bytes (0xff at {bad_at}) was delivered"
+            );
+            assert_eq!(
+                closed_cause(&ev).unwrap().cause,
+                CloseCause::Protocol(ProtocolError::InvalidUtf8)
+            );
+            assert_eq!(close_sent(&mut conn), Some(1007));
+        }
+    }
+}
+
+#[test]
 fn invalid_utf8_fails_inside_a_partially_received_frame() {
     let mut conn = server(Config::default());
     let wire = client_frame(true, OpCode::Text, b"ok\xc0\xafmore text follows");
