@@ -98,6 +98,16 @@ impl EventQueue {
         }
     }
 
+    /// Whether the next event is the peer's close frame.
+    #[inline]
+    pub(super) fn front_is_close(&self) -> bool {
+        self.front.is_none()
+            && matches!(
+                self.entries.front(),
+                Some(Entry::Event(Event::CloseReceived(_)))
+            )
+    }
+
     /// Events waiting, counting each message of a batch.
     pub(super) fn len(&self) -> usize {
         self.len

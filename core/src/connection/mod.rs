@@ -773,11 +773,13 @@ impl Connection {
 
     #[inline]
     fn pop_event(&mut self) -> Option<Event> {
-        let event = self.events.pop_front()?;
-        if let Event::CloseReceived(_) = &event {
+        // Looked at where it lies, so that the event moves once, straight
+        // into the result: holding it while deciding was a copy through
+        // the stack in pieces that the result's load then waited for.
+        if self.events.front_is_close() {
             self.answer_remote_close();
         }
-        Some(event)
+        self.events.pop_front()
     }
 
     /// When [`Connection::handle_timeout`] should next be called, if ever.
