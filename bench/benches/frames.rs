@@ -75,42 +75,55 @@ fn ours_input(wire: &[u8]) -> Seen {
     seen
 }
 
-/// Ours, fed the way the adapters do it: reads land in a window that is
-/// split off and handed over with `handle_input_buf`, so single-frame
-/// payloads are slices of the read buffer, and the rest of a large frame
-/// is read into the room the connection offers for it, a zeroed piece at a
-/// time, so its payload is assembled where it is read.
+/// Ours, fed the way wscore-tokio does it: reads land in the spare
+/// capacity of a window (tokio's `ReadBuf`, no zeroing) that is split off
+/// and handed over with `handle_input_buf`, so single-frame payloads are
+/// slices of the read buffer, and the rest of a large frame is read into
+/// the room the connection offers for it, so its payload is assembled
+/// where it is read.
 fn ours_input_buf(wire: &[u8]) -> Seen {
+    use bytes::BufMut;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
     let now = wscore::Instant::ZERO;
     let mut conn = Connection::upgraded(Role::Server, server_config(), [0; 32], now).unwrap();
     let mut seen = Seen::default();
     let mut stream = MemStream::new(wire);
-    let mut window = BytesMut::new();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut buf = BytesMut::new();
     let mut in_room = false;
     loop {
         if let Some(room) = conn.take_read_buffer() {
-            window = room;
+            buf = room;
             in_room = true;
         }
-        if in_room && window.capacity() == 0 {
+        if in_room && buf.capacity() == 0 {
             // The frame is complete: its buffer goes back with the message.
-            window = BytesMut::new();
+            buf = BytesMut::new();
             in_room = false;
         }
-        if in_room {
-            if window.is_empty() {
-                let piece = window.capacity().min(READ_SIZE);
-                window.resize(piece, 0);
+        let max = if in_room {
+            buf.capacity().min(READ_SIZE)
+        } else {
+            if buf.capacity() < WINDOW / 8 {
+                buf.clear();
+                buf.reserve(WINDOW);
             }
-        } else if window.len() < WINDOW / 8 {
-            window.clear();
-            window.resize(WINDOW, 0);
-        }
-        let n = std::io::Read::read(&mut stream, &mut window).unwrap();
+            buf.capacity().min(WINDOW)
+        };
+        let read = tokio_util::io::poll_read_buf(
+            Pin::new(&mut stream),
+            &mut cx,
+            &mut (&mut buf).limit(max),
+        );
+        let Poll::Ready(Ok(n)) = read else {
+            unreachable!("an in-memory stream is always ready")
+        };
         if n == 0 {
             break;
         }
-        conn.handle_input_buf(now, window.split_to(n));
+        conn.handle_input_buf(now, buf.split_to(n));
         count_ours(&mut conn, &mut seen);
     }
     seen
@@ -265,7 +278,8 @@ fn decode(settings: &Settings) {
     table.note(format!(
         "Medians of {} alternating rounds; {} payload bytes per sample (at least one frame). \
          Ratios are throughput ours/peer with ours = handle_input_buf (> 1 means ours is faster); \
-         the last column is time, ours over a memcpy of the same wire bytes. Reads are at most 64 KiB.",
+         the last column is time, ours over a memcpy of the same wire bytes. Reads are at most 64 KiB, \
+         into spare capacity as wscore-tokio reads (wscore-async-std zeroes its buffers first).",
         settings.rounds,
         size(settings.sample_bytes)
     ));
