@@ -7,9 +7,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use crate::io::Transport;
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
-use futures_io::{AsyncRead, AsyncWrite};
+use futures_io::AsyncRead;
 use wscore::StreamError;
 
 use crate::engine::{BodyItem, Engine};
@@ -73,7 +74,7 @@ enum Reader<'a, S, T> {
 
 impl<S, T> Reader<'_, S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     fn poll_body(&mut self, cx: &mut Context<'_>, target: Target) -> Poll<BodyItem> {
@@ -141,7 +142,7 @@ impl<S, T> fmt::Debug for Body<'_, S, T> {
 
 impl<'a, S, T> Body<'a, S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     pub(crate) fn of_socket(socket: &'a mut Socket<S, T>, target: Target) -> Self {
@@ -187,7 +188,7 @@ where
 
 impl<S, T> Stream for Body<'_, S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     type Item = io::Result<Bytes>;
@@ -203,7 +204,7 @@ where
 
 impl<S, T> FusedStream for Body<'_, S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     fn is_terminated(&self) -> bool {
@@ -213,7 +214,7 @@ where
 
 impl<S, T> AsyncRead for Body<'_, S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     fn poll_read(

@@ -30,7 +30,10 @@
 //!   (async-std, smol).
 //!
 //! Another runtime needs only a [`Timer`] and a transport implementing
-//! [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`].
+//! [`futures_io::AsyncRead`] + [`futures_io::AsyncWrite`], which makes it
+//! an [`io::Transport`]. A transport that can read into a buffer's spare
+//! capacity implements [`io::Transport`] itself instead, and the socket
+//! then never zeroes a read buffer (`wscore-tokio`'s `TokioTransport`).
 //!
 //! # Rooms and broadcast
 //!

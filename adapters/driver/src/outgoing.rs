@@ -8,9 +8,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::io::Transport;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
-use futures_io::{AsyncRead, AsyncWrite};
+use futures_io::AsyncRead;
 use wscore::StreamId;
 
 use crate::engine::Engine;
@@ -73,7 +74,7 @@ pub(crate) async fn from_reader<S, T, D, R>(
     metadata: Bytes,
 ) -> Result<StreamId, Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     D: Drive<S, T>,
     R: AsyncRead + Unpin,
@@ -89,7 +90,7 @@ pub(crate) async fn from_pieces<S, T, D, P>(
     metadata: Bytes,
 ) -> Result<StreamId, Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     D: Drive<S, T>,
     P: Stream<Item = io::Result<Bytes>> + Unpin,
@@ -104,7 +105,7 @@ async fn send<S, T, D>(
     metadata: Bytes,
 ) -> Result<StreamId, Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     D: Drive<S, T>,
 {
@@ -149,7 +150,7 @@ where
 /// next write) and returns the source's error.
 fn give_up<S, T, D>(drive: &mut D, id: StreamId, error: Error) -> Error
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     D: Drive<S, T>,
 {

@@ -20,9 +20,9 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use crate::io::Transport;
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
-use futures_io::{AsyncRead, AsyncWrite};
 use futures_sink::Sink;
 use wscore::{
     Accept, ClientRequest, CloseCode, Closed, Connection, Message, Reject, Request, Response, Role,
@@ -77,7 +77,7 @@ impl<S, T> std::fmt::Debug for Socket<S, T> {
 
 impl<S, T> Socket<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Server: reads the opening request from `io` and accepts it.
@@ -262,7 +262,7 @@ where
     /// The body of inbound stream `id`, after `next_event` handed out its
     /// [`StreamEvent::Started`](crate::StreamEvent::Started): its pieces as
     /// a [`Stream`] of `io::Result<Bytes>` or its bytes as an
-    /// [`AsyncRead`], for code written against those (see [`Body`]).
+    /// [`AsyncRead`](futures_io::AsyncRead), for code written against those (see [`Body`]).
     ///
     /// ```no_run
     /// # async fn save<S, T>(socket: &mut wscore_driver::Socket<S, T>) -> Result<(), Box<dyn std::error::Error>>
@@ -586,7 +586,7 @@ impl<S, T> Drive<S, T> for Socket<S, T> {
 
 impl<S, T> Stream for Socket<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     type Item = Result<Message, Error>;
@@ -598,7 +598,7 @@ where
 
 impl<S, T> FusedStream for Socket<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     fn is_terminated(&self) -> bool {
@@ -611,7 +611,7 @@ where
 /// runs the close handshake with code 1000 and shuts the transport down.
 impl<S, T> Sink<Message> for Socket<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     type Error = Error;

@@ -11,9 +11,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
+use crate::io::Transport;
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
-use futures_io::{AsyncRead, AsyncWrite};
+use futures_io::AsyncRead;
 use futures_sink::Sink;
 use wscore::{CloseCode, Closed, Message, StreamId};
 
@@ -96,7 +97,7 @@ struct Shared<S, T> {
 
 impl<S, T> Shared<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     fn engine(&self) -> MutexGuard<'_, Engine<S, T>> {
@@ -136,7 +137,7 @@ where
 
 pub(crate) fn split<S, T>(mut engine: Engine<S, T>) -> (ReadHalf<S, T>, WriteHalf<S, T>)
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     engine.reader_elsewhere = true;
@@ -185,7 +186,7 @@ impl<S, T> std::fmt::Debug for WriteHalf<S, T> {
 
 impl<S, T> ReadHalf<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// The next message; see [`Socket::recv`](crate::Socket::recv).
@@ -273,7 +274,7 @@ impl<S, T> ReadHalf<S, T> {
 
 impl<S, T> Drive<S, T> for ReadHalf<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     fn poll_engine<R>(
@@ -302,7 +303,7 @@ impl<S, T> Drop for ReadHalf<S, T> {
 
 impl<S, T> Stream for ReadHalf<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     type Item = Result<Message, Error>;
@@ -314,7 +315,7 @@ where
 
 impl<S, T> FusedStream for ReadHalf<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     fn is_terminated(&self) -> bool {
@@ -324,7 +325,7 @@ where
 
 impl<S, T> WriteHalf<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Sends a message; see [`Socket::send`](crate::Socket::send).
@@ -483,7 +484,7 @@ where
 
 impl<S, T> Drive<S, T> for WriteHalf<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     fn poll_engine<R>(
@@ -504,7 +505,7 @@ where
 /// (code 1000) in `poll_close`.
 impl<S, T> Sink<Message> for WriteHalf<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     type Error = Error;

@@ -11,12 +11,12 @@ use bytes::Bytes;
 use futures_core::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{driver, Accept, Closed, Config, Error, Reject, Request, TokioIo, TokioTimer};
+use crate::{driver, Accept, Closed, Config, Error, Reject, Request, TokioTimer, TokioTransport};
 use driver::hub::{DurableError, Hub, HubEvent, MemberId};
 use driver::store::AttachmentKey;
 
 /// A tokio server socket in a [`Hub`]; see [`driver::hub::Member`].
-pub type Member<S, R = String> = driver::hub::Member<TokioIo<S>, TokioTimer, R>;
+pub type Member<S, R = String> = driver::hub::Member<TokioTransport<S>, TokioTimer, R>;
 
 /// Every member of a hub driven from one task: a
 /// [`Stream`] of `(MemberId, HubEvent)`; see [`driver::hub::Served`].
@@ -29,7 +29,7 @@ pub type Member<S, R = String> = driver::hub::Member<TokioIo<S>, TokioTimer, R>;
 /// of the throughput at 10 000 members). Fairness does not suffer: the
 /// stream still yields to the runtime after every 32 members it polls.
 pub struct Served<S, R: Ord + Clone = String> {
-    inner: driver::hub::Served<TokioIo<S>, TokioTimer, R>,
+    inner: driver::hub::Served<TokioTransport<S>, TokioTimer, R>,
 }
 
 impl<S, R> Served<S, R>
@@ -123,7 +123,7 @@ where
 
 /// Adds members to a [`Served`] from another task; see
 /// [`driver::hub::Adder`].
-pub type Adder<S, R = String> = driver::hub::Adder<TokioIo<S>, TokioTimer, R>;
+pub type Adder<S, R = String> = driver::hub::Adder<TokioTransport<S>, TokioTimer, R>;
 
 /// Server: completes the opening handshake on `stream` and makes the
 /// connection a member of `hub`, in the room of its request path (without
@@ -163,7 +163,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + 'a,
     R: Ord + Clone + for<'b> From<&'b str>,
 {
-    hub.accept(TokioIo::new(stream), config)
+    hub.accept(TokioTransport::new(stream), config)
 }
 
 /// Server: completes the opening handshake on `stream`, letting `decide`
@@ -180,7 +180,7 @@ where
     R: Ord + Clone,
     F: FnOnce(&Request) -> Result<(Accept, Vec<R>), Reject> + 'a,
 {
-    hub.accept_with(TokioIo::new(stream), config, decide)
+    hub.accept_with(TokioTransport::new(stream), config, decide)
 }
 
 /// Runs a blocking operation of a hub on tokio's blocking pool.

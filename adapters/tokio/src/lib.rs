@@ -51,8 +51,12 @@
 //! # How it is built
 //!
 //! The IO loop is written once, in [`wscore_driver`], against
-//! `futures-io`, and shared with `wscore-async-std`; this crate supplies [`TokioIo`] (tokio IO seen as
-//! `futures-io`) and [`TokioTimer`] (tokio's timer and clock, so paused
+//! `futures-io`, and shared with `wscore-async-std`; this crate supplies
+//! [`TokioTransport`] (tokio IO as the driver's transport, read through
+//! tokio's `ReadBuf` into spare capacity, so large frames and busy
+//! connections are read without zeroing their buffers first), [`TokioIo`]
+//! (tokio IO seen as `futures-io`, for readers handed to the socket) and
+//! [`TokioTimer`] (tokio's timer and clock, so paused
 //! time in tests drives keepalive and close deadlines). Protocol behaviour
 //! lives in the core.
 //!
@@ -78,7 +82,7 @@ pub use hub::{
     accept_member, accept_member_with, adopt_attachment, end_attachment, save_attachment,
     stored_keys, Adder, Member, Served,
 };
-pub use io::TokioIo;
+pub use io::{TokioIo, TokioTransport};
 #[cfg(feature = "rustls")]
 pub use net::connect_with_tls;
 pub use net::{connect, connect_with, MaybeTlsStream};
@@ -107,20 +111,20 @@ pub use wscore_driver::{
 /// [`Stream`](futures_core::Stream) of messages and a
 /// [`Sink`](futures_sink::Sink) of messages. See [`driver::Socket`] for
 /// every method.
-pub type WebSocket<S> = driver::Socket<TokioIo<S>, TokioTimer>;
+pub type WebSocket<S> = driver::Socket<TokioTransport<S>, TokioTimer>;
 
 /// The receiving half of a split [`WebSocket`].
-pub type ReadHalf<S> = driver::ReadHalf<TokioIo<S>, TokioTimer>;
+pub type ReadHalf<S> = driver::ReadHalf<TokioTransport<S>, TokioTimer>;
 
 /// The sending half of a split [`WebSocket`].
-pub type WriteHalf<S> = driver::WriteHalf<TokioIo<S>, TokioTimer>;
+pub type WriteHalf<S> = driver::WriteHalf<TokioTransport<S>, TokioTimer>;
 
 /// The body of one incoming stream or message of a [`WebSocket`] or
 /// [`ReadHalf`] (`stream_body`, `message_body`): a
 /// [`Stream`](futures_core::Stream) of `io::Result<Bytes>`, which
 /// `tokio_util::io::StreamReader` turns into a tokio `AsyncRead`. See
 /// [`driver::Body`].
-pub type Body<'a, S> = driver::Body<'a, TokioIo<S>, TokioTimer>;
+pub type Body<'a, S> = driver::Body<'a, TokioTransport<S>, TokioTimer>;
 
 /// Server: completes the opening handshake on `stream`, accepting any
 /// request, with the default [`Config`].
@@ -128,7 +132,7 @@ pub fn accept<S>(stream: S) -> impl Future<Output = Result<WebSocket<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    WebSocket::accept(TokioIo::new(stream), Config::default())
+    WebSocket::accept(TokioTransport::new(stream), Config::default())
 }
 
 /// Server: completes the opening handshake on `stream`, letting `callback`
@@ -162,7 +166,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> Result<Accept, Reject>,
 {
-    WebSocket::accept_with(TokioIo::new(stream), config, callback)
+    WebSocket::accept_with(TokioTransport::new(stream), config, callback)
 }
 
 /// Client: runs the opening handshake for `request` over an established
@@ -175,7 +179,7 @@ pub fn client<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    WebSocket::client(TokioIo::new(stream), request, config)
+    WebSocket::client(TokioTransport::new(stream), request, config)
 }
 
 /// A socket over a connection whose handshake was done elsewhere, such as
@@ -193,7 +197,7 @@ pub fn from_upgraded<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    WebSocket::from_upgraded(TokioIo::new(stream), role, config)
+    WebSocket::from_upgraded(TokioTransport::new(stream), role, config)
 }
 
 /// The examples of `docs/rooms.md`, compiled as doctests so they stay true.

@@ -5,7 +5,7 @@
 
 use std::task::{Context, Poll};
 
-use futures_io::{AsyncRead, AsyncWrite};
+use crate::io::Transport;
 use wscore::{Connection, Instant};
 
 use super::Engine;
@@ -103,7 +103,7 @@ impl<T: Timer> Clock<T> {
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Fires the core's deadlines while the connection runs; after the

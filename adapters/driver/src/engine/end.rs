@@ -6,7 +6,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use futures_io::{AsyncRead, AsyncWrite};
+use crate::io::Transport;
 use wscore::{CloseCode, Closed, Instant};
 
 use super::events::Take;
@@ -38,7 +38,7 @@ pub(super) enum Phase {
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Shuts the transport down once; a failure is as good as done.

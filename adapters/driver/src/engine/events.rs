@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::task::{ready, Context, Poll};
 
+use crate::io::Transport;
 use bytes::Bytes;
-use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{Direction, Event as CoreEvent, Message, StreamError, StreamEvent, StreamId};
 
 use super::Engine;
@@ -110,7 +110,7 @@ impl InProgress {
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// The core's next event for the application; `None` when it has none

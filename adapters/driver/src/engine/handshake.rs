@@ -3,7 +3,7 @@
 
 use std::task::{ready, Context, Poll};
 
-use futures_io::{AsyncRead, AsyncWrite};
+use crate::io::Transport;
 use wscore::{Accept, Event as CoreEvent, Reject, Request, Response};
 
 use super::end::Phase;
@@ -12,7 +12,7 @@ use crate::{Error, Timer};
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Drives the handshake until the connection is open; a server asks

@@ -20,8 +20,8 @@ mod write;
 
 use std::collections::{BTreeSet, VecDeque};
 
+use crate::io::Transport;
 use bytes::{Bytes, BytesMut};
-use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{Closed, Connection, Instant, StreamId, Transmit};
 
 use crate::assemble::Assembler;
@@ -152,7 +152,7 @@ impl<S, T> Engine<S, T> {
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Builds the engine; `make` receives the connection's `now`.

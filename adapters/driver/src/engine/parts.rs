@@ -4,11 +4,10 @@
 //! back together around them.
 
 use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::io::Transport;
 use bytes::BytesMut;
-use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{Connection, HibernateError, Hibernated, Instant};
 
 use super::read::{read_shared, Shared, FIRST_WINDOW};
@@ -64,7 +63,7 @@ impl<S, T: Timer> Parts<S, T> {
 
 impl<S, T> Parts<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Waits for bytes, the end of the input, the core's next deadline,
@@ -94,7 +93,7 @@ where
                 // stack: a small one of the sleeper's own.
                 let mut buf = [0u8; BUSY_READ];
                 loop {
-                    match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                    match self.io.poll_read_slice(cx, &mut buf) {
                         Poll::Ready(Ok(n)) if n > 0 => {
                             let read = buf.get(..n).unwrap_or_default();
                             return Poll::Ready(Wake::Input(BytesMut::from(read)));
@@ -115,7 +114,7 @@ where
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Whether the engine can be taken apart now, and if not why: the
@@ -180,7 +179,7 @@ where
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Puts a hibernated engine back together with `config` (the one it

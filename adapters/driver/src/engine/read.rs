@@ -18,11 +18,10 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::io::Transport;
 use bytes::BytesMut;
-use futures_io::{AsyncRead, AsyncWrite};
 
 use super::Engine;
 use crate::Timer;
@@ -63,7 +62,7 @@ pub(super) enum Shared {
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// One read from the transport, fed to the core.
@@ -99,6 +98,9 @@ where
                 Shared::Busy => {}
             }
         }
+        if S::READS_INTO_SPARE_CAPACITY {
+            return self.read_spare(cx);
+        }
         if self.read_target == ReadTarget::Room {
             if self.read_buf.is_empty() {
                 // The next piece of the room, zeroed just before the read
@@ -114,7 +116,7 @@ where
             self.read_buf.resize(self.window, 0);
         }
         loop {
-            match Pin::new(&mut self.io).poll_read(cx, &mut self.read_buf) {
+            match self.io.poll_read_slice(cx, &mut self.read_buf) {
                 Poll::Ready(Ok(n)) => {
                     let n = n.min(self.read_buf.len());
                     if n == self.read_buf.len() && n >= self.window / 2 {
@@ -132,6 +134,48 @@ where
                     // Nothing to read: an idle connection holds no window,
                     // and reads into the shared buffer again. A frame's
                     // room stays: its memory is the frame's.
+                    if self.read_target != ReadTarget::Room {
+                        self.read_buf = BytesMut::new();
+                        self.read_target = ReadTarget::Shared;
+                    }
+                    return Poll::Pending;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// [`Engine::poll_read`] past the shared buffer, for a transport that
+    /// reads into spare capacity: the window and the room are read into
+    /// as they are, never zeroed, and hold no bytes between reads.
+    fn read_spare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let max = if self.read_target == ReadTarget::Room {
+            self.read_buf.capacity().min(self.read_size)
+        } else {
+            if self.read_buf.capacity() < (self.window / 8).max(1) {
+                // A fresh window: `reserve` takes the old allocation back
+                // once every earlier chunk has been released.
+                self.read_buf.clear();
+                self.read_buf.reserve(self.window);
+            }
+            self.read_buf.capacity().min(self.read_size)
+        };
+        loop {
+            match self.io.poll_read_buf(cx, &mut self.read_buf, max) {
+                Poll::Ready(Ok(n)) => {
+                    let n = n.min(self.read_buf.len());
+                    if n == max && n >= self.window / 2 && self.read_target != ReadTarget::Room {
+                        // The peer sends faster than this window takes.
+                        self.window = (self.window * 2).min(self.read_size);
+                    }
+                    if n > 0 {
+                        let chunk = self.read_buf.split_to(n);
+                        self.feed(chunk);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Pending => {
                     if self.read_target != ReadTarget::Room {
                         self.read_buf = BytesMut::new();
                         self.read_target = ReadTarget::Shared;
@@ -169,11 +213,7 @@ where
 
 /// One read from `io` into the thread's shared buffer, at most `limit`
 /// bytes, copied out.
-pub(super) fn read_shared<S: AsyncRead + Unpin>(
-    io: &mut S,
-    cx: &mut Context<'_>,
-    limit: usize,
-) -> Shared {
+pub(super) fn read_shared<S: Transport>(io: &mut S, cx: &mut Context<'_>, limit: usize) -> Shared {
     SHARED.with(|shared| {
         let Ok(mut shared) = shared.try_borrow_mut() else {
             return Shared::Busy;
@@ -182,7 +222,7 @@ pub(super) fn read_shared<S: AsyncRead + Unpin>(
             .get_mut(..limit.min(FIRST_WINDOW))
             .unwrap_or_default();
         loop {
-            return match Pin::new(&mut *io).poll_read(cx, buf) {
+            return match io.poll_read_slice(cx, buf) {
                 Poll::Ready(Ok(n)) if n > 0 => {
                     Shared::Read(BytesMut::from(buf.get(..n).unwrap_or_default()))
                 }
@@ -195,7 +235,10 @@ pub(super) fn read_shared<S: AsyncRead + Unpin>(
 
 #[cfg(test)]
 mod tests {
+    use std::pin::Pin;
     use std::task::Waker;
+
+    use futures_io::AsyncRead;
 
     use super::*;
 
@@ -214,6 +257,29 @@ mod tests {
             Poll::Ready(Ok(n))
         }
     }
+
+    /// Writes go nowhere: these tests read.
+    macro_rules! discard_writes {
+        ($ty:ty) => {
+            impl futures_io::AsyncWrite for $ty {
+                fn poll_write(
+                    self: Pin<&mut Self>,
+                    _: &mut Context<'_>,
+                    buf: &[u8],
+                ) -> Poll<io::Result<usize>> {
+                    Poll::Ready(Ok(buf.len()))
+                }
+                fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                    Poll::Ready(Ok(()))
+                }
+                fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                    Poll::Ready(Ok(()))
+                }
+            }
+        };
+    }
+    discard_writes!(Bytes);
+    discard_writes!(Nested);
 
     /// A transport that is itself read through the shared buffer, as a
     /// connection tunnelled through another connection of the same thread

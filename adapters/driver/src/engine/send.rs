@@ -3,8 +3,8 @@
 
 use std::task::{ready, Context, Poll};
 
+use crate::io::Transport;
 use bytes::Bytes;
-use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{Message, PreparedMessage, StreamId};
 
 use super::end::Phase;
@@ -13,7 +13,7 @@ use crate::{Error, Timer};
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// The error for a command on a connection that cannot send any more.

@@ -7,8 +7,8 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use crate::io::Transport;
 use bytes::Buf;
-use futures_io::{AsyncRead, AsyncWrite};
 use wscore::Transmit;
 
 use super::Engine;
@@ -34,7 +34,7 @@ const TINY_WRITE: usize = 256;
 
 impl<S, T> Engine<S, T>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     /// Takes transmits from the core while the batch has room.

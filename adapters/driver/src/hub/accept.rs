@@ -4,8 +4,8 @@
 
 use std::future::Future;
 
+use crate::io::Transport;
 use bytes::Bytes;
-use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{room_of_path, Accept, CloseCode, Reject, Request, RoomsFull};
 
 use super::{attachment, tags, Hub, HubConfig, Member};
@@ -129,7 +129,7 @@ impl<R: Ord + Clone> Hub<R> {
         rooms: impl IntoIterator<Item = R>,
     ) -> Result<Member<S, T, R>, RoomsFull>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: Transport,
         T: Timer,
     {
         let id = self.register(socket.connection().frame_encoding())?;
@@ -150,7 +150,7 @@ impl<R: Ord + Clone> Hub<R> {
         config: impl Into<Config> + 'a,
     ) -> impl Future<Output = Result<Member<S, T, R>, Error>> + 'a
     where
-        S: AsyncRead + AsyncWrite + Unpin + 'a,
+        S: Transport + 'a,
         T: Timer + 'a,
         R: for<'b> From<&'b str>,
     {
@@ -172,7 +172,7 @@ impl<R: Ord + Clone> Hub<R> {
         decide: F,
     ) -> impl Future<Output = Result<Member<S, T, R>, Error>> + 'a
     where
-        S: AsyncRead + AsyncWrite + Unpin + 'a,
+        S: Transport + 'a,
         T: Timer + 'a,
         F: FnOnce(&Request) -> Result<(Accept, Vec<R>), Reject> + 'a,
     {
@@ -192,7 +192,7 @@ impl<R: Ord + Clone> Hub<R> {
         decide: F,
     ) -> impl Future<Output = Result<Member<S, T, R>, Error>> + 'a
     where
-        S: AsyncRead + AsyncWrite + Unpin + 'a,
+        S: Transport + 'a,
         T: Timer + 'a,
         F: FnOnce(&Request) -> Result<Admission<R>, Reject> + 'a,
     {
@@ -248,7 +248,7 @@ impl<R: Ord + Clone> Hub<R> {
         start: Start<R>,
     ) -> Result<Member<S, T, R>, Error>
     where
-        S: AsyncRead + AsyncWrite + Unpin,
+        S: Transport,
         T: Timer,
     {
         let key = match start.key {

@@ -7,7 +7,7 @@ use std::fmt;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_io::{AsyncRead, AsyncWrite};
+use crate::io::Transport;
 use wscore::{Activity, HibernateError};
 
 use super::member::Seat;
@@ -50,7 +50,7 @@ pub(super) struct Sleeper<S, T, R: Ord + Clone> {
 
 impl<S, T, R> Sleeper<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {

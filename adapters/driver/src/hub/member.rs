@@ -5,9 +5,9 @@ use std::future::poll_fn;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::io::Transport;
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
-use futures_io::{AsyncRead, AsyncWrite};
 use wscore::{Activity, CloseCode, HibernateError, Instant, Liveness, MemberId, Message};
 
 use super::hibernate::Sleeper;
@@ -163,7 +163,7 @@ impl<S, T, R: Ord + Clone> Member<S, T, R> {
 
 impl<S, T, R> Member<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
@@ -426,7 +426,7 @@ where
 
 impl<S, T, R> Member<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
@@ -534,7 +534,7 @@ where
 
 fn send<S, T>(engine: &mut Engine<S, T>, item: Outgoing) -> Result<(), Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
 {
     match item.queued() {
@@ -570,7 +570,7 @@ impl<R: Ord + Clone> Drop for Seat<R> {
 
 impl<S, T, R> Stream for Member<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
@@ -583,7 +583,7 @@ where
 
 impl<S, T, R> FusedStream for Member<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {

@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{ready, Context, Poll, Waker};
 
+use crate::io::Transport;
 use futures_core::Stream;
-use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::stream::SelectAll;
 use wscore::{HibernateError, MemberId};
 
@@ -105,7 +105,7 @@ impl<S, T, R: Ord + Clone> std::fmt::Debug for Adder<S, T, R> {
 
 impl<S, T, R> std::fmt::Debug for Served<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
@@ -140,7 +140,7 @@ impl<S, T, R: Ord + Clone> Adder<S, T, R> {
 
 impl<S, T, R> Served<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
@@ -220,7 +220,7 @@ where
 
 impl<S, T, R> Default for Served<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
@@ -231,7 +231,7 @@ where
 
 impl<S, T, R> Stream for Served<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
@@ -297,7 +297,7 @@ impl<S, T, R: Ord + Clone> Driven<S, T, R> {
 
 impl<S, T, R> Driven<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
@@ -336,7 +336,7 @@ where
 
 impl<S, T, R> Stream for Driven<S, T, R>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: Transport,
     T: Timer,
     R: Ord + Clone,
 {
