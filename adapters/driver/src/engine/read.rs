@@ -15,6 +15,13 @@
 //! read into the room the core sets aside right behind that start
 //! ([`Connection::take_read_buffer`](wscore::Connection::take_read_buffer)),
 //! one piece at a time, so the payload is assembled where it is read.
+//!
+//! A `futures-io` read fills a slice, so a window is zeroed once before
+//! reads fill it, and each piece of a room just before its read. A
+//! transport that reads into spare capacity
+//! ([`Transport::READS_INTO_SPARE_CAPACITY`]) is read into the window and
+//! the room as they are: nothing is zeroed, and the window holds no bytes
+//! between reads.
 
 use std::cell::RefCell;
 use std::io;
