@@ -382,7 +382,7 @@ impl Connection {
     /// Room to read the rest of a large frame into, right behind the part
     /// of it that has arrived: empty, with a capacity of exactly the bytes
     /// the frame still needs. Offered once per frame whose rest is long
-    /// (64 KiB or more) and that arrived through
+    /// (16 KiB or more) and that arrived through
     /// [`Connection::handle_input_buf`].
     ///
     /// Read into it and hand each read over as a chunk split off its front,

@@ -171,7 +171,7 @@ where
             match self.io.poll_read_buf(cx, &mut self.read_buf, max) {
                 Poll::Ready(Ok(n)) => {
                     let n = n.min(self.read_buf.len());
-                    if n == max && n >= self.window / 2 && self.read_target != ReadTarget::Room {
+                    if n == max && n >= self.window / 2 {
                         // The peer sends faster than this window takes.
                         self.window = (self.window * 2).min(self.read_size);
                     }
