@@ -330,6 +330,24 @@ fn send_waits_for_a_slow_reader_and_memory_stays_bounded() {
     });
 }
 
+/// Every message `ws` receives until the connection ends.
+async fn read_to_end(ws: &mut Ws) -> Vec<Message> {
+    let mut received = Vec::new();
+    while let Some(message) = ws.next().await {
+        received.push(message.unwrap());
+    }
+    received
+}
+
+/// `received` is `n` binary messages of `size` bytes, the i-th filled with
+/// `i as u8`.
+fn assert_numbered(received: &[Message], n: usize, size: usize) {
+    assert_eq!(received.len(), n);
+    for (i, message) in received.iter().enumerate() {
+        assert_eq!(message, &Message::binary(vec![i as u8; size]));
+    }
+}
+
 #[test]
 fn feed_all_queues_in_order_and_waits_at_the_limit() {
     const LIMIT: usize = 64 << 10;
@@ -351,19 +369,10 @@ fn feed_all_queues_in_order_and_waits_at_the_limit() {
             client.close(CloseCode::NORMAL, "").await.unwrap();
             peak
         };
-        let reader = async {
-            let mut received = Vec::new();
-            while let Some(message) = server.next().await {
-                received.push(message.unwrap());
-            }
-            received
-        };
+        let reader = read_to_end(&mut server);
         let (peak, received) = futures::join!(sender, reader);
         assert!(peak <= LIMIT + 10 * (SIZE + 14), "peak {peak}");
-        assert_eq!(received.len(), N);
-        for (i, message) in received.iter().enumerate() {
-            assert_eq!(message, &Message::binary(vec![i as u8; SIZE]));
-        }
+        assert_numbered(&received, N, SIZE);
     });
 }
 
@@ -388,19 +397,10 @@ fn split_feed_all_takes_long_bursts_in_order_within_the_limit() {
             assert!(end.is_none());
             peak
         };
-        let reader = async {
-            let mut received = Vec::new();
-            while let Some(message) = server.next().await {
-                received.push(message.unwrap());
-            }
-            received
-        };
+        let reader = read_to_end(&mut server);
         let (peak, received) = futures::join!(sender, reader);
         assert!(peak <= LIMIT + SIZE + 14, "peak {peak}");
-        assert_eq!(received.len(), N);
-        for (i, message) in received.iter().enumerate() {
-            assert_eq!(message, &Message::binary(vec![i as u8; SIZE]));
-        }
+        assert_numbered(&received, N, SIZE);
     });
 }
 

@@ -105,28 +105,25 @@ where
                 Shared::Busy => {}
             }
         }
-        if S::READS_INTO_SPARE_CAPACITY {
-            return self.read_spare(cx);
-        }
-        if self.read_target == ReadTarget::Room {
-            if self.read_buf.is_empty() {
-                // The next piece of the room, zeroed just before the read
-                // fills it: at most one full read's worth, in place.
-                let piece = self.read_buf.capacity().min(self.read_size);
-                self.read_buf.resize(piece, 0);
-            }
-        } else if self.read_buf.len() < (self.window / 8).max(1) {
-            // A fresh window. `resize` reuses the allocation once every
-            // earlier chunk has been released, and zeroes it only here, once
-            // per window rather than once per read.
-            self.read_buf.clear();
-            self.read_buf.resize(self.window, 0);
-        }
+        // How many bytes the read may bring: the bytes of the window or
+        // room piece laid out for it.
+        let offered = if S::READS_INTO_SPARE_CAPACITY {
+            self.prepare_spare()
+        } else {
+            self.prepare_zeroed()
+        };
         loop {
-            match self.io.poll_read_slice(cx, &mut self.read_buf) {
+            let read = if S::READS_INTO_SPARE_CAPACITY {
+                self.io.poll_read_buf(cx, &mut self.read_buf, offered)
+            } else {
+                self.io.poll_read_slice(cx, &mut self.read_buf)
+            };
+            match read {
                 Poll::Ready(Ok(n)) => {
+                    // Never more than the buffer holds, whatever the
+                    // transport says.
                     let n = n.min(self.read_buf.len());
-                    if n == self.read_buf.len() && n >= self.window / 2 {
+                    if n == offered && n >= self.window / 2 {
                         // The peer sends faster than this window takes.
                         self.window = (self.window * 2).min(self.read_size);
                     }
@@ -152,46 +149,39 @@ where
         }
     }
 
-    /// [`Engine::poll_read`] past the shared buffer, for a transport that
-    /// reads into spare capacity: the window and the room are read into
-    /// as they are, never zeroed, and hold no bytes between reads.
-    fn read_spare(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let max = if self.read_target == ReadTarget::Room {
-            self.read_buf.capacity().min(self.read_size)
-        } else {
-            if self.read_buf.capacity() < (self.window / 8).max(1) {
-                // A fresh window: `reserve` takes the old allocation back
-                // once every earlier chunk has been released.
-                self.read_buf.clear();
-                self.read_buf.reserve(self.window);
+    /// Lays out initialized bytes for a `futures-io` read: the next piece
+    /// of the room, zeroed just before the read fills it (at most one full
+    /// read's worth), or a fresh window, zeroed once for all the reads
+    /// that fill it. Returns how many bytes the read may bring.
+    fn prepare_zeroed(&mut self) -> usize {
+        if self.read_target == ReadTarget::Room {
+            if self.read_buf.is_empty() {
+                let piece = self.read_buf.capacity().min(self.read_size);
+                self.read_buf.resize(piece, 0);
             }
-            self.read_buf.capacity().min(self.read_size)
-        };
-        loop {
-            match self.io.poll_read_buf(cx, &mut self.read_buf, max) {
-                Poll::Ready(Ok(n)) => {
-                    let n = n.min(self.read_buf.len());
-                    if n == max && n >= self.window / 2 {
-                        // The peer sends faster than this window takes.
-                        self.window = (self.window * 2).min(self.read_size);
-                    }
-                    if n > 0 {
-                        let chunk = self.read_buf.split_to(n);
-                        self.feed(chunk);
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Poll::Pending => {
-                    if self.read_target != ReadTarget::Room {
-                        self.read_buf = BytesMut::new();
-                        self.read_target = ReadTarget::Shared;
-                    }
-                    return Poll::Pending;
-                }
-                other => return other,
-            }
+        } else if self.read_buf.len() < (self.window / 8).max(1) {
+            // `resize` reuses the allocation once every earlier chunk has
+            // been released.
+            self.read_buf.clear();
+            self.read_buf.resize(self.window, 0);
         }
+        self.read_buf.len()
+    }
+
+    /// Makes room for a read into spare capacity: the room as it is, or a
+    /// fresh window once little of the last one is left. Nothing is zeroed
+    /// and the buffer holds no bytes between reads. Returns how many bytes
+    /// the read may bring.
+    fn prepare_spare(&mut self) -> usize {
+        if self.read_target != ReadTarget::Room
+            && self.read_buf.capacity() < (self.window / 8).max(1)
+        {
+            // `reserve` takes the old allocation back once every earlier
+            // chunk has been released.
+            self.read_buf.clear();
+            self.read_buf.reserve(self.window);
+        }
+        self.read_buf.capacity().min(self.read_size)
     }
 
     /// One read into the thread's shared buffer, at most a window's worth.
